@@ -1,0 +1,52 @@
+# digitseg's shared command list. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv (plain pip) and install digitseg with its dev tools
+
+mnist: $(STAMP) ## Find, fetch or build MNIST's IDX files (data/mnist/) and verify them
+	$(BIN)/digitseg-mnist
+
+data: mnist ## Write each preset's fixed val/test canvases to data/generated/ (ARGS=overrides)
+	$(BIN)/digitseg-generate -m data=m2nist,canvas,numbers split=val,test $(ARGS)
+
+train: mnist ## Train (Hydra overrides in ARGS="model=fcn8 trainer.max_epochs=3")
+	$(BIN)/digitseg-train $(ARGS)
+
+test: $(STAMP) ## Run the test suite (slow tests excluded)
+	$(BIN)/python -m pytest $(ARGS)
+
+test-full: $(STAMP) ## Run every test, slow ones included
+	$(BIN)/python -m pytest -m "slow or not slow" $(ARGS)
+
+lint: $(STAMP) ## Check code and notebooks with ruff
+	$(BIN)/ruff check src tests scripts notebooks
+	$(BIN)/ruff format --check src tests scripts notebooks
+
+format: $(STAMP) ## Format code and notebooks with ruff
+	$(BIN)/ruff check --fix src tests scripts notebooks
+	$(BIN)/ruff format src tests scripts notebooks
+
+benchmark: $(STAMP) ## Print generator speed (canvases/s per preset)
+	$(BIN)/python scripts/benchmark_generator.py $(ARGS)
+
+clean: ## Remove caches and run outputs (keeps .venv, data/ and models/)
+	rm -rf outputs multirun .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
+
+.PHONY: help setup mnist data train test test-full lint format benchmark clean

@@ -1,0 +1,1 @@
+"""Digit sources, the canvas generator and writers for generated splits."""

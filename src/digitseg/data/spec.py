@@ -1,0 +1,172 @@
+"""The canvas specification: what the generator draws, filled by Hydra's ``conf/data`` presets."""
+
+import math
+from dataclasses import dataclass, field, fields
+
+LAYOUTS = ("scatter", "line")
+BACKGROUND_STYLES = ("black", "noise", "paper")
+POLARITIES = ("light_on_dark", "dark_on_light", "random")
+DISTRACTOR_KINDS = ("dot", "comma", "dash", "underline", "speck")
+
+# Ink of an MNIST digit fills about 20 of its 28 pixels; used to check that digits can fit.
+MNIST_INK_SIDE = 20
+
+
+class SpecError(ValueError):
+    """A canvas spec that cannot be generated; the message names the field."""
+
+
+@dataclass(frozen=True)
+class CanvasSpec:
+    """Everything that defines a canvas distribution (one preset of ``conf/data``).
+
+    Digits are MNIST 28x28 patches. ``scale`` multiplies their size, ``rotation`` is a
+    maximum angle in degrees, ``shear`` a maximum shear factor, ``thickness`` a maximum
+    stroke change in pixels (dilation or erosion). ``mask_threshold`` is the digit ink
+    intensity (0-255) from which a pixel belongs to the digit: 64 keeps the stroke and
+    most of its anti-aliased edge. ``max_overlap`` bounds the intersection of two digits'
+    ink boxes as a fraction of the smaller box. Digits whose visible mask falls below
+    ``min_visible_area`` pixels are removed from the canvas. ``layout`` is ``scatter``
+    (anywhere) or ``line`` (a written number: side by side, ``gap`` pixels apart, negative
+    gaps touch or overlap). ``repeat_prob`` is the chance that a digit repeats the class of
+    the previous one (the "00" of "1000"). ``backgrounds`` maps styles to weights; any
+    ``paper`` weight makes every image of the spec RGB. ``distractors`` is the (min, max)
+    count of non-digit marks, labelled background.
+    """
+
+    height: int = 64
+    width: int = 84
+    min_digits: int = 2
+    max_digits: int = 3
+    scale: tuple[float, float] = (1.0, 1.0)
+    rotation: float = 0.0
+    shear: float = 0.0
+    thickness: int = 0
+    max_overlap: float = 0.0
+    mask_threshold: int = 64
+    min_visible_area: int = 16
+    layout: str = "scatter"
+    gap: tuple[float, float] = (-2.0, 6.0)
+    repeat_prob: float = 0.0
+    backgrounds: dict[str, float] = field(default_factory=lambda: {"black": 1.0})
+    ruled_lines: float = 0.0
+    distractors: tuple[int, int] = (0, 0)
+    distractor_kinds: tuple[str, ...] = DISTRACTOR_KINDS
+    polarity: str = "light_on_dark"
+    placement_tries: int = 16
+
+    def __post_init__(self) -> None:
+        for name in ("scale", "gap", "distractors", "distractor_kinds"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "backgrounds", dict(self.backgrounds))
+        _validate(self)
+
+    @property
+    def is_color(self) -> bool:
+        """Whether images are RGB (H, W, 3) rather than grayscale (H, W)."""
+        return self.backgrounds.get("paper", 0) > 0
+
+    @property
+    def has_geometry(self) -> bool:
+        """Whether digits are warped (scaled, rotated, sheared or thickened) before placing."""
+        return self.scale != (1.0, 1.0) or self.rotation or self.shear or self.thickness
+
+    @property
+    def patch_size(self) -> int:
+        """Side of the square patch that holds one warped digit."""
+        if not self.has_geometry:
+            return 28
+        spread = 1.0 + self.shear
+        if self.rotation:
+            angle = math.radians(min(self.rotation, 45.0))
+            spread *= math.cos(angle) + math.sin(angle)
+        return math.ceil(28 * self.scale[1] * spread) + 2
+
+
+def spec_from_config(cfg) -> CanvasSpec:
+    """Build a spec from a mapping (a Hydra/OmegaConf node); unknown keys are an error."""
+    known = {f.name for f in fields(CanvasSpec)}
+    unknown = sorted(set(cfg) - known)
+    if unknown:
+        raise SpecError(f"unknown canvas spec field(s) {unknown}; known fields: {sorted(known)}")
+    return CanvasSpec(**{key: cfg[key] for key in cfg})
+
+
+def _require(condition: bool, field_name: str, message: str) -> None:
+    if not condition:
+        raise SpecError(f"canvas spec field '{field_name}': {message}")
+
+
+def _validate(spec: CanvasSpec) -> None:
+    _require(spec.height >= 28 and spec.width >= 28, "height/width", "must be at least 28")
+    _require(spec.min_digits >= 0, "min_digits", "must be >= 0")
+    _require(
+        spec.min_digits <= spec.max_digits,
+        "min_digits",
+        f"min_digits ({spec.min_digits}) > max_digits ({spec.max_digits})",
+    )
+    _require(
+        len(spec.scale) == 2 and 0 < spec.scale[0] <= spec.scale[1],
+        "scale",
+        f"must be (min, max) with 0 < min <= max, got {spec.scale}",
+    )
+    _require(0 <= spec.rotation <= 180, "rotation", "must be in [0, 180] degrees")
+    _require(0 <= spec.shear <= 1, "shear", "must be in [0, 1]")
+    _require(0 <= spec.thickness <= 3, "thickness", "must be in [0, 3] pixels")
+    _require(0 <= spec.max_overlap <= 1, "max_overlap", "must be in [0, 1]")
+    _require(1 <= spec.mask_threshold <= 255, "mask_threshold", "must be in [1, 255]")
+    _require(spec.min_visible_area >= 1, "min_visible_area", "must be >= 1")
+    _require(spec.layout in LAYOUTS, "layout", f"must be one of {LAYOUTS}")
+    _require(len(spec.gap) == 2 and spec.gap[0] <= spec.gap[1], "gap", "must be (min, max)")
+    _require(0 <= spec.repeat_prob <= 1, "repeat_prob", "must be in [0, 1]")
+    _require(bool(spec.backgrounds), "backgrounds", "needs at least one style")
+    for style, weight in spec.backgrounds.items():
+        _require(
+            style in BACKGROUND_STYLES,
+            "backgrounds",
+            f"unknown style '{style}', choose from {BACKGROUND_STYLES}",
+        )
+        _require(weight >= 0, "backgrounds", f"weight of '{style}' is negative")
+    _require(sum(spec.backgrounds.values()) > 0, "backgrounds", "weights sum to zero")
+    _require(0 <= spec.ruled_lines <= 1, "ruled_lines", "must be a probability in [0, 1]")
+    _require(
+        len(spec.distractors) == 2 and 0 <= spec.distractors[0] <= spec.distractors[1],
+        "distractors",
+        "must be (min, max) counts with 0 <= min <= max",
+    )
+    for kind in spec.distractor_kinds:
+        _require(
+            kind in DISTRACTOR_KINDS,
+            "distractor_kinds",
+            f"unknown kind '{kind}', choose from {DISTRACTOR_KINDS}",
+        )
+    _require(spec.polarity in POLARITIES, "polarity", f"must be one of {POLARITIES}")
+    _require(spec.placement_tries >= 1, "placement_tries", "must be >= 1")
+    _validate_fit(spec)
+
+
+def _validate_fit(spec: CanvasSpec) -> None:
+    """Reject specs whose digits cannot fit on the canvas."""
+    side = math.ceil(MNIST_INK_SIDE * spec.scale[1])
+    _require(
+        side <= min(spec.height, spec.width),
+        "scale",
+        f"digits up to {side}px do not fit a {spec.height}x{spec.width} canvas",
+    )
+    smallest = MNIST_INK_SIDE * spec.scale[0]
+    if spec.layout == "line":
+        needed = spec.min_digits * smallest + (spec.min_digits - 1) * spec.gap[0]
+        _require(
+            needed <= spec.width,
+            "min_digits",
+            f"{spec.min_digits} digits in a line need {needed:.0f}px, width is {spec.width}",
+        )
+    else:
+        free_area = smallest * smallest * (1 - spec.max_overlap)
+        needed = spec.min_digits * free_area
+        _require(
+            needed <= 0.6 * spec.height * spec.width,
+            "min_digits",
+            f"{spec.min_digits} digits cannot be scattered on a "
+            f"{spec.height}x{spec.width} canvas with max_overlap={spec.max_overlap}",
+        )

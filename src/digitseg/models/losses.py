@@ -1,0 +1,65 @@
+"""Weighted sum of cross-entropy and Dice losses for multiclass segmentation."""
+
+import segmentation_models_pytorch as smp
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SegmentationLoss(nn.Module):
+    """``ce_weight * CrossEntropy + dice_weight * Dice``; a term with weight 0 is skipped.
+
+    ``class_weights`` weight the cross-entropy term only. Pixels whose target is
+    ``ignore_index`` count in neither term. Both terms are computed in float32.
+    """
+
+    def __init__(
+        self,
+        ce_weight: float = 1.0,
+        dice_weight: float = 1.0,
+        class_weights: list[float] | None = None,
+        ignore_index: int | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("ce_weight", ce_weight), ("dice_weight", dice_weight)):
+            if not value >= 0:
+                raise ValueError(f"{name} must be a non-negative number, got {value}")
+        if ce_weight == 0 and dice_weight == 0:
+            raise ValueError("ce_weight and dice_weight are both 0: enable at least one loss")
+        if class_weights is not None and (
+            len(class_weights) == 0 or not all(w >= 0 for w in class_weights)
+        ):
+            raise ValueError(f"class_weights must be non-negative numbers, got {class_weights}")
+        self.ce_weight = float(ce_weight)
+        self.dice_weight = float(dice_weight)
+        self.ignore_index = ignore_index
+        self.register_buffer(
+            "class_weights",
+            None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32),
+        )
+        self.dice = (
+            smp.losses.DiceLoss(mode="multiclass", ignore_index=ignore_index)
+            if dice_weight > 0
+            else None
+        )
+
+    def components(self, logits: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Unweighted active terms (``"ce"``, ``"dice"``) and their weighted sum ``"loss"``."""
+        logits = logits.float()
+        parts = {}
+        if self.ce_weight > 0:
+            parts["ce"] = F.cross_entropy(
+                logits,
+                target,
+                weight=self.class_weights,
+                ignore_index=-100 if self.ignore_index is None else self.ignore_index,
+            )
+        if self.dice is not None:
+            parts["dice"] = self.dice(logits, target)
+        weights = {"ce": self.ce_weight, "dice": self.dice_weight}
+        parts["loss"] = sum(weights[name] * value for name, value in parts.items())
+        return parts
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Scalar loss for logits (B, C, H, W) and long class ids (B, H, W)."""
+        return self.components(logits, target)["loss"]
