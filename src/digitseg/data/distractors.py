@@ -3,7 +3,13 @@
 Marks keep clear of every digit's box, so they never change a digit's mask: they are
 background in the labels, which is what the model must learn of punctuation on real scans.
 On ``line`` layouts dots and commas sit on the line's baseline, as in "1,000.50".
+
+Marks come in ``SIZES`` sizes per kind, drawn once per digit height; placing them is
+vectorised over the canvases of a chunk, one mark at a time.
 """
+
+from functools import lru_cache
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -11,50 +17,107 @@ import numpy as np
 from digitseg.data.rng import CounterRandom
 from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 
+SIZES = 8
 _TRIES = 8
+_ON_BASELINE = ("dot", "comma")
+# A box (x0, y0, x1, y1) that touches nothing on a canvas.
+NOWHERE = (-8, -8, -8, -8)
+
+
+class _MarkBank(NamedTuple):
+    """Every (kind, size) mark as ink pixels: mark m has pixels ``start[m]:start[m + 1]``."""
+
+    height: np.ndarray
+    width: np.ndarray
+    start: np.ndarray
+    y: np.ndarray
+    x: np.ndarray
+    value: np.ndarray
+
+
+@lru_cache(maxsize=16)
+def _mark_bank(kinds: tuple[str, ...], digit_height: float) -> _MarkBank:
+    """The marks of ``kinds`` in ``SIZES`` sizes each, indexed ``kind * SIZES + size``."""
+    marks = [_MARKS[kind]((size + 0.5) / SIZES, digit_height) for kind in kinds
+             for size in range(SIZES)]
+    ys, xs = zip(*(np.nonzero(mark) for mark in marks), strict=True)
+    counts = [len(y) for y in ys]
+    return _MarkBank(
+        height=np.array([mark.shape[0] for mark in marks]),
+        width=np.array([mark.shape[1] for mark in marks]),
+        start=np.concatenate([[0], np.cumsum(counts)]),
+        y=np.concatenate(ys),
+        x=np.concatenate(xs),
+        value=np.concatenate([mark[y, x] for mark, y, x in zip(marks, ys, xs, strict=True)]),
+    )
 
 
 def draw_distractors(
-    spec: CanvasSpec, ink: np.ndarray, boxes: list[np.ndarray], rnd: CounterRandom, stream: int
+    spec: CanvasSpec, ink: np.ndarray, digit_boxes: np.ndarray, rnd: CounterRandom, stream: int
 ) -> None:
-    """Draw marks into ``ink`` (B, H, W) in place; ``boxes`` are each canvas's digit boxes."""
+    """Draw marks into ``ink`` (B, H, W) in place, clear of ``digit_boxes``.
+
+    ``digit_boxes`` (B, slots, 4) are each canvas's digit boxes (x0, y0, x1, y1), unused
+    slots set to ``NOWHERE``. A mark that finds no free place in a few tries is left out.
+    """
     low, high = spec.distractors
     if high == 0:
         return
-    count = rnd.integers(stream, low, high)[:, 0]
-    kind = np.floor(rnd.uniform(stream + 1, high) * len(spec.distractor_kinds)).astype(int)
-    size = rnd.uniform(stream + 2, high)
+    n, height, width = ink.shape
+    bank = _mark_bank(spec.distractor_kinds, MNIST_INK_SIDE * sum(spec.scale) / 2)
+    count = rnd.integers(stream, low, high)
+    kind = np.floor(rnd.uniform(stream + 1, high) * len(spec.distractor_kinds)).astype(np.int64)
+    mark = kind * SIZES + np.floor(rnd.uniform(stream + 2, high) * SIZES).astype(np.int64)
     value = rnd.integers(stream + 3, 150, 255, high)
-    x = rnd.uniform(stream + 4, high * _TRIES).reshape(-1, high, _TRIES)
-    y = rnd.uniform(stream + 5, high * _TRIES).reshape(-1, high, _TRIES)
-    digit_height = MNIST_INK_SIDE * sum(spec.scale) / 2
+    x = rnd.uniform(stream + 4, high * _TRIES).reshape(n, high, _TRIES)
+    y = rnd.uniform(stream + 5, high * _TRIES).reshape(n, high, _TRIES)
+    mark_h, mark_w = bank.height[mark], bank.width[mark]
+    x0 = np.floor(x * (width - mark_w + 1)[..., None]).astype(np.int64)
+    y0 = np.floor(y * (height - mark_h + 1)[..., None]).astype(np.int64)
+    if spec.layout == "line":
+        baseline = np.where(digit_boxes[..., 0] >= 0, digit_boxes[..., 3], -1).max(1)
+        sits = np.isin(kind, [i for i, k in enumerate(spec.distractor_kinds) if k in _ON_BASELINE])
+        on_line = np.clip(baseline[:, None] - mark_h // 2, 0, height - mark_h)
+        y0 = np.where((sits & (baseline[:, None] >= 0))[..., None], on_line[..., None], y0)
+    boxes = np.stack([x0, y0, x0 + mark_w[..., None], y0 + mark_h[..., None]], -1)
+
+    taken = [digit_boxes]
+    drawn = np.zeros((n, high), bool)
+    chosen = np.zeros((n, high), np.int64)
+    rows = np.arange(n)
+    for j in range(high):
+        clear = ~_touch(boxes[:, j, :, None], np.concatenate(taken, 1)[:, None]).any(-1)
+        chosen[:, j] = clear.argmax(1)
+        drawn[:, j] = (j < count[:, 0]) & clear[rows, chosen[:, j]]
+        drawn[:, j] &= (mark_h[:, j] <= height) & (mark_w[:, j] <= width)
+        box = boxes[rows, j, chosen[:, j]]
+        taken.append(np.where(drawn[:, j, None], box, NOWHERE)[:, None])
+    canvas, j = np.nonzero(drawn)
+    corner = boxes[canvas, j, chosen[canvas, j]]
+    _stamp(ink, bank, mark[canvas, j], value[canvas, j], canvas, corner[:, 1], corner[:, 0])
+
+
+def _touch(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether (x0, y0, x1, y1) boxes overlap or are 1 pixel apart."""
+    return (
+        (a[..., 0] <= b[..., 2])
+        & (b[..., 0] <= a[..., 2])
+        & (a[..., 1] <= b[..., 3])
+        & (b[..., 1] <= a[..., 3])
+    )
+
+
+def _stamp(ink, bank: _MarkBank, mark, value, canvas, top, left) -> None:
+    """Max-combine marks, scaled to ``value``, into ``ink`` with their corner at (top, left)."""
+    sizes = bank.start[mark + 1] - bank.start[mark]
+    first = np.cumsum(sizes) - sizes
+    pixel = np.repeat(bank.start[mark] - first, sizes) + np.arange(sizes.sum())
+    owner = np.repeat(np.arange(len(mark)), sizes)
     height, width = ink.shape[1:]
-    for b in np.flatnonzero(count):
-        taken = boxes[b].tolist()
-        baseline = max((box[3] for box in taken), default=None) if spec.layout == "line" else None
-        for j in range(count[b]):
-            name = spec.distractor_kinds[kind[b, j]]
-            mark = _MARKS[name](size[b, j], digit_height)
-            if mark.shape[0] > height or mark.shape[1] > width:
-                continue
-            mark = (mark * (value[b, j] / 255)).astype(np.uint8)
-            for t in range(_TRIES):
-                x0 = int(x[b, j, t] * (width - mark.shape[1]))
-                if baseline is not None and name in ("dot", "comma"):
-                    y0 = max(0, min(baseline - mark.shape[0] // 2, height - mark.shape[0]))
-                else:
-                    y0 = int(y[b, j, t] * (height - mark.shape[0]))
-                box = [x0, y0, x0 + mark.shape[1], y0 + mark.shape[0]]
-                if not any(_touch(box, other) for other in taken):
-                    window = ink[b, y0 : box[3], x0 : box[2]]
-                    np.maximum(window, mark, out=window)
-                    taken.append(box)
-                    break
-
-
-def _touch(a, b) -> bool:
-    """Whether two (x0, y0, x1, y1) boxes overlap or are 1 pixel apart."""
-    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+    flat = (canvas[owner] * height + top[owner] + bank.y[pixel]) * width
+    flat += left[owner] + bank.x[pixel]
+    scaled = (bank.value[pixel].astype(np.int64) * value[owner] // 255).astype(np.uint8)
+    np.maximum.at(ink.reshape(-1), flat, scaled)
 
 
 def _canvas(height: int, width: int) -> np.ndarray:

@@ -1,9 +1,14 @@
 """The canvas generator: MNIST digits placed on canvases with exact semantic and instance masks.
 
 Canvas ``index`` of ``split`` is a pure function of (spec, digits, seed, split, index): every
-random quantity comes from :class:`~digitseg.data.rng.CounterRandom`, so a canvas has the
-same bytes whatever batch, worker or process renders it. Batches are rendered together with
-vectorised numpy; only per-digit warps and per-canvas marks loop in Python.
+random quantity comes from :class:`~digitseg.data.rng.CounterRandom`, keyed by the canvas
+index, so a canvas has the same bytes whatever batch, worker or process renders it.
+
+Batches are rendered in chunks small enough to stay in the CPU cache. A chunk's digits are
+drawn, warped into *glyphs* (a digit's ink pixels in its own frame), placed, and composed on
+the canvases, where each pixel's labels go to the brightest digit there. Digits left with too
+little visible mask are taken out again; then come non-digit marks and the backgrounds. Until
+the backgrounds only ink pixels are touched, and only the per-digit warps loop in Python.
 """
 
 from collections.abc import Mapping
@@ -20,6 +25,11 @@ from digitseg.data.digits import DigitSet
 from digitseg.data.distractors import draw_distractors
 from digitseg.data.rng import CounterRandom, split_key
 from digitseg.data.spec import BACKGROUND_STYLES, CanvasSpec
+
+# Canvases per chunk hold about this many pixels, so a chunk's scratch arrays stay in cache.
+_CHUNK_PIXELS = 1 << 18
+_DIGIT_SIDE = 28
+_UNLABELLED = np.iinfo(np.uint16).max
 
 
 class Stream(IntEnum):
@@ -38,10 +48,10 @@ class Stream(IntEnum):
     LINE_Y = 11
     JITTER = 12
     STYLE = 13
+    PLACE_Y = 14
+    PLACE_X = 15
     BACKGROUND = 100
     DISTRACTOR = 200
-    PLACE_Y = 1000
-    PLACE_X = 2000
 
 
 @dataclass(frozen=True)
@@ -105,7 +115,10 @@ class _ClassPools:
 
 
 class CanvasGenerator:
-    """Renders canvases of ``spec`` from per-split digit sets (keys ``train``, ``val``, ``test``)."""
+    """Renders canvases of ``spec`` from per-split digit sets (keys ``train``, ``val``, ``test``).
+
+    A split's canvases draw only on that split's digits.
+    """
 
     def __init__(self, spec: CanvasSpec, digits: Mapping[str, DigitSet], seed: int = 0) -> None:
         self.spec = spec
@@ -132,109 +145,276 @@ class CanvasGenerator:
 
 
 def _render(spec: CanvasSpec, pool: _ClassPools, rnd: CounterRandom, n: int) -> CanvasBatch:
+    """Render ``n`` canvases chunk by chunk into arrays allocated once."""
+    shape = (n, spec.height, spec.width)
+    batch = CanvasBatch(
+        images=np.empty(shape + (3,) if spec.is_color else shape, np.uint8),
+        semantic=np.empty(shape, np.uint8),
+        instances=np.empty(shape, np.uint16),
+        labels=[],
+        boxes=[],
+        styles=[],
+    )
+    step = max(1, _CHUNK_PIXELS // (spec.height * spec.width))
+    for start in range(0, n, step):
+        part = slice(start, start + step)
+        _render_chunk(spec, pool, rnd.subset(part), batch, part)
+    return batch
+
+
+class _Digits(NamedTuple):
+    """The digits drawn for a chunk, one row per digit, ordered by (canvas, slot)."""
+
+    canvas: np.ndarray
+    slot: np.ndarray
+    label: np.ndarray
+    source: np.ndarray
+
+    def per_digit(self, draws: np.ndarray) -> np.ndarray:
+        """Each digit's value of a per-slot draw of shape (canvases, slots)."""
+        return draws[self.canvas, self.slot]
+
+
+class _Pixels(NamedTuple):
+    """Ink pixels (value > 0) of glyphs: owner glyph, row and column in its frame, value.
+
+    Pixels are grouped by owner, in row-major order within a glyph.
+    """
+
+    owner: np.ndarray
+    y: np.ndarray
+    x: np.ndarray
+    value: np.ndarray
+
+    def take(self, rows: np.ndarray) -> "_Pixels":
+        return _Pixels(*(column[rows] for column in self))
+
+
+class _Glyphs(NamedTuple):
+    """Warped digits: their ink pixels and tight ink and mask boxes (y0, y1, x0, x1)."""
+
+    pixels: _Pixels
+    ink_box: np.ndarray
+    mask_box: np.ndarray
+    has_mask: np.ndarray
+
+
+class _Layers(NamedTuple):
+    """Composed ink with semantic and instance labels, flattened over (canvas, y, x)."""
+
+    ink: np.ndarray
+    semantic: np.ndarray
+    instances: np.ndarray
+
+
+def _render_chunk(
+    spec: CanvasSpec, pool: _ClassPools, rnd: CounterRandom, batch: CanvasBatch, part: slice
+) -> None:
+    """Render one chunk of canvases into ``batch[part]`` and append their labels."""
+    semantic, instances = batch.semantic[part], batch.instances[part]
+    n = len(semantic)
+    digits = _draw_digits(spec, pool, rnd)
+    glyphs = _make_glyphs(spec, pool.images[digits.source], digits, rnd)
+    place = _place_line if spec.layout == "line" else _place_scatter
+    origin, alive = place(spec, glyphs, digits, n, rnd)
+
+    ink = np.zeros(semantic.shape, np.uint8)
+    semantic.fill(BACKGROUND)
+    instances.fill(0)
+    layers = _Layers(ink.reshape(-1), semantic.reshape(-1), instances.reshape(-1))
+    boxes, alive = _label(spec, layers, glyphs, digits, origin, alive, n)
+
+    ends = np.cumsum(np.bincount(digits.canvas[alive], minlength=n))
+    starts = ends - np.bincount(digits.canvas[alive], minlength=n)
+    labels = digits.label[alive]
+    xyxy = boxes[alive][:, [2, 0, 3, 1]].astype(np.int32)
+    canvas_boxes = [xyxy[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+    batch.labels.extend(labels[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True))
+    batch.boxes.extend(canvas_boxes)
+
+    style_ids = _draw_styles(spec, rnd)
+    draw_distractors(spec, ink, canvas_boxes, rnd, Stream.DISTRACTOR)
+    paint_backgrounds(spec, ink, style_ids, rnd, Stream.BACKGROUND, out=batch.images[part])
+    batch.styles.extend(BACKGROUND_STYLES[s] for s in style_ids)
+
+
+def _draw_digits(spec: CanvasSpec, pool: _ClassPools, rnd: CounterRandom) -> _Digits:
+    """How many digits each canvas gets, their classes and which images of the pool."""
     slots = spec.max_digits
     count = rnd.integers(Stream.COUNT, spec.min_digits, spec.max_digits)
-    active = np.arange(slots) < count
-    classes = _draw_classes(spec, pool, rnd, slots)
-    chosen = pool.pick(classes, rnd.uniform(Stream.DIGIT, slots))
-    patches = _warp_digits(spec, pool.images[chosen], active, rnd)
-    patch_boxes, has_ink = _ink_boxes(patches >= spec.mask_threshold)
-    active &= has_ink
-    place = _place_line if spec.layout == "line" else _place_scatter
-    offsets, active = place(spec, patch_boxes, active, rnd)
-
-    pixels = [_SlotPixels(patches[:, k], offsets[:, k], active[:, k], spec.height, spec.width)
-              for k in range(slots)]
-    layers = _compose(spec, pixels, active, classes)
-    boxes, area = _measure(pixels, layers.instances, active)
-    dropped = active & (area < spec.min_visible_area)
-    if dropped.any():
-        active &= ~dropped
-        layers = _compose(spec, pixels, active, classes)
-        boxes, _ = _measure(pixels, layers.instances, active)
-    labels = [classes[b, active[b]].astype(np.uint8) for b in range(n)]
-    boxes = [boxes[b, active[b]] for b in range(n)]
-    ink, semantic, instances = (a.reshape(n, spec.height, spec.width) for a in layers)
-    style_ids = _draw_styles(spec, rnd)
-    draw_distractors(spec, ink, boxes, rnd, Stream.DISTRACTOR)
-    images = paint_backgrounds(spec, ink, style_ids, rnd, Stream.BACKGROUND)
-    styles = [BACKGROUND_STYLES[s] for s in style_ids]
-    return CanvasBatch(images, semantic, instances, labels, boxes, styles)
-
-
-def _draw_classes(spec: CanvasSpec, pool: _ClassPools, rnd: CounterRandom, slots: int):
-    """Classes per slot; with ``repeat_prob`` a slot repeats the previous slot's class."""
     present = pool.present
     classes = present[np.floor(rnd.uniform(Stream.CLASS, slots) * len(present)).astype(np.int64)]
     if spec.repeat_prob > 0:
         repeat = rnd.uniform(Stream.REPEAT, slots) < spec.repeat_prob
         for k in range(1, slots):
             classes[:, k] = np.where(repeat[:, k], classes[:, k - 1], classes[:, k])
-    return classes
+    source = pool.pick(classes, rnd.uniform(Stream.DIGIT, slots))
+    canvas, slot = np.nonzero(np.arange(slots) < count)
+    return _Digits(canvas, slot, classes[canvas, slot].astype(np.uint8), source[canvas, slot])
 
 
-def _warp_digits(spec: CanvasSpec, digits: np.ndarray, active: np.ndarray, rnd: CounterRandom):
-    """Scale, rotate, shear and thicken each active digit into a square patch."""
-    if not spec.has_geometry:
-        return np.where(active[:, :, None, None], digits, 0).astype(np.uint8)
-    slots, side = spec.max_digits, spec.patch_size
-    scale = rnd.between(Stream.SCALE, *spec.scale, slots)
-    angle = np.radians(rnd.between(Stream.ROTATION, -spec.rotation, spec.rotation, slots))
-    shear = rnd.between(Stream.SHEAR, -spec.shear, spec.shear, slots)
+def _make_glyphs(
+    spec: CanvasSpec, sources: np.ndarray, digits: _Digits, rnd: CounterRandom
+) -> _Glyphs:
+    """Warp each digit (when the spec asks) and extract its ink pixels and boxes."""
+    if spec.has_geometry:
+        frames, heights = _warp(spec, sources, digits, rnd)
+    else:
+        frames, heights = sources.reshape(-1, _DIGIT_SIDE), np.full(len(sources), _DIGIT_SIDE)
+    pixels = _ink_pixels(frames, heights)
+    ink_box, _ = _boxes(pixels, len(sources))
+    masked = np.flatnonzero(pixels.value >= spec.mask_threshold)
+    mask_box, mask_area = _boxes(pixels.take(masked), len(sources))
+    return _Glyphs(pixels, ink_box, mask_box, mask_area > 0)
+
+
+def _warp(spec: CanvasSpec, sources: np.ndarray, digits: _Digits, rnd: CounterRandom):
+    """Thicken, scale, rotate and shear each digit; frames are stacked in the rows of one array.
+
+    Each frame is just large enough for its warped digit. Returns the frames and each one's
+    height (frames start at the cumulative sum of the heights).
+    """
+    slots = spec.max_digits
+    scale = digits.per_digit(rnd.between(Stream.SCALE, *spec.scale, slots))
+    degrees = rnd.between(Stream.ROTATION, -spec.rotation, spec.rotation, slots)
+    angle = np.radians(digits.per_digit(degrees))
+    shear = digits.per_digit(rnd.between(Stream.SHEAR, -spec.shear, spec.shear, slots))
     thick = rnd.integers(Stream.THICKNESS, -spec.thickness, spec.thickness, slots)
+    sources = _change_thickness(sources, digits.per_digit(thick), spec.thickness)
+    matrices, heights, widths = _warp_matrices(sources, scale, angle, shear)
+    frames = np.zeros((heights.sum(), widths.max(initial=1)), np.uint8)
+    top = 0
+    for source, matrix, h, w in zip(sources, matrices, heights.tolist(), widths.tolist(),
+                                    strict=True):
+        cv2.warpAffine(source, matrix, (w, h), dst=frames[top : top + h, :w],
+                       flags=cv2.INTER_LINEAR)
+        top += h
+    return frames, heights
+
+
+def _change_thickness(sources: np.ndarray, pixels: np.ndarray, margin: int) -> np.ndarray:
+    """Dilate (``pixels`` > 0) or erode (< 0) each digit's strokes, in frames grown by ``margin``.
+
+    Digits with the same change are processed as one tall image; the margin keeps a dilated
+    digit from reaching its neighbour.
+    """
+    if margin == 0:
+        return sources
+    side = _DIGIT_SIDE + 2 * margin
+    grown = np.zeros((len(sources), side, side), np.uint8)
+    grown[:, margin:-margin, margin:-margin] = sources
+    for change in np.unique(pixels[pixels != 0]).tolist():
+        which = np.flatnonzero(pixels == change)
+        kernel = np.ones((abs(change) + 1, abs(change) + 1), np.uint8)
+        morph = cv2.dilate if change > 0 else cv2.erode
+        grown[which] = morph(grown[which].reshape(-1, side), kernel).reshape(-1, side, side)
+    return grown
+
+
+def _warp_matrices(sources: np.ndarray, scale, angle, shear):
+    """Affine maps (G, 2, 3) from each source to its own frame, and the frames' sizes.
+
+    A digit is scaled, rotated and sheared about its source's centre; its frame is the
+    bounding box of where bilinear sampling can find ink (one pixel around the source's ink),
+    plus one pixel of margin.
+    """
+    side = sources.shape[-1]
+    y0, y1, x0, x1 = _dense_boxes(sources > 0).T
     cos, sin = scale * np.cos(angle), scale * np.sin(angle)
-    # rotation @ [[1, shear], [0, 1]], mapping the digit's centre to the patch's centre
-    linear = np.stack([cos, cos * shear - sin, sin, sin * shear + cos], -1).reshape(
-        active.shape + (2, 2))
-    shift = (side - 1) / 2 - linear @ np.array([13.5, 13.5])
-    matrices = np.concatenate([linear, shift[..., None]], -1)
-    patches = np.zeros(active.shape + (side, side), dtype=np.uint8)
-    for b, k in zip(*np.nonzero(active), strict=True):
-        digit = _change_thickness(digits[b, k], thick[b, k])
-        patches[b, k] = cv2.warpAffine(digit, matrices[b, k], (side, side),
-                                       flags=cv2.INTER_LINEAR)
-    return patches
+    linear = np.stack([cos, cos * shear - sin, sin, sin * shear + cos], -1).reshape(-1, 2, 2)
+    centre = (side - 1) / 2
+    corner_x = np.stack([x0 - 1, x1, x0 - 1, x1], -1) - centre
+    corner_y = np.stack([y0 - 1, y0 - 1, y1, y1], -1) - centre
+    out_x = linear[:, 0, 0, None] * corner_x + linear[:, 0, 1, None] * corner_y
+    out_y = linear[:, 1, 0, None] * corner_x + linear[:, 1, 1, None] * corner_y
+    origin = np.stack([np.floor(out_x.min(1)), np.floor(out_y.min(1))], -1) - 1
+    widths = (np.ceil(out_x.max(1)) + 2 - origin[:, 0]).astype(np.int64)
+    heights = (np.ceil(out_y.max(1)) + 2 - origin[:, 1]).astype(np.int64)
+    shift = -(linear @ np.array([centre, centre])) - origin
+    return np.concatenate([linear, shift[..., None]], -1), heights, widths
 
 
-def _change_thickness(digit: np.ndarray, pixels: int) -> np.ndarray:
-    if pixels == 0:
-        return digit
-    kernel = np.ones((abs(pixels) + 1, abs(pixels) + 1), np.uint8)
-    return cv2.dilate(digit, kernel) if pixels > 0 else cv2.erode(digit, kernel)
-
-
-def _ink_boxes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _dense_boxes(mask: np.ndarray) -> np.ndarray:
     """Tight boxes (y0, y1, x0, x1; exclusive ends) of the last two axes of ``mask``."""
     rows, cols = mask.any(-1), mask.any(-2)
     y0, x0 = rows.argmax(-1), cols.argmax(-1)
     y1 = rows.shape[-1] - rows[..., ::-1].argmax(-1)
     x1 = cols.shape[-1] - cols[..., ::-1].argmax(-1)
-    return np.stack([y0, y1, x0, x1], -1), rows.any(-1)
+    return np.stack([y0, y1, x0, x1], -1)
 
 
-def _place_scatter(spec: CanvasSpec, patch_boxes, active, rnd: CounterRandom):
-    """Random positions whose ink boxes overlap earlier digits by at most ``max_overlap``."""
-    n, slots = active.shape
-    tries = spec.placement_tries
-    heights = patch_boxes[..., 1] - patch_boxes[..., 0]
-    widths = patch_boxes[..., 3] - patch_boxes[..., 2]
-    placed = np.zeros_like(active)
-    boxes = np.zeros((n, slots, 4), dtype=np.int64)
+def _ink_pixels(frames: np.ndarray, heights: np.ndarray) -> _Pixels:
+    """The nonzero pixels of frames stacked in rows; frame g has ``heights[g]`` rows."""
+    width = frames.shape[1]
+    flat = np.flatnonzero(frames != 0)
+    value = frames.reshape(-1)[flat]
+    row = flat // width
+    owner = np.repeat(np.arange(len(heights)), heights)[row]
+    first_row = np.cumsum(heights) - heights
+    return _Pixels(owner, row - first_row[owner], flat - row * width, value)
+
+
+def _boxes(pixels: _Pixels, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Tight boxes (y0, y1, x0, x1; exclusive ends) of each glyph's ``pixels``, and counts."""
+    sizes = np.bincount(pixels.owner, minlength=count)
+    boxes = np.zeros((count, 4), np.int64)
+    has = np.flatnonzero(sizes)
+    if has.size:
+        first = (np.cumsum(sizes) - sizes)[has]
+        boxes[has, 0] = pixels.y[first]
+        boxes[has, 1] = pixels.y[first + sizes[has] - 1] + 1
+        boxes[has, 2] = np.minimum.reduceat(pixels.x, first)
+        boxes[has, 3] = np.maximum.reduceat(pixels.x, first) + 1
+    return boxes, sizes
+
+
+def _ink_range(size: np.ndarray, extent: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest start of an ink box of ``size`` on an axis of ``extent`` pixels.
+
+    A box larger than the canvas is cut on either side.
+    """
+    room = extent - size
+    return np.minimum(room, 0), np.maximum(room, 0)
+
+
+def _place_scatter(spec: CanvasSpec, glyphs: _Glyphs, digits: _Digits, n: int, rnd):
+    """Random positions whose mask boxes overlap earlier digits' by at most ``max_overlap``.
+
+    Each digit tries ``placement_tries`` positions of its whole ink on the canvas and takes
+    the first that fits; a digit for which none fits is left out. Returns each glyph's frame
+    origin (y, x) on its canvas and whether it was placed.
+    """
+    slots, tries = spec.max_digits, spec.placement_tries
+    at = (digits.canvas, digits.slot)
+    ink = np.zeros((n, slots, 4), np.int64)
+    mask = np.zeros((n, slots, 4), np.int64)
+    active = np.zeros((n, slots), bool)
+    ink[at], mask[at], active[at] = glyphs.ink_box, glyphs.mask_box, glyphs.has_mask
+    starts = []
+    for axis, (stream, extent) in enumerate(
+        [(Stream.PLACE_Y, spec.height), (Stream.PLACE_X, spec.width)]
+    ):
+        low, high = _ink_range(ink[..., 2 * axis + 1] - ink[..., 2 * axis], extent)
+        u = rnd.uniform(stream, slots * tries).reshape(n, slots, tries)
+        starts.append(low[..., None] + np.floor(u * (high - low + 1)[..., None]).astype(np.int64))
+    top, left = starts
+    # Candidate mask boxes (y0, y1, x0, x1) on the canvas: (n, slots, tries, 4).
+    offset = mask - ink[..., [0, 0, 2, 2]]
+    candidates = np.stack([top, top, left, left], -1) + offset[:, :, None, :]
+    placed = np.zeros((n, slots), bool)
+    chosen = np.zeros((n, slots), np.int64)
     rows = np.arange(n)
     for k in range(slots):
-        h, w = heights[:, k, None], widths[:, k, None]
-        y = rnd.integers(Stream.PLACE_Y + k, 0, spec.height - h, tries)
-        x = rnd.integers(Stream.PLACE_X + k, 0, spec.width - w, tries)
-        candidates = np.stack([y, y + h, x, x + w], -1)
-        ok = np.ones((n, tries), dtype=bool)
-        for j in range(k):
-            overlap = _overlap_fraction(candidates, boxes[:, j, None])
-            ok &= ~placed[:, j, None] | (overlap <= spec.max_overlap)
-        first = ok.argmax(1)
-        placed[:, k] = active[:, k] & ok[rows, first]
-        boxes[:, k] = candidates[rows, first]
-    offsets = boxes[..., [0, 2]] - patch_boxes[..., [0, 2]]
-    return offsets, placed
+        ok = np.ones((n, tries), bool)
+        if k:
+            taken = candidates[rows[:, None], np.arange(k), chosen[:, :k]]
+            overlap = _overlap_fraction(candidates[:, k, :, None], taken[:, None])
+            ok = (~placed[:, None, :k] | (overlap <= spec.max_overlap)).all(-1)
+        chosen[:, k] = ok.argmax(1)
+        placed[:, k] = active[:, k] & ok[rows, chosen[:, k]]
+    pick = (*at, chosen[at])
+    origin = np.stack([top[pick] - glyphs.ink_box[:, 0], left[pick] - glyphs.ink_box[:, 2]], -1)
+    return origin, placed[at]
 
 
 def _overlap_fraction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -247,100 +427,116 @@ def _overlap_fraction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(np.minimum(area_a, area_b), 1)
 
 
-def _place_line(spec: CanvasSpec, patch_boxes, active, rnd: CounterRandom):
-    """Digits side by side on one line, ``gap`` apart; digits that overflow the width are left out."""
-    slots = active.shape[1]
-    heights = patch_boxes[..., 1] - patch_boxes[..., 0]
-    widths = patch_boxes[..., 3] - patch_boxes[..., 2]
-    gaps = np.round(rnd.between(Stream.GAP, *spec.gap, slots)).astype(np.int64)
-    is_first = active & (np.cumsum(active, axis=1) == 1)
-    advance = np.where(active, widths + np.where(is_first, 0, gaps), 0)
-    right = np.cumsum(advance, axis=1)
-    active = active & (right <= spec.width)
-    span = np.where(active, right, 0).max(1, keepdims=True)
-    start = rnd.integers(Stream.LINE_START, 0, spec.width - span)
-    left = start + right - widths
+def _place_line(spec: CanvasSpec, glyphs: _Glyphs, digits: _Digits, n: int, rnd):
+    """Digits side by side on one line, in slot order, ``gap`` apart.
 
-    tallest = np.where(active, heights, 0).max(1, keepdims=True)
-    centre = rnd.integers(Stream.LINE_Y, (tallest + 1) // 2, spec.height - (tallest + 1) // 2)
-    jitter = rnd.integers(Stream.JITTER, -2, 2, slots)
-    top = np.clip(centre - heights // 2 + jitter, 0, spec.height - heights)
-    offsets = np.stack([top - patch_boxes[..., 0], left - patch_boxes[..., 2]], -1)
-    return offsets, active
-
-
-class _SlotPixels:
-    """The ink pixels (value > 0) of one slot's patches, located on the canvases.
-
-    Only ink is stored, so composing and measuring cost the ink's size, not the patches'.
-    Pixels that fall outside the canvas are left out.
+    A negative gap makes neighbours touch or overlap, by at most half the narrower one, so
+    digits stay in reading order. Digits that would overflow the width are left out. Returns
+    each glyph's frame origin (y, x) on its canvas and whether it was placed.
     """
+    origin = np.zeros((len(digits.canvas), 2), np.int64)
+    placed = glyphs.has_mask.copy()
+    idx = np.flatnonzero(placed)
+    canvas = digits.canvas[idx]
+    my0, my1, mx0, mx1 = glyphs.mask_box[idx].T
+    iy0, iy1, ix0, ix1 = glyphs.ink_box[idx].T
+    width = mx1 - mx0
+    first = np.r_[True, canvas[1:] != canvas[:-1]] if idx.size else np.zeros(0, bool)
+    gaps = np.rint(rnd.between(Stream.GAP, *spec.gap, spec.max_digits)).astype(np.int64)
+    gap = gaps[canvas, digits.slot[idx]]
+    gap = np.maximum(gap, -(np.minimum(width, np.r_[0, width[:-1]]) // 2))
+    right = _segment_cumsum(np.where(first, width, width + gap), first)
+    left = right - width
+    # The running extent of each line's ink, from its first digit to this one.
+    big = 4 * (spec.width + spec.height + _DIGIT_SIDE * 4)
+    ink_left = np.minimum.accumulate(left - (mx0 - ix0) - canvas * big) + canvas * big
+    ink_right = np.maximum.accumulate(right + (ix1 - mx1) + canvas * big) - canvas * big
+    fits = ink_right - ink_left <= spec.width
+    placed[idx] = fits
+    span_left, span_right, tallest = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n)
+    np.minimum.at(span_left, canvas[fits], ink_left[fits])
+    np.maximum.at(span_right, canvas[fits], ink_right[fits])
+    np.maximum.at(tallest, canvas[fits], (my1 - my0)[fits])
+    start = rnd.integers(Stream.LINE_START, -span_left[:, None], spec.width - span_right[:, None])
+    half = (tallest[:, None] + 1) // 2
+    middle = rnd.integers(Stream.LINE_Y, half, np.maximum(half, spec.height - half))
+    jitter = rnd.integers(Stream.JITTER, -2, 2, spec.max_digits)[canvas, digits.slot[idx]]
+    ink_top = middle[canvas, 0] - (my1 - my0) // 2 + jitter - (my0 - iy0)
+    low, high = _ink_range(iy1 - iy0, spec.height)
+    origin[idx, 0] = np.clip(ink_top, low, high) - iy0
+    origin[idx, 1] = start[canvas, 0] + left - mx0
+    return origin, placed
 
-    def __init__(self, patches, offsets, active, height: int, width: int) -> None:
-        sel = np.flatnonzero(active)
-        row, py, px = np.nonzero(patches[sel])
-        value = patches[sel][row, py, px]
-        y = offsets[sel[row], 0] + py
-        x = offsets[sel[row], 1] + px
-        inside = (y >= 0) & (y < height) & (x >= 0) & (x < width)
-        self.canvas = sel[row[inside]]
-        self.y, self.x, self.value = y[inside], x[inside], value[inside]
-        self.flat = (self.canvas * height + self.y) * width + self.x
+
+def _segment_cumsum(values: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Cumulative sums restarting wherever ``first`` is set."""
+    total = np.cumsum(values)
+    segment_start = np.maximum.accumulate(np.where(first, np.arange(len(values)), 0))
+    return total - (total - values)[segment_start]
 
 
-class _Layers(NamedTuple):
-    """Composed ink with semantic and instance labels, flattened over (B, H, W)."""
+def _label(spec, layers: _Layers, glyphs: _Glyphs, digits: _Digits, origin, placed, n: int):
+    """Compose the placed glyphs, then take out digits whose visible mask is too small.
 
-    ink: np.ndarray
-    semantic: np.ndarray
-    instances: np.ndarray
-
-
-def _instance_ids(active: np.ndarray) -> np.ndarray:
-    """Instance ids 1..n in slot order; 0 for inactive slots."""
-    return np.cumsum(active, axis=1) * active
-
-
-def _compose(spec: CanvasSpec, pixels: list[_SlotPixels], active, classes) -> _Layers:
-    """Max-combine digits; each pixel's labels go to its brightest digit (ties: placed first).
-
-    A digit labels only pixels where its own ink reaches ``mask_threshold``; a brighter digit
-    always reaches it where a labelled one did, so no second pass over the canvas is needed.
+    Taking a digit out only uncovers others, so one second pass over the canvases concerned
+    is enough. Returns each glyph's mask box on its canvas and whether it stayed.
     """
-    size = len(active) * spec.height * spec.width
-    ink = np.zeros(size, dtype=np.uint8)
-    semantic = np.full(size, BACKGROUND, dtype=np.uint8)
-    instances = np.zeros(size, dtype=np.uint16)
-    ids = _instance_ids(active)
-    for k, slot in enumerate(pixels):
-        wins = (slot.value > ink[slot.flat]) & active[slot.canvas, k]
-        ink[slot.flat[wins]] = slot.value[wins]
-        labelled = wins & (slot.value >= spec.mask_threshold)
-        where, owner = slot.flat[labelled], slot.canvas[labelled]
-        semantic[where] = classes[owner, k]
-        instances[where] = ids[owner, k]
-    return _Layers(ink, semantic, instances)
+    pixels, flat = _on_canvas(spec, glyphs, digits, origin, placed)
+    boxes, area = _compose(spec, layers, pixels, flat, digits, placed)
+    dropped = placed & (area < spec.min_visible_area)
+    if dropped.any():
+        placed = placed & ~dropped
+        redo = np.zeros(n, bool)
+        redo[digits.canvas[dropped]] = True
+        for layer, empty in zip(layers, (0, BACKGROUND, 0), strict=True):
+            layer.reshape(n, -1)[redo] = empty
+        keep = np.flatnonzero(redo[digits.canvas[pixels.owner]] & placed[pixels.owner])
+        again, _ = _compose(spec, layers, pixels.take(keep), flat[keep], digits, placed)
+        glyphs_again = redo[digits.canvas]
+        boxes[glyphs_again] = again[glyphs_again]
+    return boxes + origin[:, [0, 0, 1, 1]], placed
 
 
-def _measure(pixels: list[_SlotPixels], instances: np.ndarray, active):
-    """Tight boxes (x0, y0, x1, y1; exclusive ends) and visible areas of every slot."""
-    n, slots = active.shape
-    boxes = np.zeros((n, slots, 4), dtype=np.int32)
-    areas = np.zeros((n, slots), dtype=np.int64)
-    ids = _instance_ids(active)
-    for k, slot in enumerate(pixels):
-        own = (instances[slot.flat] == ids[slot.canvas, k]) & active[slot.canvas, k]
-        canvas = slot.canvas[own]
-        if canvas.size == 0:
-            continue
-        # Pixels are grouped by canvas, so each canvas's extremes are one reduceat away.
-        starts = np.flatnonzero(np.r_[True, canvas[1:] != canvas[:-1]])
-        first = canvas[starts]
-        areas[first, k] = np.diff(np.r_[starts, canvas.size])
-        for axis, coord in enumerate((slot.x[own], slot.y[own])):
-            boxes[first, k, axis] = np.minimum.reduceat(coord, starts)
-            boxes[first, k, axis + 2] = np.maximum.reduceat(coord, starts) + 1
-    return boxes, areas
+def _on_canvas(spec: CanvasSpec, glyphs: _Glyphs, digits: _Digits, origin, placed):
+    """The placed glyphs' pixels that land on the canvas, and their flat (canvas, y, x) index."""
+    pixels = glyphs.pixels
+    ink = glyphs.ink_box + origin[:, [0, 0, 1, 1]]
+    cut = placed & ((ink[:, 0] < 0) | (ink[:, 1] > spec.height) | (ink[:, 2] < 0)
+                    | (ink[:, 3] > spec.width))
+    if cut.any() or not placed.all():
+        keep = placed[pixels.owner]
+        if cut.any():
+            y = origin[pixels.owner, 0] + pixels.y
+            x = origin[pixels.owner, 1] + pixels.x
+            keep &= (y >= 0) & (y < spec.height) & (x >= 0) & (x < spec.width)
+        pixels = pixels.take(np.flatnonzero(keep))
+    base = (digits.canvas * spec.height + origin[:, 0]) * spec.width + origin[:, 1]
+    return pixels, base[pixels.owner] + pixels.y * spec.width + pixels.x
+
+
+def _compose(spec, layers: _Layers, pixels: _Pixels, flat, digits: _Digits, placed):
+    """Max-combine the pixels' ink and label each pixel with its brightest digit.
+
+    A pixel is labelled when its brightest digit's ink reaches ``mask_threshold``; ties go to
+    the digit placed first. Returns each glyph's visible mask box (in its frame) and area.
+    """
+    np.maximum.at(layers.ink, flat, pixels.value)
+    top = np.flatnonzero((pixels.value >= spec.mask_threshold) & (pixels.value == layers.ink[flat]))
+    where = flat[top]
+    ids = _instance_ids(digits.canvas, placed)[pixels.owner[top]]
+    layers.instances[where] = _UNLABELLED
+    np.minimum.at(layers.instances, where, ids)
+    won = top[layers.instances[where] == ids]
+    layers.semantic[flat[won]] = digits.label[pixels.owner[won]]
+    return _boxes(pixels.take(won), len(digits.canvas))
+
+
+def _instance_ids(canvas: np.ndarray, placed: np.ndarray) -> np.ndarray:
+    """Instance ids 1..n of the placed glyphs of each canvas, in slot order (uint16)."""
+    rank = np.cumsum(placed)
+    first_of_canvas = np.searchsorted(canvas, canvas)
+    before = (rank - placed)[first_of_canvas]
+    return np.where(placed, rank - before, 0).astype(np.uint16)
 
 
 def _draw_styles(spec: CanvasSpec, rnd: CounterRandom) -> np.ndarray:

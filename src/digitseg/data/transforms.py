@@ -5,13 +5,17 @@ move image and masks together, masks with nearest-neighbour interpolation. Every
 augmented from its own seed, so augmentation too is a pure function of the canvas index.
 """
 
+import os
 import random
 from collections.abc import Mapping
 
-import albumentations as A
-import cv2
-import numpy as np
-import torch
+# albumentations looks for a newer release over the network at import unless told not to.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+import albumentations as A  # noqa: E402
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 DEFAULT_PROBABILITIES = {
     "brightness_contrast": 0.5,

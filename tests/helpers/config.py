@@ -1,0 +1,50 @@
+"""The real train config, shrunk so that a run takes seconds on CPU."""
+
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig, open_dict
+
+from digitseg.utils.config import CONF_DIR
+
+TINY = [
+    "logger=none",
+    "trainer=cpu",
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "trainer.log_every_n_steps=1",
+    "data.batch_size=4",
+    "data.num_workers=0",
+    "data.train_size=8",
+    "data.val_size=4",
+    "data.test_size=4",
+    "extras.print_config=false",
+    "export.path=null",
+    "test=false",
+    "callbacks.model_summary=null",
+    "callbacks.progress_bar=null",
+]
+
+
+def requires_mnist():
+    if not os.environ.get("DIGITSEG_MNIST_DIR"):
+        pytest.skip("set DIGITSEG_MNIST_DIR to MNIST's IDX files to run training tests")
+
+
+def compose_train(overrides: list[str], output_dir: Path) -> DictConfig:
+    """The train config with ``TINY`` and ``overrides`` applied, writing into ``output_dir``."""
+    requires_mnist()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
+        cfg = compose(config_name="train", overrides=TINY + overrides)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+        if cfg.model.net.arch == "Unet":  # a small U-Net keeps the tests quick
+            cfg.model.net.encoder_depth = 3
+            cfg.model.net.decoder_channels = [32, 16, 8]
+    return cfg
