@@ -28,6 +28,11 @@ data: mnist ## Write each preset's fixed val/test canvases to data/generated/ (A
 train: mnist ## Train (Hydra overrides in ARGS="model=fcn8 trainer.max_epochs=3")
 	$(BIN)/digitseg-train $(ARGS)
 
+wandb-sync: $(STAMP) ## Upload offline W&B runs (needs `wandb login`)
+	@runs=$$(find outputs -type d -name 'offline-run-*' 2>/dev/null); \
+	if [ -z "$$runs" ]; then echo "no offline W&B runs under outputs/"; \
+	else $(BIN)/wandb sync $$runs; fi
+
 test: $(STAMP) ## Run the test suite (slow tests excluded)
 	$(BIN)/python -m pytest $(ARGS)
 
@@ -49,4 +54,5 @@ clean: ## Remove caches and run outputs (keeps .venv, data/ and models/)
 	rm -rf outputs multirun .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
 
-.PHONY: help setup mnist data train test test-full lint format benchmark clean
+
+.PHONY: help setup mnist data train wandb-sync test test-full lint format benchmark clean

@@ -10,7 +10,6 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from digitseg.classes import BACKGROUND, NUM_CLASSES
-from digitseg.data.digits import DigitSet
 from digitseg.data.export import (
     ANNOTATIONS,
     COMBINED,
@@ -23,6 +22,7 @@ from digitseg.data.export import (
 )
 from digitseg.data.spec import CanvasSpec
 from digitseg.data.synth import CanvasGenerator
+from tests.helpers.digits import tiny_digits
 
 # pycocotools' Cython decoder trips numpy 2's copy-keyword deprecation; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -32,18 +32,6 @@ GRAY = CanvasSpec()
 COLOR = CanvasSpec(
     min_digits=3, max_digits=4, rotation=10, max_overlap=0.3, backgrounds={"paper": 1.0}
 )
-
-
-def tiny_digits(n: int = 40, seed: int = 0) -> DigitSet:
-    """Blocky fake digits: a bright rectangle of random size per image, classes cycling 0-9."""
-    rng = np.random.default_rng(seed)
-    images = np.zeros((n, 28, 28), np.uint8)
-    for image in images:
-        y0, x0 = rng.integers(3, 9, 2)
-        y1, x1 = rng.integers(19, 26, 2)
-        image[y0:y1, x0:x1] = 255
-        image[y0 + 3 : y1 - 3, x0 + 3 : x1 - 3] = 0
-    return DigitSet(images, (np.arange(n) % 10).astype(np.uint8))
 
 
 def generator(spec: CanvasSpec) -> CanvasGenerator:

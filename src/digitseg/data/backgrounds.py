@@ -14,7 +14,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from digitseg.data.rng import CounterRandom
+from digitseg.data.rng import CounterRandom, to_integers, to_range
 from digitseg.data.spec import BACKGROUND_STYLES, CanvasSpec
 
 _BANKS = 4
@@ -49,15 +49,23 @@ def _rgb_banks(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     return tuple(np.repeat(bank, 3, axis=-1) for bank in _banks(height, width))
 
 
-def _crops(bank: np.ndarray, rnd: CounterRandom, stream: int, height: int, width: int):
+@lru_cache(maxsize=8)
+def _ramps(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions from -0.5 to 0.5 down the rows and along the (H, 3W) columns of paper."""
+    ys = np.linspace(-0.5, 0.5, height, dtype=np.float32)
+    return ys, np.repeat(np.linspace(-0.5, 0.5, width, dtype=np.float32), 3)
+
+
+def _crops(bank: np.ndarray, u: np.ndarray, height: int, width: int) -> list[np.ndarray]:
     """One (height, width) view per canvas into a random bank at a random offset.
 
-    RGB banks (three values per pixel) are cut at pixel boundaries.
+    ``u`` (n, 3) are uniforms for the bank, the row and the column. RGB banks (three values
+    per pixel) are cut at pixel boundaries.
     """
     channels = bank.shape[2] // (2 * width)
-    pick = rnd.integers(stream, 0, len(bank) - 1)[:, 0].tolist()
-    ys = rnd.integers(stream + 1, 0, height)[:, 0].tolist()
-    xs = (channels * rnd.integers(stream + 2, 0, width)[:, 0]).tolist()
+    pick = to_integers(u[:, 0], 0, len(bank) - 1).tolist()
+    ys = to_integers(u[:, 1], 0, height).tolist()
+    xs = (channels * to_integers(u[:, 2], 0, width)).tolist()
     size = channels * width
     return [bank[i, y : y + height, x : x + size] for i, y, x in zip(pick, ys, xs, strict=True)]
 
@@ -78,7 +86,7 @@ def paint_backgrounds(
     gray = np.flatnonzero(styles != PAPER)
     if gray.size:
         image = ink if gray.size == n else ink[gray]
-        _paint_gray(spec, image, styles[gray], rnd.subset(gray), stream)
+        _paint_gray(spec, image, styles[gray], rnd.subset(gray).uniform(stream, 6))
         if spec.is_color:
             for i, b in enumerate(gray.tolist()):
                 cv2.cvtColor(image[i], cv2.COLOR_GRAY2RGB, dst=out[b])
@@ -86,71 +94,78 @@ def paint_backgrounds(
             out[gray] = image
     paper = np.flatnonzero(styles == PAPER)
     if paper.size == n:
-        _paint_paper(spec, ink, rnd, stream + 20, out)
+        _paint_paper(spec, ink, rnd.uniform(stream + 1, _PAPER_DRAWS), out)
     elif paper.size:
         painted = np.empty((paper.size,) + out.shape[1:], np.uint8)
-        _paint_paper(spec, ink[paper], rnd.subset(paper), stream + 20, painted)
+        _paint_paper(spec, ink[paper], rnd.subset(paper).uniform(stream + 1, _PAPER_DRAWS), painted)
         out[paper] = painted
 
 
-def _paint_gray(spec: CanvasSpec, image: np.ndarray, styles, rnd: CounterRandom, stream: int):
-    """``black`` (the ink itself) and ``noise`` styles, then the spec's polarity, in place."""
+def _paint_gray(spec: CanvasSpec, image: np.ndarray, styles: np.ndarray, u: np.ndarray) -> None:
+    """``black`` (the ink itself) and ``noise`` styles, then the spec's polarity, in place.
+
+    ``u`` (n, 6) are each canvas's uniforms: level, amplitude, polarity, noise crop.
+    """
     height, width = image.shape[1:]
     noisy = np.flatnonzero(styles == NOISE)
     if noisy.size:
-        part = rnd.subset(noisy)
-        level = part.between(stream, 0, 60)[:, :, None]
-        amplitude = part.between(stream + 1, 4, 24)[:, :, None]
-        noise = np.stack(_crops(_banks(height, width)[1], part, stream + 2, height, width))
+        level = to_range(u[noisy, 0], 0, 60)[:, None, None]
+        amplitude = to_range(u[noisy, 1], 4, 24)[:, None, None]
+        noise = np.stack(_crops(_banks(height, width)[1], u[noisy, 3:], height, width))
         painted = level + image[noisy] * (1 - level / 255) + amplitude * noise
         image[noisy] = np.clip(painted, 0, 255)
     invert = {"light_on_dark": 0.0, "dark_on_light": 1.0, "random": 0.5}[spec.polarity]
-    if invert:
-        flip = np.flatnonzero(rnd.uniform(stream + 5)[:, 0] < invert)
-        image[flip] = 255 - image[flip]
+    flip = np.flatnonzero(u[:, 2] < invert)
+    image[flip] = 255 - image[flip]
 
 
-def _paint_paper(spec: CanvasSpec, ink: np.ndarray, rnd: CounterRandom, stream: int, out):
-    """Dark ink on light, textured, possibly ruled paper; blurred and noisy, into ``out``."""
+# Columns of the paper's block of uniforms (per canvas).
+_LEVEL, _SLOPE_X, _SLOPE_Y, _CONTRAST, _NOISE, _STRENGTH, _INK = range(7)
+_RULED, _SPACING, _PHASE, _BLUR, _SIGMA = range(7, 12)
+_TINT, _COLOUR, _TEXTURE_CROP, _NOISE_CROP = (slice(i, i + 3) for i in range(12, 24, 3))
+_PAPER_DRAWS = 24
+
+
+def _paint_paper(spec: CanvasSpec, ink: np.ndarray, u: np.ndarray, out: np.ndarray) -> None:
+    """Dark ink on light, textured, possibly ruled paper; blurred and noisy, into ``out``.
+
+    ``u`` (n, ``_PAPER_DRAWS``) are each canvas's uniforms.
+    """
     n, height, width = ink.shape
-
-    def draw(offset: int, low: float, high: float, size: int = 1) -> np.ndarray:
-        return rnd.between(stream + offset, low, high, size).astype(np.float32)
-
     texture, noise = _rgb_banks(height, width)
+    textures = _crops(texture, u[:, _TEXTURE_CROP], height, width)
+    noises = _crops(noise, u[:, _NOISE_CROP], height, width)
+    contrast = to_range(u[:, _CONTRAST], 2, 14).tolist()
+    amplitude = to_range(u[:, _NOISE], 0, 8).tolist()
+    level = to_range(u[:, _LEVEL], 190, 250).tolist()
     paper = np.empty((n, height, 3 * width), np.float32)
-    textures = _crops(texture, rnd, stream + 4, height, width)
-    noises = _crops(noise, rnd, stream + 17, height, width)
-    contrast, level, amplitude = draw(3, 2, 14), draw(0, 190, 250), draw(16, 0, 8)
     for i in range(n):
-        cv2.addWeighted(textures[i], float(contrast[i, 0]), noises[i], float(amplitude[i, 0]),
-                        float(level[i, 0]), dst=paper[i])
-    xs = np.repeat(np.linspace(-0.5, 0.5, width, dtype=np.float32), 3)
-    ys = np.linspace(-0.5, 0.5, height, dtype=np.float32)
-    paper += (draw(1, -35, 35) * xs)[:, None, :]
-    paper += (draw(2, -35, 35) * ys)[:, :, None]
-    paper *= np.tile(1 + draw(7, -0.04, 0.04, 3), width)[:, None, :]
-    _rule_lines(spec, paper, rnd, stream)
-    colour_id = rnd.integers(stream + 11, 0, len(_INK_COLOURS) - 1)[:, 0]
-    colour = _INK_COLOURS[colour_id] + draw(12, -12, 12, 3)
-    _blend_ink(paper, ink, colour, strength=draw(13, 0.75, 1.0)[:, 0])
+        cv2.addWeighted(textures[i], contrast[i], noises[i], amplitude[i], level[i], dst=paper[i])
+    ys, xs = _ramps(height, width)
+    paper += (to_range(u[:, _SLOPE_X, None], -35, 35).astype(np.float32) * xs)[:, None, :]
+    paper += (to_range(u[:, _SLOPE_Y, None], -35, 35).astype(np.float32) * ys)[:, :, None]
+    tint = to_range(u[:, _TINT], 0.96, 1.04).astype(np.float32)
+    paper *= np.tile(tint, width)[:, None, :]
+    _rule_lines(paper, u, spec.ruled_lines)
+    colour_id = to_integers(u[:, _INK], 0, len(_INK_COLOURS) - 1)
+    colour = _INK_COLOURS[colour_id] + to_range(u[:, _COLOUR], -12, 12).astype(np.float32)
+    _blend_ink(paper, ink, colour, strength=to_range(u[:, _STRENGTH], 0.75, 1.0))
     image = out.reshape(paper.shape)
     np.copyto(image, np.clip(paper, 0, 255, out=paper), casting="unsafe")
 
-    blurred = np.flatnonzero(rnd.uniform(stream + 14)[:, 0] < _BLUR_PROB)
-    sigma = rnd.between(stream + 15, 0.3, 1.1)[:, 0]
-    for b in blurred.tolist():
+    sigma = to_range(u[:, _SIGMA], 0.3, 1.1)
+    for b in np.flatnonzero(u[:, _BLUR] < _BLUR_PROB).tolist():
         side = 5 if sigma[b] >= _WIDE_BLUR else 3
         cv2.GaussianBlur(out[b], (side, side), sigma[b], dst=out[b])
 
 
-def _rule_lines(spec: CanvasSpec, paper: np.ndarray, rnd: CounterRandom, stream: int) -> None:
-    """Darken every ``spacing``-th row of the ruled canvases (probability ``ruled_lines``)."""
-    ruled = rnd.uniform(stream + 8)[:, 0] < spec.ruled_lines
+def _rule_lines(paper: np.ndarray, u: np.ndarray, probability: float) -> None:
+    """Darken every ``spacing``-th row of the ruled canvases (``probability`` of ruling)."""
+    ruled = u[:, _RULED] < probability
     if not ruled.any():
         return
-    spacing = rnd.integers(stream + 9, 12, 24)
-    phase = np.floor(rnd.uniform(stream + 10) * spacing)
+    spacing = to_integers(u[:, _SPACING, None], 12, 24)
+    phase = np.floor(u[:, _PHASE, None] * spacing)
     rows = (np.arange(paper.shape[1]) - phase) % spacing == 0
     canvas, row = np.nonzero(rows & ruled[:, None])
     paper[canvas, row] -= np.tile(_RULE_DARKENING, paper.shape[2] // 3)
@@ -160,9 +175,8 @@ def _blend_ink(paper: np.ndarray, ink: np.ndarray, colour: np.ndarray, strength:
     """Lay ink of ``colour`` (n, 3) over the paper, opaque in proportion to ink * strength."""
     pixel = np.flatnonzero(ink != 0)
     canvas = pixel // (ink.shape[1] * ink.shape[2])
-    alpha = ink.reshape(-1)[pixel] * (strength[canvas] / 255)
+    alpha = ink.reshape(-1)[pixel] * (strength[canvas] / 255).astype(np.float32)
+    at = 3 * pixel + np.arange(3)[:, None]  # (channel, pixel): long rows, no axis of 3
     flat = paper.reshape(-1)
-    for c in range(3):
-        at = 3 * pixel + c
-        under = flat[at]
-        flat[at] = under + alpha * (colour[canvas, c] - under)
+    under = np.take(flat, at)
+    flat[at] = under + alpha * (np.take(colour.T, canvas, axis=1) - under)

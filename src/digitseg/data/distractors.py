@@ -14,7 +14,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from digitseg.data.rng import CounterRandom
+from digitseg.data.rng import CounterRandom, to_integers
 from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 
 SIZES = 8
@@ -38,8 +38,9 @@ class _MarkBank(NamedTuple):
 @lru_cache(maxsize=16)
 def _mark_bank(kinds: tuple[str, ...], digit_height: float) -> _MarkBank:
     """The marks of ``kinds`` in ``SIZES`` sizes each, indexed ``kind * SIZES + size``."""
-    marks = [_MARKS[kind]((size + 0.5) / SIZES, digit_height) for kind in kinds
-             for size in range(SIZES)]
+    marks = [
+        _MARKS[kind]((size + 0.5) / SIZES, digit_height) for kind in kinds for size in range(SIZES)
+    ]
     ys, xs = zip(*(np.nonzero(mark) for mark in marks), strict=True)
     counts = [len(y) for y in ys]
     return _MarkBank(
@@ -65,12 +66,13 @@ def draw_distractors(
         return
     n, height, width = ink.shape
     bank = _mark_bank(spec.distractor_kinds, MNIST_INK_SIDE * sum(spec.scale) / 2)
-    count = rnd.integers(stream, low, high)
-    kind = np.floor(rnd.uniform(stream + 1, high) * len(spec.distractor_kinds)).astype(np.int64)
-    mark = kind * SIZES + np.floor(rnd.uniform(stream + 2, high) * SIZES).astype(np.int64)
-    value = rnd.integers(stream + 3, 150, 255, high)
-    x = rnd.uniform(stream + 4, high * _TRIES).reshape(n, high, _TRIES)
-    y = rnd.uniform(stream + 5, high * _TRIES).reshape(n, high, _TRIES)
+    u = rnd.uniform(stream, 1 + high * (3 + 2 * _TRIES))
+    count = to_integers(u[:, 0], low, high)
+    kind_u, size_u, value_u = u[:, 1 : 1 + 3 * high].reshape(n, 3, high).transpose(1, 0, 2)
+    x, y = u[:, 1 + 3 * high :].reshape(n, 2, high, _TRIES).transpose(1, 0, 2, 3)
+    kind = to_integers(kind_u, 0, len(spec.distractor_kinds) - 1)
+    mark = kind * SIZES + to_integers(size_u, 0, SIZES - 1)
+    value = to_integers(value_u, 150, 255)
     mark_h, mark_w = bank.height[mark], bank.width[mark]
     x0 = np.floor(x * (width - mark_w + 1)[..., None]).astype(np.int64)
     y0 = np.floor(y * (height - mark_h + 1)[..., None]).astype(np.int64)
@@ -88,7 +90,7 @@ def draw_distractors(
     for j in range(high):
         clear = ~_touch(boxes[:, j, :, None], np.concatenate(taken, 1)[:, None]).any(-1)
         chosen[:, j] = clear.argmax(1)
-        drawn[:, j] = (j < count[:, 0]) & clear[rows, chosen[:, j]]
+        drawn[:, j] = (j < count) & clear[rows, chosen[:, j]]
         drawn[:, j] &= (mark_h[:, j] <= height) & (mark_w[:, j] <= width)
         box = boxes[rows, j, chosen[:, j]]
         taken.append(np.where(drawn[:, j, None], box, NOWHERE)[:, None])

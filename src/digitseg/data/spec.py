@@ -1,6 +1,9 @@
 """The canvas specification: what the generator draws, filled by Hydra's ``conf/data`` presets."""
 
 import math
+import numbers
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 LAYOUTS = ("scatter", "line")
@@ -10,6 +13,8 @@ DISTRACTOR_KINDS = ("dot", "comma", "dash", "underline", "speck")
 
 # Ink of an MNIST digit fills about 20 of its 28 pixels; used to check that digits can fit.
 MNIST_INK_SIDE = 20
+# Instance ids are uint16 with 65535 reserved; far more digits than any canvas needs.
+MAX_DIGITS = 255
 
 
 class SpecError(ValueError):
@@ -20,18 +25,27 @@ class SpecError(ValueError):
 class CanvasSpec:
     """Everything that defines a canvas distribution (one preset of ``conf/data``).
 
-    Digits are MNIST 28x28 patches. ``scale`` multiplies their size, ``rotation`` is a
-    maximum angle in degrees, ``shear`` a maximum shear factor, ``thickness`` a maximum
-    stroke change in pixels (dilation or erosion). ``mask_threshold`` is the digit ink
-    intensity (0-255) from which a pixel belongs to the digit: 64 keeps the stroke and
-    most of its anti-aliased edge. ``max_overlap`` bounds the intersection of two digits'
-    ink boxes as a fraction of the smaller box. Digits whose visible mask falls below
-    ``min_visible_area`` pixels are removed from the canvas. ``layout`` is ``scatter``
-    (anywhere) or ``line`` (a written number: side by side, ``gap`` pixels apart, negative
-    gaps touch or overlap). ``repeat_prob`` is the chance that a digit repeats the class of
-    the previous one (the "00" of "1000"). ``backgrounds`` maps styles to weights; any
-    ``paper`` weight makes every image of the spec RGB. ``distractors`` is the (min, max)
-    count of non-digit marks, labelled background.
+    Digits are MNIST 28x28 patches; each canvas gets ``min_digits`` to ``max_digits`` of
+    them (fewer when some cannot be placed, overflow a line or end up hidden). ``scale``
+    multiplies their size, ``rotation`` is a maximum angle in degrees, ``shear`` a maximum
+    shear factor, ``thickness`` a maximum stroke change in pixels (dilation or erosion).
+
+    ``mask_threshold`` is the digit ink intensity (0-255) from which a pixel belongs to the
+    digit; the default 64 keeps the stroke and most of its anti-aliased edge. Where digits
+    overlap, intensities combine by maximum and each pixel's labels go to the brightest
+    digit. Digits whose visible mask falls below ``min_visible_area`` pixels are removed
+    from the canvas.
+
+    ``layout`` is ``scatter`` (anywhere, mask boxes overlapping earlier digits' by at most
+    ``max_overlap`` of the smaller box, ``placement_tries`` random positions per digit) or
+    ``line`` (a written number: side by side, ``gap`` pixels apart; negative gaps make
+    neighbours touch or overlap, by at most half the narrower one). ``repeat_prob`` is the
+    chance that a digit repeats the class of the previous one (the "00" of "1000").
+
+    ``backgrounds`` maps styles to weights; any ``paper`` weight makes every image of the
+    spec RGB. ``ruled_lines`` is the chance that paper is ruled. ``polarity`` applies to the
+    ``black`` and ``noise`` styles (paper is always dark ink on light). ``distractors`` is
+    the (min, max) count of non-digit marks of ``distractor_kinds``, labelled background.
     """
 
     height: int = 64
@@ -56,9 +70,9 @@ class CanvasSpec:
     placement_tries: int = 16
 
     def __post_init__(self) -> None:
-        for name in ("scale", "gap", "distractors", "distractor_kinds"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        object.__setattr__(self, "backgrounds", dict(self.backgrounds))
+        for spec_field in fields(self):
+            value = _coerce(spec_field.name, getattr(self, spec_field.name), spec_field.type)
+            object.__setattr__(self, spec_field.name, value)
         _validate(self)
 
     @property
@@ -69,18 +83,7 @@ class CanvasSpec:
     @property
     def has_geometry(self) -> bool:
         """Whether digits are warped (scaled, rotated, sheared or thickened) before placing."""
-        return self.scale != (1.0, 1.0) or self.rotation or self.shear or self.thickness
-
-    @property
-    def patch_size(self) -> int:
-        """Side of the square patch that holds one warped digit."""
-        if not self.has_geometry:
-            return 28
-        spread = 1.0 + self.shear
-        if self.rotation:
-            angle = math.radians(min(self.rotation, 45.0))
-            spread *= math.cos(angle) + math.sin(angle)
-        return math.ceil(28 * self.scale[1] * spread) + 2
+        return bool(self.scale != (1.0, 1.0) or self.rotation or self.shear or self.thickness)
 
 
 def spec_from_config(cfg) -> CanvasSpec:
@@ -92,21 +95,48 @@ def spec_from_config(cfg) -> CanvasSpec:
     return CanvasSpec(**{key: cfg[key] for key in cfg})
 
 
+def _coerce(name: str, value, kind):
+    """``value`` as the field's declared type (YAML and OmegaConf give lists and ints)."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if kind in (int, float):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise SpecError(f"canvas spec field '{name}': expected a number, got {value!r}")
+        if kind is int and value != int(value):
+            raise SpecError(f"canvas spec field '{name}': expected a whole number, got {value}")
+        return kind(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise SpecError(f"canvas spec field '{name}': expected a string, got {value!r}")
+        return value
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise SpecError(f"canvas spec field '{name}': expected a mapping, got {value!r}")
+        return {_coerce(name, k, args[0]): _coerce(name, v, args[1]) for k, v in value.items()}
+    if isinstance(value, str | Mapping) or not isinstance(value, typing.Iterable):
+        raise SpecError(f"canvas spec field '{name}': expected a list, got {value!r}")
+    items = tuple(value)
+    if args[-1] is not Ellipsis and len(items) != len(args):
+        raise SpecError(f"canvas spec field '{name}': expected (min, max), got {list(items)}")
+    return tuple(_coerce(name, item, args[0]) for item in items)
+
+
 def _require(condition: bool, field_name: str, message: str) -> None:
     if not condition:
         raise SpecError(f"canvas spec field '{field_name}': {message}")
 
 
 def _validate(spec: CanvasSpec) -> None:
-    _require(spec.height >= 28 and spec.width >= 28, "height/width", "must be at least 28")
+    _require(spec.height >= 28, "height", f"must be at least 28, got {spec.height}")
+    _require(spec.width >= 28, "width", f"must be at least 28, got {spec.width}")
     _require(spec.min_digits >= 0, "min_digits", "must be >= 0")
+    _require(1 <= spec.max_digits <= MAX_DIGITS, "max_digits", f"must be in [1, {MAX_DIGITS}]")
     _require(
         spec.min_digits <= spec.max_digits,
         "min_digits",
         f"min_digits ({spec.min_digits}) > max_digits ({spec.max_digits})",
     )
     _require(
-        len(spec.scale) == 2 and 0 < spec.scale[0] <= spec.scale[1],
+        0 < spec.scale[0] <= spec.scale[1],
         "scale",
         f"must be (min, max) with 0 < min <= max, got {spec.scale}",
     )
@@ -117,7 +147,7 @@ def _validate(spec: CanvasSpec) -> None:
     _require(1 <= spec.mask_threshold <= 255, "mask_threshold", "must be in [1, 255]")
     _require(spec.min_visible_area >= 1, "min_visible_area", "must be >= 1")
     _require(spec.layout in LAYOUTS, "layout", f"must be one of {LAYOUTS}")
-    _require(len(spec.gap) == 2 and spec.gap[0] <= spec.gap[1], "gap", "must be (min, max)")
+    _require(spec.gap[0] <= spec.gap[1], "gap", f"must be (min, max), got {spec.gap}")
     _require(0 <= spec.repeat_prob <= 1, "repeat_prob", "must be in [0, 1]")
     _require(bool(spec.backgrounds), "backgrounds", "needs at least one style")
     for style, weight in spec.backgrounds.items():
@@ -130,10 +160,11 @@ def _validate(spec: CanvasSpec) -> None:
     _require(sum(spec.backgrounds.values()) > 0, "backgrounds", "weights sum to zero")
     _require(0 <= spec.ruled_lines <= 1, "ruled_lines", "must be a probability in [0, 1]")
     _require(
-        len(spec.distractors) == 2 and 0 <= spec.distractors[0] <= spec.distractors[1],
+        0 <= spec.distractors[0] <= spec.distractors[1],
         "distractors",
-        "must be (min, max) counts with 0 <= min <= max",
+        f"must be (min, max) counts with 0 <= min <= max, got {spec.distractors}",
     )
+    _require(bool(spec.distractor_kinds), "distractor_kinds", "needs at least one kind")
     for kind in spec.distractor_kinds:
         _require(
             kind in DISTRACTOR_KINDS,
@@ -146,7 +177,7 @@ def _validate(spec: CanvasSpec) -> None:
 
 
 def _validate_fit(spec: CanvasSpec) -> None:
-    """Reject specs whose digits cannot fit on the canvas."""
+    """Reject specs whose digits cannot fit on the canvas or would all be removed."""
     side = math.ceil(MNIST_INK_SIDE * spec.scale[1])
     _require(
         side <= min(spec.height, spec.width),
@@ -154,8 +185,17 @@ def _validate_fit(spec: CanvasSpec) -> None:
         f"digits up to {side}px do not fit a {spec.height}x{spec.width} canvas",
     )
     smallest = MNIST_INK_SIDE * spec.scale[0]
+    most_ink = smallest * smallest / 2
+    _require(
+        spec.min_visible_area <= most_ink,
+        "min_visible_area",
+        f"{spec.min_visible_area} pixels is more mask than digits of scale {spec.scale[0]} "
+        f"have (about {most_ink:.0f} pixels at most): every digit would be removed",
+    )
     if spec.layout == "line":
-        needed = spec.min_digits * smallest + (spec.min_digits - 1) * spec.gap[0]
+        # Negative gaps overlap neighbours by at most half a digit (see the line layout).
+        step = max(spec.gap[0], -smallest / 2)
+        needed = spec.min_digits * smallest + max(spec.min_digits - 1, 0) * step
         _require(
             needed <= spec.width,
             "min_digits",
@@ -163,9 +203,8 @@ def _validate_fit(spec: CanvasSpec) -> None:
         )
     else:
         free_area = smallest * smallest * (1 - spec.max_overlap)
-        needed = spec.min_digits * free_area
         _require(
-            needed <= 0.6 * spec.height * spec.width,
+            spec.min_digits <= 1 or spec.min_digits * free_area <= 0.6 * spec.height * spec.width,
             "min_digits",
             f"{spec.min_digits} digits cannot be scattered on a "
             f"{spec.height}x{spec.width} canvas with max_overlap={spec.max_overlap}",

@@ -14,6 +14,7 @@ the backgrounds only ink pixels are touched, and only the per-digit warps loop i
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import cached_property
 from typing import NamedTuple
 
 import cv2
@@ -22,8 +23,8 @@ import numpy as np
 from digitseg.classes import BACKGROUND, NUM_DIGITS
 from digitseg.data.backgrounds import paint_backgrounds
 from digitseg.data.digits import DigitSet
-from digitseg.data.distractors import draw_distractors
-from digitseg.data.rng import CounterRandom, split_key
+from digitseg.data.distractors import NOWHERE, draw_distractors
+from digitseg.data.rng import CounterRandom, split_key, to_integers, to_range
 from digitseg.data.spec import BACKGROUND_STYLES, CanvasSpec
 
 # Canvases per chunk hold about this many pixels, so a chunk's scratch arrays stay in cache.
@@ -35,21 +36,11 @@ _UNLABELLED = np.iinfo(np.uint16).max
 class Stream(IntEnum):
     """Names of the random streams a canvas draws from (see :class:`CounterRandom`)."""
 
-    COUNT = 1
-    CLASS = 2
-    REPEAT = 3
-    DIGIT = 4
-    SCALE = 5
-    ROTATION = 6
-    SHEAR = 7
-    THICKNESS = 8
-    GAP = 9
-    LINE_START = 10
-    LINE_Y = 11
-    JITTER = 12
-    STYLE = 13
-    PLACE_Y = 14
-    PLACE_X = 15
+    DIGITS = 1
+    WARP = 2
+    LINE = 3
+    SCATTER = 4
+    STYLE = 5
     BACKGROUND = 100
     DISTRACTOR = 200
 
@@ -107,6 +98,11 @@ class _ClassPools:
         self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         self.counts = counts
         self.present = np.flatnonzero(counts)
+
+    @cached_property
+    def ink_boxes(self) -> np.ndarray:
+        """Each image's ink box (y0, y1, x0, x1; exclusive ends)."""
+        return _dense_boxes(self.images > 0)
 
     def pick(self, classes: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Index of a digit of each class, chosen by the uniforms ``u``."""
@@ -214,26 +210,23 @@ def _render_chunk(
     semantic, instances = batch.semantic[part], batch.instances[part]
     n = len(semantic)
     digits = _draw_digits(spec, pool, rnd)
-    glyphs = _make_glyphs(spec, pool.images[digits.source], digits, rnd)
+    glyphs = _make_glyphs(spec, pool, digits, rnd)
     place = _place_line if spec.layout == "line" else _place_scatter
-    origin, alive = place(spec, glyphs, digits, n, rnd)
+    origin, placed = place(spec, glyphs, digits, n, rnd)
 
     ink = np.zeros(semantic.shape, np.uint8)
-    semantic.fill(BACKGROUND)
-    instances.fill(0)
     layers = _Layers(ink.reshape(-1), semantic.reshape(-1), instances.reshape(-1))
-    boxes, alive = _label(spec, layers, glyphs, digits, origin, alive, n)
+    kept, boxes = _label(spec, layers, glyphs, digits, origin, placed)
+    ends = np.cumsum(np.bincount(digits.canvas[kept], minlength=n)).tolist()
+    labels = digits.label[kept]
+    starts = [0, *ends[:-1]]
+    batch.labels.extend(labels[a:b] for a, b in zip(starts, ends, strict=True))
+    batch.boxes.extend(boxes[a:b] for a, b in zip(starts, ends, strict=True))
 
-    ends = np.cumsum(np.bincount(digits.canvas[alive], minlength=n))
-    starts = ends - np.bincount(digits.canvas[alive], minlength=n)
-    labels = digits.label[alive]
-    xyxy = boxes[alive][:, [2, 0, 3, 1]].astype(np.int32)
-    canvas_boxes = [xyxy[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-    batch.labels.extend(labels[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True))
-    batch.boxes.extend(canvas_boxes)
-
+    digit_boxes = np.full((n, spec.max_digits, 4), NOWHERE, np.int64)
+    digit_boxes[digits.canvas[kept], digits.slot[kept]] = boxes
+    draw_distractors(spec, ink, digit_boxes, rnd, Stream.DISTRACTOR)
     style_ids = _draw_styles(spec, rnd)
-    draw_distractors(spec, ink, canvas_boxes, rnd, Stream.DISTRACTOR)
     paint_backgrounds(spec, ink, style_ids, rnd, Stream.BACKGROUND, out=batch.images[part])
     batch.styles.extend(BACKGROUND_STYLES[s] for s in style_ids)
 
@@ -241,24 +234,24 @@ def _render_chunk(
 def _draw_digits(spec: CanvasSpec, pool: _ClassPools, rnd: CounterRandom) -> _Digits:
     """How many digits each canvas gets, their classes and which images of the pool."""
     slots = spec.max_digits
-    count = rnd.integers(Stream.COUNT, spec.min_digits, spec.max_digits)
+    u = rnd.uniform(Stream.DIGITS, 1 + 3 * slots)
+    count = to_integers(u[:, :1], spec.min_digits, spec.max_digits)
+    class_u, repeat_u, image_u = u[:, 1:].reshape(-1, 3, slots).transpose(1, 0, 2)
     present = pool.present
-    classes = present[np.floor(rnd.uniform(Stream.CLASS, slots) * len(present)).astype(np.int64)]
-    if spec.repeat_prob > 0:
-        repeat = rnd.uniform(Stream.REPEAT, slots) < spec.repeat_prob
-        for k in range(1, slots):
-            classes[:, k] = np.where(repeat[:, k], classes[:, k - 1], classes[:, k])
-    source = pool.pick(classes, rnd.uniform(Stream.DIGIT, slots))
+    classes = present[np.floor(class_u * len(present)).astype(np.int64)]
+    for k in range(1, slots if spec.repeat_prob else 0):
+        repeat = repeat_u[:, k] < spec.repeat_prob
+        classes[:, k] = np.where(repeat, classes[:, k - 1], classes[:, k])
+    source = pool.pick(classes, image_u)
     canvas, slot = np.nonzero(np.arange(slots) < count)
     return _Digits(canvas, slot, classes[canvas, slot].astype(np.uint8), source[canvas, slot])
 
 
-def _make_glyphs(
-    spec: CanvasSpec, sources: np.ndarray, digits: _Digits, rnd: CounterRandom
-) -> _Glyphs:
+def _make_glyphs(spec: CanvasSpec, pool: _ClassPools, digits: _Digits, rnd) -> _Glyphs:
     """Warp each digit (when the spec asks) and extract its ink pixels and boxes."""
+    sources = pool.images[digits.source]
     if spec.has_geometry:
-        frames, heights = _warp(spec, sources, digits, rnd)
+        frames, heights = _warp(spec, sources, pool.ink_boxes[digits.source], digits, rnd)
     else:
         frames, heights = sources.reshape(-1, _DIGIT_SIDE), np.full(len(sources), _DIGIT_SIDE)
     pixels = _ink_pixels(frames, heights)
@@ -268,26 +261,31 @@ def _make_glyphs(
     return _Glyphs(pixels, ink_box, mask_box, mask_area > 0)
 
 
-def _warp(spec: CanvasSpec, sources: np.ndarray, digits: _Digits, rnd: CounterRandom):
+def _warp(spec: CanvasSpec, sources: np.ndarray, ink_boxes: np.ndarray, digits: _Digits, rnd):
     """Thicken, scale, rotate and shear each digit; frames are stacked in the rows of one array.
 
-    Each frame is just large enough for its warped digit. Returns the frames and each one's
-    height (frames start at the cumulative sum of the heights).
+    ``ink_boxes`` are the sources' ink boxes. Each frame is just large enough for its warped
+    digit. Returns the frames and each one's height (frames start at the cumulative sum of
+    the heights).
     """
-    slots = spec.max_digits
-    scale = digits.per_digit(rnd.between(Stream.SCALE, *spec.scale, slots))
-    degrees = rnd.between(Stream.ROTATION, -spec.rotation, spec.rotation, slots)
-    angle = np.radians(digits.per_digit(degrees))
-    shear = digits.per_digit(rnd.between(Stream.SHEAR, -spec.shear, spec.shear, slots))
-    thick = rnd.integers(Stream.THICKNESS, -spec.thickness, spec.thickness, slots)
-    sources = _change_thickness(sources, digits.per_digit(thick), spec.thickness)
-    matrices, heights, widths = _warp_matrices(sources, scale, angle, shear)
+    u = rnd.uniform(Stream.WARP, 4 * spec.max_digits).reshape(-1, spec.max_digits, 4)
+    u = digits.per_digit(u).T
+    scale = to_range(u[0], *spec.scale)
+    angle = np.radians(to_range(u[1], -spec.rotation, spec.rotation))
+    shear = to_range(u[2], -spec.shear, spec.shear)
+    thick = to_integers(u[3], -spec.thickness, spec.thickness)
+    sources = _change_thickness(sources, thick, spec.thickness)
+    # In the grown frames, a dilated digit's ink stays within its box widened by the margin.
+    regions = ink_boxes + np.array([0, 2, 0, 2]) * spec.thickness
+    matrices, heights, widths = _warp_matrices(sources.shape[-1], regions, scale, angle, shear)
     frames = np.zeros((heights.sum(), widths.max(initial=1)), np.uint8)
     top = 0
-    for source, matrix, h, w in zip(sources, matrices, heights.tolist(), widths.tolist(),
-                                    strict=True):
-        cv2.warpAffine(source, matrix, (w, h), dst=frames[top : top + h, :w],
-                       flags=cv2.INTER_LINEAR)
+    for source, matrix, h, w in zip(
+        sources, matrices, heights.tolist(), widths.tolist(), strict=True
+    ):
+        cv2.warpAffine(
+            source, matrix, (w, h), dst=frames[top : top + h, :w], flags=cv2.INTER_LINEAR
+        )
         top += h
     return frames, heights
 
@@ -311,15 +309,14 @@ def _change_thickness(sources: np.ndarray, pixels: np.ndarray, margin: int) -> n
     return grown
 
 
-def _warp_matrices(sources: np.ndarray, scale, angle, shear):
+def _warp_matrices(side: int, ink_boxes: np.ndarray, scale, angle, shear):
     """Affine maps (G, 2, 3) from each source to its own frame, and the frames' sizes.
 
-    A digit is scaled, rotated and sheared about its source's centre; its frame is the
-    bounding box of where bilinear sampling can find ink (one pixel around the source's ink),
-    plus one pixel of margin.
+    A digit is scaled, rotated and sheared about its source's centre (sources are ``side``
+    pixels square); its frame is the bounding box of where bilinear sampling can find ink
+    (one pixel around the source's ink box), plus one pixel of margin.
     """
-    side = sources.shape[-1]
-    y0, y1, x0, x1 = _dense_boxes(sources > 0).T
+    y0, y1, x0, x1 = ink_boxes.T
     cos, sin = scale * np.cos(angle), scale * np.sin(angle)
     linear = np.stack([cos, cos * shear - sin, sin, sin * shear + cos], -1).reshape(-1, 2, 2)
     centre = (side - 1) / 2
@@ -330,7 +327,7 @@ def _warp_matrices(sources: np.ndarray, scale, angle, shear):
     origin = np.stack([np.floor(out_x.min(1)), np.floor(out_y.min(1))], -1) - 1
     widths = (np.ceil(out_x.max(1)) + 2 - origin[:, 0]).astype(np.int64)
     heights = (np.ceil(out_y.max(1)) + 2 - origin[:, 1]).astype(np.int64)
-    shift = -(linear @ np.array([centre, centre])) - origin
+    shift = -(linear[:, :, 0] + linear[:, :, 1]) * centre - origin
     return np.concatenate([linear, shift[..., None]], -1), heights, widths
 
 
@@ -390,13 +387,11 @@ def _place_scatter(spec: CanvasSpec, glyphs: _Glyphs, digits: _Digits, n: int, r
     mask = np.zeros((n, slots, 4), np.int64)
     active = np.zeros((n, slots), bool)
     ink[at], mask[at], active[at] = glyphs.ink_box, glyphs.mask_box, glyphs.has_mask
+    u = rnd.uniform(Stream.SCATTER, 2 * slots * tries).reshape(n, 2, slots, tries)
     starts = []
-    for axis, (stream, extent) in enumerate(
-        [(Stream.PLACE_Y, spec.height), (Stream.PLACE_X, spec.width)]
-    ):
+    for axis, extent in enumerate((spec.height, spec.width)):
         low, high = _ink_range(ink[..., 2 * axis + 1] - ink[..., 2 * axis], extent)
-        u = rnd.uniform(stream, slots * tries).reshape(n, slots, tries)
-        starts.append(low[..., None] + np.floor(u * (high - low + 1)[..., None]).astype(np.int64))
+        starts.append(to_integers(u[:, axis], low[..., None], high[..., None]))
     top, left = starts
     # Candidate mask boxes (y0, y1, x0, x1) on the canvas: (n, slots, tries, 4).
     offset = mask - ink[..., [0, 0, 2, 2]]
@@ -442,8 +437,13 @@ def _place_line(spec: CanvasSpec, glyphs: _Glyphs, digits: _Digits, n: int, rnd)
     iy0, iy1, ix0, ix1 = glyphs.ink_box[idx].T
     width = mx1 - mx0
     first = np.r_[True, canvas[1:] != canvas[:-1]] if idx.size else np.zeros(0, bool)
-    gaps = np.rint(rnd.between(Stream.GAP, *spec.gap, spec.max_digits)).astype(np.int64)
-    gap = gaps[canvas, digits.slot[idx]]
+    slots = spec.max_digits
+    u = rnd.uniform(Stream.LINE, 2 * slots + 2)
+    gap_u, jitter_u = (
+        u[:, :slots][canvas, digits.slot[idx]],
+        u[:, slots:-2][canvas, digits.slot[idx]],
+    )
+    gap = np.rint(to_range(gap_u, *spec.gap)).astype(np.int64)
     gap = np.maximum(gap, -(np.minimum(width, np.r_[0, width[:-1]]) // 2))
     right = _segment_cumsum(np.where(first, width, width + gap), first)
     left = right - width
@@ -453,18 +453,17 @@ def _place_line(spec: CanvasSpec, glyphs: _Glyphs, digits: _Digits, n: int, rnd)
     ink_right = np.maximum.accumulate(right + (ix1 - mx1) + canvas * big) - canvas * big
     fits = ink_right - ink_left <= spec.width
     placed[idx] = fits
-    span_left, span_right, tallest = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n)
+    span_left, span_right, tallest = (np.zeros(n, np.int64) for _ in range(3))
     np.minimum.at(span_left, canvas[fits], ink_left[fits])
     np.maximum.at(span_right, canvas[fits], ink_right[fits])
     np.maximum.at(tallest, canvas[fits], (my1 - my0)[fits])
-    start = rnd.integers(Stream.LINE_START, -span_left[:, None], spec.width - span_right[:, None])
-    half = (tallest[:, None] + 1) // 2
-    middle = rnd.integers(Stream.LINE_Y, half, np.maximum(half, spec.height - half))
-    jitter = rnd.integers(Stream.JITTER, -2, 2, spec.max_digits)[canvas, digits.slot[idx]]
-    ink_top = middle[canvas, 0] - (my1 - my0) // 2 + jitter - (my0 - iy0)
+    start = to_integers(u[:, -2], -span_left, spec.width - span_right)
+    half = (tallest + 1) // 2
+    middle = to_integers(u[:, -1], half, np.maximum(half, spec.height - half))
+    ink_top = middle[canvas] - (my1 - my0) // 2 + to_integers(jitter_u, -2, 2) - (my0 - iy0)
     low, high = _ink_range(iy1 - iy0, spec.height)
     origin[idx, 0] = np.clip(ink_top, low, high) - iy0
-    origin[idx, 1] = start[canvas, 0] + left - mx0
+    origin[idx, 1] = start[canvas] + left - mx0
     return origin, placed
 
 
@@ -475,12 +474,15 @@ def _segment_cumsum(values: np.ndarray, first: np.ndarray) -> np.ndarray:
     return total - (total - values)[segment_start]
 
 
-def _label(spec, layers: _Layers, glyphs: _Glyphs, digits: _Digits, origin, placed, n: int):
+def _label(spec, layers: _Layers, glyphs: _Glyphs, digits: _Digits, origin, placed):
     """Compose the placed glyphs, then take out digits whose visible mask is too small.
 
     Taking a digit out only uncovers others, so one second pass over the canvases concerned
-    is enough. Returns each glyph's mask box on its canvas and whether it stayed.
+    is enough. Returns the glyphs kept, in instance order, and their boxes (x0, y0, x1, y1).
     """
+    n = len(layers.ink) // (spec.height * spec.width)
+    layers.semantic.fill(BACKGROUND)
+    layers.instances.fill(0)
     pixels, flat = _on_canvas(spec, glyphs, digits, origin, placed)
     boxes, area = _compose(spec, layers, pixels, flat, digits, placed)
     dropped = placed & (area < spec.min_visible_area)
@@ -494,15 +496,40 @@ def _label(spec, layers: _Layers, glyphs: _Glyphs, digits: _Digits, origin, plac
         again, _ = _compose(spec, layers, pixels.take(keep), flat[keep], digits, placed)
         glyphs_again = redo[digits.canvas]
         boxes[glyphs_again] = again[glyphs_again]
-    return boxes + origin[:, [0, 0, 1, 1]], placed
+    boxes += origin[:, [0, 0, 1, 1]]
+    kept = np.flatnonzero(placed)
+    if spec.layout == "line":
+        kept = _left_to_right(layers.instances.reshape(n, -1), digits, boxes, kept)
+    return kept, boxes[kept][:, [2, 0, 3, 1]].astype(np.int32)
+
+
+def _left_to_right(instances: np.ndarray, digits: _Digits, boxes, kept: np.ndarray):
+    """Renumber each canvas's instances by the left edge of their boxes (ties: slot order).
+
+    Placement already puts a line's digits in order; only a digit whose left part is hidden
+    by its brighter left neighbour can start right of the next one. ``instances`` is
+    (canvases, pixels); returns the kept glyphs in their new order.
+    """
+    order = kept[np.lexsort((boxes[kept, 2], digits.canvas[kept]))]
+    if np.array_equal(order, kept):
+        return kept
+    new = _instance_ids(digits.canvas[kept], np.ones(len(kept), bool))
+    old = new[np.searchsorted(kept, order)]
+    moved = np.unique(digits.canvas[order[old != new]])
+    renumber = np.zeros((len(instances), int(new.max()) + 1), np.uint16)
+    renumber[digits.canvas[order], old] = new
+    ids = instances[moved].astype(np.intp)
+    instances[moved] = np.take_along_axis(renumber[moved], ids, axis=1)
+    return order
 
 
 def _on_canvas(spec: CanvasSpec, glyphs: _Glyphs, digits: _Digits, origin, placed):
     """The placed glyphs' pixels that land on the canvas, and their flat (canvas, y, x) index."""
     pixels = glyphs.pixels
     ink = glyphs.ink_box + origin[:, [0, 0, 1, 1]]
-    cut = placed & ((ink[:, 0] < 0) | (ink[:, 1] > spec.height) | (ink[:, 2] < 0)
-                    | (ink[:, 3] > spec.width))
+    cut = placed & (
+        (ink[:, 0] < 0) | (ink[:, 1] > spec.height) | (ink[:, 2] < 0) | (ink[:, 3] > spec.width)
+    )
     if cut.any() or not placed.all():
         keep = placed[pixels.owner]
         if cut.any():

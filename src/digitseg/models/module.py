@@ -29,7 +29,7 @@ class SegmentationModule(L.LightningModule):
     def __init__(self, net: nn.Module, loss: nn.Module,
                  optimizer: Callable[..., torch.optim.Optimizer],
                  scheduler: Callable[..., Any] | None = None,
-                 channels_last: bool | str = "auto", compile: bool = False) -> None:
+                 channels_last: bool = True, compile: bool = False) -> None:
         super().__init__()
         self.net = net
         self.loss = loss
@@ -47,16 +47,14 @@ class SegmentationModule(L.LightningModule):
         return self.net(images)[:, :NUM_CLASSES]
 
     def setup(self, stage: str) -> None:
-        use_channels_last = (self.channels_last is True
-                             or (self.channels_last == "auto" and self.device.type == "cuda"))
-        if use_channels_last:
+        if self.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         if self.compile_net and stage == "fit":
             self.net = torch.compile(self.net)
 
     def _images(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         images = batch["image"]
-        if self.channels_last is True or (self.channels_last == "auto" and images.is_cuda):
+        if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         return images
 

@@ -1,0 +1,23 @@
+"""Post-processing: class probabilities to digit instances, reading order and crops."""
+
+from digitseg.postprocess.crops import ink_crop, masked_ink, mnist_crop
+from digitseg.postprocess.instances import (
+    Instance,
+    PostprocessConfig,
+    extract_instances,
+    instance_borders,
+)
+from digitseg.postprocess.reading_order import order_instances, read_text, reading_order
+
+__all__ = [
+    "Instance",
+    "PostprocessConfig",
+    "extract_instances",
+    "ink_crop",
+    "instance_borders",
+    "masked_ink",
+    "mnist_crop",
+    "order_instances",
+    "read_text",
+    "reading_order",
+]

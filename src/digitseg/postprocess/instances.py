@@ -1,0 +1,411 @@
+"""From per-pixel class probabilities (and an optional instance-border map) to digit instances.
+
+:func:`extract_instances` works in five steps:
+
+1. **Classes.** The label map is the argmax of the probabilities; digit pixels are those not
+   labelled background. Connected parts of one class smaller than ``island_area`` (a few
+   pixels of a 3 inside an 8) take the class most of their neighbours have; where a whole
+   component is made of such islands, it takes the class of highest summed probability.
+2. **Split.** Each class's connected parts are split further where the border map separates
+   touching digits of the same class (the "00" of "1000"): seeds are the connected parts of
+   the part's pixels whose border probability is below ``border_threshold`` (seeds under
+   ``min_seed_area`` pixels are ignored), and a part with two seeds or more is flooded from
+   them by a seeded watershed with the border probability as elevation, kept inside the
+   part (flooded level by level, each level by geodesic growth: scipy's ``watershed_ift``
+   splits plateaus unfairly, and a trained border map has wide ones). Without a border map, a part much wider than a digit (``split_aspect``) is cut at
+   the emptiest columns into as many pieces as digits of aspect ``digit_aspect`` fit in it.
+3. **Merge.** Fragments of one digit (broken strokes, or a digit cut in two by another one
+   crossing it) are merged: pieces of one class, ``merge_distance`` pixels apart or closer,
+   whose union box stays digit-sized. Pieces that touch are never merged: the class split,
+   the border map or the column cut put them apart on purpose.
+4. **Filter.** Specks under ``min_area`` pixels are dropped, then instances shorter than
+   ``min_height_ratio`` of the median instance height (a comma or a dot the net took for ink).
+5. **Describe.** Each instance gets its class, score, box, area and mask, and the list comes
+   in reading order (:func:`~digitseg.postprocess.reading_order.order_instances`).
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from digitseg.classes import BACKGROUND, NUM_CLASSES, NUM_DIGITS
+from digitseg.postprocess.reading_order import order_instances
+
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+_SQUARE = np.ones((3, 3), np.uint8)
+# The watershed floods the border map in this many equal steps from the seed threshold to 1.
+_FLOOD_LEVELS = 5
+# Offsets of the four "forward" 8-neighbours: each neighbouring pair of pixels is seen once.
+_FORWARD = ((0, 1), (1, 0), (1, 1), (1, -1))
+
+
+@dataclass(frozen=True)
+class PostprocessConfig:
+    """Thresholds of :func:`extract_instances`; the defaults suit digits about 15-40 px tall.
+
+    - ``min_area`` (16): instances with fewer pixels are dropped as specks (the canvas
+      generator's ``min_visible_area``).
+    - ``min_height_ratio`` (0.35): instances shorter than this fraction of the median
+      instance height of the image are dropped (dots and commas).
+    - ``island_area`` (16): connected parts of one class with fewer pixels, inside a
+      component of other classes, take their neighbours' class.
+    - ``border_threshold`` (0.5): pixels whose border probability is below it seed the
+      watershed.
+    - ``min_seed_area`` (4): smaller seeds are ignored (flooded by their neighbours).
+    - ``merge_distance`` (4.0): fragments of one class whose nearest pixels are at most this
+      far apart (Euclidean, in pixels) may merge ...
+    - ``max_merge_aspect`` (1.2): ... when their union box is at most this many times as wide
+      as it is high ...
+    - ``max_merge_height`` (1.3): ... and at most this many times as high as the median piece
+      height (so digits of two lines do not merge) ...
+    - ``full_height`` (0.75): ... and unless both are full digits side by side (each at least
+      this fraction of the union's height, not overlapping in x, with only background
+      between them: "11" written with a small gap).
+    - ``split_aspect`` (1.5): without a border map, a part wider than this many times its
+      height is cut into digits ...
+    - ``digit_aspect`` (0.75): ... of about this width-to-height ratio each.
+    """
+
+    min_area: int = 16
+    min_height_ratio: float = 0.35
+    island_area: int = 16
+    border_threshold: float = 0.5
+    min_seed_area: int = 4
+    merge_distance: float = 4.0
+    max_merge_aspect: float = 1.2
+    max_merge_height: float = 1.3
+    full_height: float = 0.75
+    split_aspect: float = 1.5
+    digit_aspect: float = 0.75
+
+
+@dataclass(frozen=True, eq=False)
+class Instance:
+    """One digit found in an image.
+
+    ``label`` is the digit (0-9); ``score`` the mean, over the instance's pixels, of the
+    predicted (softmax) probability of that digit: a calibrated confidence when the net's
+    probabilities are. ``bbox`` is (x0, y0, x1, y1) with exclusive ends, tight around the
+    mask; ``area`` the number of pixels; ``mask`` a bool array of the box's size.
+    """
+
+    label: int
+    score: float
+    bbox: tuple[int, int, int, int]
+    area: int
+    mask: np.ndarray
+
+
+def instance_borders(instances: np.ndarray, width: int = 1) -> np.ndarray:
+    """Pixels of each instance within ``width`` 4-connected steps of a *different* instance.
+
+    ``instances`` is an (H, W) integer map with 0 for background. Only contacts between
+    instances count, not an instance's edge with the background or the image frame: MNIST
+    strokes are 2-4 px wide, so marking the outer edge too would mark about two thirds of
+    every digit and leave some digits no pixel to seed from. The border is marked on both
+    sides of a contact, so the seeds of two touching digits are at least ``2 * width`` px
+    apart. This is also the training target of the net's border channel.
+    """
+    if width < 1:
+        raise ValueError(f"width must be >= 1, got {width}")
+    ids = np.ascontiguousarray(instances, dtype=np.uint16)
+    # Background becomes the largest id for the minimum, so that only other ids count.
+    ids_or_max = np.where(ids == 0, np.iinfo(np.uint16).max, ids).astype(np.uint16)
+    largest = cv2.dilate(ids, _CROSS, iterations=width, borderType=cv2.BORDER_REPLICATE)
+    smallest = cv2.erode(ids_or_max, _CROSS, iterations=width, borderType=cv2.BORDER_REPLICATE)
+    return (ids > 0) & ((largest != ids) | (smallest != ids_or_max))
+
+
+def extract_instances(
+    probs: np.ndarray, border: np.ndarray | None = None, config: PostprocessConfig | None = None
+) -> list[Instance]:
+    """Digit instances of one image, in reading order (see the module docstring).
+
+    ``probs`` is (11, H, W), the class probabilities of each pixel; ``border`` (H, W) in
+    [0, 1], the probability that a pixel lies on a contact between two digits, or None.
+    """
+    config = config or PostprocessConfig()
+    probs = np.asarray(probs)
+    if probs.ndim != 3 or probs.shape[0] != NUM_CLASSES:
+        raise ValueError(f"probs must be ({NUM_CLASSES}, H, W), got shape {probs.shape}")
+    if border is not None and np.shape(border) != probs.shape[1:]:
+        raise ValueError(f"border must be {probs.shape[1:]}, got shape {np.shape(border)}")
+    labels = probs.argmax(axis=0).astype(np.uint8)
+    labels = _absorb_islands(labels, probs, config.island_area)
+    pieces, classes, touching = _split(labels, border, config)
+    pieces, classes = _merge_fragments(pieces, classes, touching, config)
+    return order_instances(_describe(pieces, classes, probs, config))
+
+
+# --- 1. classes --------------------------------------------------------------------------------
+
+
+def _class_parts(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """8-connected parts of each digit class: id map (0 = background), class and area per id."""
+    parts = np.zeros(labels.shape, np.int32)
+    classes, areas = [np.zeros(1, np.int64)], [np.zeros(1, np.int64)]
+    for c in np.unique(labels[labels != BACKGROUND]):
+        n, ids, stats, _ = cv2.connectedComponentsWithStats(
+            (labels == c).view(np.uint8), connectivity=8, ltype=cv2.CV_32S
+        )
+        inside = ids > 0
+        parts[inside] = ids[inside] + (len(np.concatenate(classes)) - 1)
+        classes.append(np.full(n - 1, c))
+        areas.append(stats[1:, cv2.CC_STAT_AREA])
+    return parts, np.concatenate(classes), np.concatenate(areas)
+
+
+def _neighbour_pairs(ids: np.ndarray):
+    """Values of every pair of 8-neighbouring pixels of ``ids``, as two flat arrays."""
+    h, w = ids.shape
+    firsts, seconds = [], []
+    for dy, dx in _FORWARD:
+        a = ids[: h - dy, max(0, -dx) : w - max(0, dx)]
+        b = ids[dy:, max(0, dx) : w - max(0, -dx)]
+        firsts.append(a.ravel())
+        seconds.append(b.ravel())
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def _absorb_islands(labels: np.ndarray, probs: np.ndarray, island_area: int) -> np.ndarray:
+    """Give class islands under ``island_area`` pixels the class of their neighbours."""
+    parts, classes, areas = _class_parts(labels)
+    island = (areas < island_area) & (np.arange(len(areas)) > 0)
+    if not island.any():
+        return labels
+    classes = classes.copy()
+    # Vote among neighbours already settled; islands next to islands settle in later rounds.
+    settled = ~island
+    a, b = _neighbour_pairs(parts)
+    pairs = np.concatenate([np.stack([a, b]), np.stack([b, a])], axis=1)
+    pairs = pairs[:, island[pairs[0]] & (pairs[1] > 0) & (pairs[0] != pairs[1])]
+    while True:
+        votes = pairs[:, ~settled[pairs[0]] & settled[pairs[1]]]
+        if votes.shape[1] == 0:
+            break
+        tally = np.zeros((len(areas), NUM_DIGITS), np.int64)
+        np.add.at(tally, (votes[0], classes[votes[1]]), 1)
+        voted = tally.sum(axis=1) > 0
+        classes[voted] = tally[voted].argmax(axis=1)
+        settled |= voted
+    labels = classes[parts].astype(np.uint8)
+    labels[parts == 0] = BACKGROUND
+    unsettled = ~settled[parts]
+    if unsettled.any():
+        _, components = cv2.connectedComponents(unsettled.view(np.uint8), connectivity=8)
+        sums = np.stack(
+            [np.bincount(components[unsettled], probs[c][unsettled]) for c in range(NUM_DIGITS)]
+        )
+        labels[unsettled] = sums.argmax(axis=0)[components[unsettled]]
+    return labels
+
+
+# --- 2. split ----------------------------------------------------------------------------------
+
+
+def _split(labels: np.ndarray, border: np.ndarray | None, config: PostprocessConfig):
+    """Pieces: class parts split by seeds of the border map, or by columns without one.
+
+    Returns the piece id map, the class of each id, and the set of touching id pairs.
+    """
+    parts, classes, _ = _class_parts(labels)
+    pieces = parts.copy()
+    classes = list(classes)
+    for part, box in enumerate(ndimage.find_objects(parts), start=1):
+        inside = parts[box] == part
+        if border is None:
+            split = _column_split(inside, config)
+        else:
+            split = _seeded_split(inside, border[box], config)
+        if split is None:
+            continue
+        # The first sub-piece keeps the part's id, the others get new ones.
+        new_ids = np.array([part] + list(range(len(classes), len(classes) + split.max() - 1)))
+        pieces[box][inside] = new_ids[split[inside] - 1]
+        classes.extend([classes[part]] * (split.max() - 1))
+    return pieces, np.array(classes), _touching(pieces)
+
+
+def _seeded_split(inside: np.ndarray, border: np.ndarray, config: PostprocessConfig):
+    """Watershed of one part from its seeds, or None when it has fewer than two."""
+    seeds = (inside & (border < config.border_threshold)).view(np.uint8)
+    n, markers, stats, _ = cv2.connectedComponentsWithStats(seeds, connectivity=8)
+    small = stats[:, cv2.CC_STAT_AREA] < config.min_seed_area
+    small[0] = False
+    if n - 1 - small.sum() < 2:
+        return None
+    renumber = np.zeros(n, np.uint16)
+    renumber[~small] = np.arange((~small).sum())
+    return _flood(renumber[markers], inside, border, config.border_threshold)
+
+
+def _flood(markers: np.ndarray, inside: np.ndarray, border: np.ndarray, threshold: float):
+    """Seeded watershed: grow ``markers`` over ``inside`` through ever higher border levels.
+
+    At each level, labels spread one 8-neighbour step at a time over the unlabelled pixels
+    at or below it, so a plateau is shared by distance to the seeds (ties: larger label).
+    """
+    labels = markers.copy()
+    for level in [*np.linspace(threshold, 1.0, _FLOOD_LEVELS)[:-1], np.inf]:
+        todo = inside & (labels == 0) & (border <= level)
+        while todo.any():
+            grown = cv2.dilate(labels, _SQUARE)
+            new = todo & (grown > 0)
+            if not new.any():
+                break
+            labels[new] = grown[new]
+            todo &= ~new
+    return labels
+
+
+def _column_split(inside: np.ndarray, config: PostprocessConfig):
+    """A part much wider than a digit cut at its emptiest columns, or None when narrow enough."""
+    h, w = inside.shape
+    if w <= config.split_aspect * h:
+        return None
+    k = max(2, round(w / (config.digit_aspect * h)))
+    profile = inside.sum(axis=0)
+    half = max(1, round(w / (4 * k)))
+    cuts = []
+    for j in range(1, k):
+        ideal = j * w / k
+        columns = np.arange(max(1, round(ideal) - half), min(w, round(ideal) + half + 1))
+        best = np.lexsort((np.abs(columns - ideal), profile[columns]))[0]
+        cuts.append(columns[best])
+    piece_of_column = np.searchsorted(np.unique(cuts), np.arange(w), side="right")
+    return np.where(inside, piece_of_column + 1, 0)
+
+
+def _touching(pieces: np.ndarray) -> set[tuple[int, int]]:
+    """Pairs (a, b), a < b, of pieces with 8-neighbouring pixels."""
+    a, b = _neighbour_pairs(pieces)
+    contact = (a > 0) & (b > 0) & (a != b)
+    pairs = np.unique(np.sort(np.stack([a[contact], b[contact]], axis=1), axis=1), axis=0)
+    return {(int(x), int(y)) for x, y in pairs}
+
+
+# --- 3. merge ----------------------------------------------------------------------------------
+
+
+def _merge_fragments(pieces, classes, touching, config: PostprocessConfig):
+    """Merge nearby fragments of one class into digit-sized groups, closest pairs first."""
+    boxes = _boxes(pieces, len(classes))
+    used = np.flatnonzero(boxes[:, 2] > 0)
+    if len(used) < 2:
+        return pieces, classes
+    areas = np.bincount(pieces.ravel(), minlength=len(classes))
+    typical_height = _weighted_median(_heights(boxes[used]), areas[used])
+    candidates = []
+    for i, j in _close_pairs(boxes, classes, used, config.merge_distance):
+        if (i, j) not in touching:
+            distance, bridged = _gap(pieces, _union(boxes[i], boxes[j]), i, j, config)
+            if distance <= config.merge_distance:
+                candidates.append((distance, i, j, bridged))
+    group = np.arange(len(classes))
+    members = {i: {i} for i in used}
+    for _, i, j, bridged in sorted(candidates):
+        gi, gj = group[i], group[j]
+        if gi == gj or any(
+            (min(a, b), max(a, b)) in touching for a in members[gi] for b in members[gj]
+        ):
+            continue
+        union = _union(boxes[gi], boxes[gj])
+        if _digit_sized(union, typical_height, config) and (
+            bridged or not _side_by_side(boxes[gi], boxes[gj], union, config)
+        ):
+            group[list(members[gj])] = gi
+            members[gi] |= members.pop(gj)
+            boxes[gi] = union
+    return group[pieces], classes
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    """The value below which half the total weight lies: the height of most digit pixels."""
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def _boxes(pieces: np.ndarray, n: int) -> np.ndarray:
+    """(n, 4) boxes x0, y0, x1, y1 of piece ids 0..n-1; all zero for an unused id."""
+    boxes = np.zeros((n, 4), np.int64)
+    for i, s in enumerate(ndimage.find_objects(pieces, max_label=n - 1), start=1):
+        if s is not None:
+            boxes[i] = s[1].start, s[0].start, s[1].stop, s[0].stop
+    return boxes
+
+
+def _heights(boxes: np.ndarray) -> np.ndarray:
+    return boxes[..., 3] - boxes[..., 1]
+
+
+def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.minimum(a[:2], b[:2]), np.maximum(a[2:], b[2:])])
+
+
+def _close_pairs(boxes: np.ndarray, classes: np.ndarray, used: np.ndarray, distance: float):
+    """Pairs (i, j), i < j, of used pieces of one class whose boxes are within ``distance``."""
+    a, b = boxes[used, None], boxes[None, used]
+    gap_x = np.maximum(0, np.maximum(a[..., 0] - b[..., 2], b[..., 0] - a[..., 2]) + 1)
+    gap_y = np.maximum(0, np.maximum(a[..., 1] - b[..., 3], b[..., 1] - a[..., 3]) + 1)
+    close = (np.hypot(gap_x, gap_y) <= distance) & (classes[used, None] == classes[None, used])
+    rows, cols = np.nonzero(np.triu(close, k=1))
+    return zip(used[rows].tolist(), used[cols].tolist(), strict=True)
+
+
+def _gap(pieces: np.ndarray, box: np.ndarray, i: int, j: int, config: PostprocessConfig):
+    """Distance between the nearest pixels of pieces ``i`` and ``j``, and whether other digit
+    pixels lie within ``merge_distance`` of both (a digit crossing the one they are cut from).
+    """
+    window = pieces[box[1] : box[3], box[0] : box[2]]
+    from_i = ndimage.distance_transform_edt(window != i)
+    from_j = ndimage.distance_transform_edt(window != j)
+    near_both = (from_i <= config.merge_distance) & (from_j <= config.merge_distance)
+    others = (window > 0) & (window != i) & (window != j)
+    return float(from_i[window == j].min()), bool((near_both & others).any())
+
+
+def _digit_sized(box: np.ndarray, median_height: float, config: PostprocessConfig) -> bool:
+    width, height = box[2] - box[0], box[3] - box[1]
+    return bool(
+        width <= config.max_merge_aspect * height
+        and height <= config.max_merge_height * median_height
+    )
+
+
+def _side_by_side(a, b, union, config: PostprocessConfig) -> bool:
+    """Whether boxes ``a`` and ``b`` are both nearly as high as their union: two whole digits."""
+    return bool(min(_heights(a), _heights(b)) >= config.full_height * (union[3] - union[1]))
+
+
+# --- 4-5. filter and describe ------------------------------------------------------------------
+
+
+def _describe(pieces, classes, probs: np.ndarray, config: PostprocessConfig) -> list[Instance]:
+    """Instances of the final piece map, without specks and dots."""
+    inside = pieces > 0
+    ids = pieces[inside]
+    rows, cols = np.nonzero(inside)
+    areas = np.bincount(ids, minlength=len(classes))
+    scores = np.bincount(ids, probs[classes[ids], rows, cols], minlength=len(classes))
+    found = [
+        (i, s)
+        for i, s in enumerate(ndimage.find_objects(pieces), start=1)
+        if s is not None and areas[i] >= config.min_area
+    ]
+    if not found:
+        return []
+    median_height = np.median([s[0].stop - s[0].start for _, s in found])
+    return [
+        Instance(
+            label=int(classes[i]),
+            score=float(scores[i] / areas[i]),
+            bbox=(s[1].start, s[0].start, s[1].stop, s[0].stop),
+            area=int(areas[i]),
+            mask=pieces[s] == i,
+        )
+        for i, s in found
+        if s[0].stop - s[0].start >= config.min_height_ratio * median_height
+    ]
