@@ -57,7 +57,7 @@ def main(overrides: list[str]) -> None:
             start = time.perf_counter()
         batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            loss = model.loss(model(model._images(batch)), batch["mask"])
+            loss = model.compute_loss(batch)[0]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -35,7 +35,6 @@ EVERYTHING = CanvasSpec(
 )
 # Black background, light ink, no marks: the image is exactly the composed ink.
 INK_ONLY = {"backgrounds": {"black": 1.0}, "distractors": (0, 0), "polarity": "light_on_dark"}
-FIELDS = ("images", "semantic", "instances", "labels", "boxes", "styles")
 PROPERTY_SETTINGS = settings(
     max_examples=25,
     deadline=None,
@@ -58,12 +57,14 @@ def squares(*values: int, side: int = 12) -> DigitSet:
     return DigitSet(images, np.arange(len(values), dtype=np.uint8))
 
 
-def assert_same(a: CanvasBatch, b: CanvasBatch) -> None:
-    for name in FIELDS:
-        first, second = getattr(a, name), getattr(b, name)
-        assert len(first) == len(second), name
-        for x, y in zip(first, second, strict=True):
-            np.testing.assert_array_equal(x, y, err_msg=name)
+def assert_same_canvases(first, second) -> None:
+    """Two sequences of canvases are equal, byte for byte, labels and styles included."""
+    assert len(first) == len(second)
+    for a, b in zip(first, second, strict=True):
+        for name in ("image", "semantic", "instances", "labels", "boxes"):
+            x, y = getattr(a, name), getattr(b, name)
+            assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), name
+        assert a.style == b.style
 
 
 def assert_labels_consistent(spec: CanvasSpec, batch: CanvasBatch) -> None:
@@ -127,28 +128,27 @@ def specs(draw, **fixed) -> CanvasSpec:
 # --- determinism -------------------------------------------------------------------------
 
 
+def test_outputs_have_the_documented_types(fake_digits):
+    for spec, image_shape in ((CanvasSpec(), (64, 84)), (EVERYTHING, (48, 72, 3))):
+        batch = render(spec, fake_digits, range(5))
+        assert batch.images.shape == (5, *image_shape) and batch.images.dtype == np.uint8
+        assert batch.semantic.shape == (5, *image_shape[:2]) and batch.semantic.dtype == np.uint8
+        assert batch.instances.shape == batch.semantic.shape
+        assert batch.instances.dtype == np.uint16
+        assert len(batch.labels) == len(batch.boxes) == len(batch.styles) == len(batch) == 5
+
+
 def test_same_inputs_give_the_same_bytes(fake_digits):
     first = render(EVERYTHING, fake_digits)
-    assert_same(first, render(EVERYTHING, fake_digits))
-    assert_same(first, CanvasGenerator(EVERYTHING, fake_digits, 0).render("test", range(40)))
+    assert_same_canvases(first, render(EVERYTHING, fake_digits))
 
 
 def test_a_canvas_does_not_depend_on_its_batch(fake_digits):
     gen = CanvasGenerator(EVERYTHING, fake_digits, seed=3)
     whole = gen.render("val", range(200))  # several chunks
-    picked = gen.render("val", [199, 5, 120, 5])
-    assert_same(
-        picked,
-        CanvasBatch(
-            *(
-                [x[i] for i in (199, 5, 120, 5)] if isinstance(x, list) else x[[199, 5, 120, 5]]
-                for x in (getattr(whole, name) for name in FIELDS)
-            )
-        ),
-    )
-    single = gen("val", 120)
-    np.testing.assert_array_equal(single.image, whole.images[120])
-    np.testing.assert_array_equal(single.instances, whole.instances[120])
+    picked = [199, 5, 120, 5]
+    assert_same_canvases(gen.render("val", picked), [whole[i] for i in picked])
+    assert_same_canvases([gen("val", 120)], [whole[120]])
 
 
 def test_a_canvas_is_the_same_in_another_process(fake_digits, tmp_path):

@@ -19,6 +19,7 @@ from digitseg.data.rng import split_key
 from digitseg.data.sources import build_generator
 from digitseg.data.synth import CanvasGenerator
 from digitseg.data.transforms import Augment, build_augment, match_channels, to_tensor
+from digitseg.postprocess.instances import instance_borders
 
 
 class CanvasIndices(Sampler[int]):
@@ -42,7 +43,9 @@ class CanvasIndices(Sampler[int]):
 
 
 class CanvasDataset(Dataset):
-    """Canvases of one split as model inputs: ``image`` (C, H, W) float, ``mask`` (H, W) long.
+    """Canvases of one split as model inputs: ``image`` (C, H, W) float, ``mask`` (H, W) long
+    class ids and ``border`` (H, W) float, 1 where two digit instances touch (the target of
+    the net's instance-border channel, see :func:`~digitseg.postprocess.instance_borders`).
 
     Batches are rendered together through ``__getitems__``, which the DataLoader calls with
     a whole batch of indices.
@@ -62,15 +65,18 @@ class CanvasDataset(Dataset):
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         batch = self.generator.render(self.split, indices)
-        images, masks = [], []
-        for index, image, semantic in zip(indices, batch.images, batch.semantic, strict=True):
+        images, masks, borders = [], [], []
+        for index, image, semantic, instances in zip(indices, batch.images, batch.semantic,
+                                                     batch.instances, strict=True):
             image = match_channels(image, self.channels)
             if self.augment is not None:
-                image, (semantic,) = self.augment(self._key ^ int(index), image, [semantic])
+                image, (semantic, instances) = self.augment(self._key ^ int(index), image,
+                                                            [semantic, instances])
             images.append(to_tensor(image))
             masks.append(torch.from_numpy(np.asarray(semantic, dtype=np.int64)))
+            borders.append(torch.from_numpy(instance_borders(instances)))
         return {"image": torch.stack(images), "mask": torch.stack(masks),
-                "index": torch.as_tensor(indices)}
+                "border": torch.stack(borders).float(), "index": torch.as_tensor(indices)}
 
 
 def _collated(batch):

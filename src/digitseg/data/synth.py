@@ -187,12 +187,13 @@ class _Pixels(NamedTuple):
 
 
 class _Glyphs(NamedTuple):
-    """Warped digits: their ink pixels and tight ink and mask boxes (y0, y1, x0, x1)."""
+    """Warped digits: their ink pixels, tight ink and mask boxes (y0, y1, x0, x1), and
+    whether their whole mask reaches ``min_visible_area`` (others are never placed)."""
 
     pixels: _Pixels
     ink_box: np.ndarray
     mask_box: np.ndarray
-    has_mask: np.ndarray
+    large_enough: np.ndarray
 
 
 class _Layers(NamedTuple):
@@ -258,7 +259,7 @@ def _make_glyphs(spec: CanvasSpec, pool: _ClassPools, digits: _Digits, rnd) -> _
     ink_box, _ = _boxes(pixels, len(sources))
     masked = np.flatnonzero(pixels.value >= spec.mask_threshold)
     mask_box, mask_area = _boxes(pixels.take(masked), len(sources))
-    return _Glyphs(pixels, ink_box, mask_box, mask_area > 0)
+    return _Glyphs(pixels, ink_box, mask_box, mask_area >= spec.min_visible_area)
 
 
 def _warp(spec: CanvasSpec, sources: np.ndarray, ink_boxes: np.ndarray, digits: _Digits, rnd):
@@ -386,16 +387,31 @@ def _place_scatter(spec: CanvasSpec, glyphs: _Glyphs, digits: _Digits, n: int, r
     ink = np.zeros((n, slots, 4), np.int64)
     mask = np.zeros((n, slots, 4), np.int64)
     active = np.zeros((n, slots), bool)
-    ink[at], mask[at], active[at] = glyphs.ink_box, glyphs.mask_box, glyphs.has_mask
+    ink[at], mask[at], active[at] = glyphs.ink_box, glyphs.mask_box, glyphs.large_enough
     u = rnd.uniform(Stream.SCATTER, 2 * slots * tries).reshape(n, 2, slots, tries)
-    starts = []
-    for axis, extent in enumerate((spec.height, spec.width)):
-        low, high = _ink_range(ink[..., 2 * axis + 1] - ink[..., 2 * axis], extent)
-        starts.append(to_integers(u[:, axis], low[..., None], high[..., None]))
-    top, left = starts
+    top = _random_starts(u[:, 0], ink[..., 0:2], spec.height)
+    left = _random_starts(u[:, 1], ink[..., 2:4], spec.width)
     # Candidate mask boxes (y0, y1, x0, x1) on the canvas: (n, slots, tries, 4).
     offset = mask - ink[..., [0, 0, 2, 2]]
     candidates = np.stack([top, top, left, left], -1) + offset[:, :, None, :]
+    chosen, placed = _first_free(candidates, active, spec.max_overlap)
+    pick = (*at, chosen[at])
+    origin = np.stack([top[pick] - glyphs.ink_box[:, 0], left[pick] - glyphs.ink_box[:, 2]], -1)
+    return origin, placed[at]
+
+
+def _random_starts(u: np.ndarray, ink: np.ndarray, extent: int) -> np.ndarray:
+    """Starts (n, slots, tries) of ink spans ``ink`` (n, slots, 2) on an axis of ``extent``."""
+    low, high = _ink_range(ink[..., 1] - ink[..., 0], extent)
+    return to_integers(u, low[..., None], high[..., None])
+
+
+def _first_free(candidates: np.ndarray, active: np.ndarray, max_overlap: float):
+    """Slot by slot, the first candidate box overlapping placed ones by at most ``max_overlap``.
+
+    ``candidates`` (n, slots, tries, 4); returns the chosen try and whether one was free.
+    """
+    n, slots, tries = candidates.shape[:3]
     placed = np.zeros((n, slots), bool)
     chosen = np.zeros((n, slots), np.int64)
     rows = np.arange(n)
@@ -404,12 +420,10 @@ def _place_scatter(spec: CanvasSpec, glyphs: _Glyphs, digits: _Digits, n: int, r
         if k:
             taken = candidates[rows[:, None], np.arange(k), chosen[:, :k]]
             overlap = _overlap_fraction(candidates[:, k, :, None], taken[:, None])
-            ok = (~placed[:, None, :k] | (overlap <= spec.max_overlap)).all(-1)
+            ok = (~placed[:, None, :k] | (overlap <= max_overlap)).all(-1)
         chosen[:, k] = ok.argmax(1)
         placed[:, k] = active[:, k] & ok[rows, chosen[:, k]]
-    pick = (*at, chosen[at])
-    origin = np.stack([top[pick] - glyphs.ink_box[:, 0], left[pick] - glyphs.ink_box[:, 2]], -1)
-    return origin, placed[at]
+    return chosen, placed
 
 
 def _overlap_fraction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -425,46 +439,58 @@ def _overlap_fraction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _place_line(spec: CanvasSpec, glyphs: _Glyphs, digits: _Digits, n: int, rnd):
     """Digits side by side on one line, in slot order, ``gap`` apart.
 
-    A negative gap makes neighbours touch or overlap, by at most half the narrower one, so
-    digits stay in reading order. Digits that would overflow the width are left out. Returns
-    each glyph's frame origin (y, x) on its canvas and whether it was placed.
+    Digits that would overflow the width are left out. Returns each glyph's frame origin
+    (y, x) on its canvas and whether it was placed.
     """
-    origin = np.zeros((len(digits.canvas), 2), np.int64)
-    placed = glyphs.has_mask.copy()
-    idx = np.flatnonzero(placed)
-    canvas = digits.canvas[idx]
-    my0, my1, mx0, mx1 = glyphs.mask_box[idx].T
-    iy0, iy1, ix0, ix1 = glyphs.ink_box[idx].T
-    width = mx1 - mx0
-    first = np.r_[True, canvas[1:] != canvas[:-1]] if idx.size else np.zeros(0, bool)
     slots = spec.max_digits
     u = rnd.uniform(Stream.LINE, 2 * slots + 2)
-    gap_u, jitter_u = (
-        u[:, :slots][canvas, digits.slot[idx]],
-        u[:, slots:-2][canvas, digits.slot[idx]],
-    )
+    placed = glyphs.large_enough.copy()
+    idx = np.flatnonzero(placed)
+    canvas, slot = digits.canvas[idx], digits.slot[idx]
+    mask, ink = glyphs.mask_box[idx], glyphs.ink_box[idx]
+    x, fits = _line_x(spec, mask, ink, canvas, u[canvas, slot], u[:, -2])
+    placed[idx] = fits
+    y = _line_y(spec, mask, ink, canvas, fits, u[canvas, slots + slot], u[:, -1])
+    origin = np.zeros((len(digits.canvas), 2), np.int64)
+    origin[idx] = np.stack([y, x], -1)
+    return origin, placed
+
+
+def _line_x(spec: CanvasSpec, mask, ink, canvas, gap_u, start_u):
+    """Frame x origins of the digits of lines and whether each fits the width.
+
+    A negative gap makes neighbours touch or overlap, by at most half the narrower one, so
+    digits stay in reading order. ``gap_u`` are per digit, ``start_u`` per canvas.
+    """
+    width = mask[:, 3] - mask[:, 2]
+    first = np.ones(len(canvas), bool)
+    first[1:] = canvas[1:] != canvas[:-1]
     gap = np.rint(to_range(gap_u, *spec.gap)).astype(np.int64)
     gap = np.maximum(gap, -(np.minimum(width, np.r_[0, width[:-1]]) // 2))
     right = _segment_cumsum(np.where(first, width, width + gap), first)
     left = right - width
-    # The running extent of each line's ink, from its first digit to this one.
-    big = 4 * (spec.width + spec.height + _DIGIT_SIDE * 4)
-    ink_left = np.minimum.accumulate(left - (mx0 - ix0) - canvas * big) + canvas * big
-    ink_right = np.maximum.accumulate(right + (ix1 - mx1) + canvas * big) - canvas * big
+    # The extent of each line's ink from its first digit to this one.
+    ink_left = _segment_accumulate(np.minimum, left - (mask[:, 2] - ink[:, 2]), canvas)
+    ink_right = _segment_accumulate(np.maximum, right + (ink[:, 3] - mask[:, 3]), canvas)
     fits = ink_right - ink_left <= spec.width
-    placed[idx] = fits
-    span_left, span_right, tallest = (np.zeros(n, np.int64) for _ in range(3))
+    span_left, span_right = np.zeros(len(start_u), np.int64), np.zeros(len(start_u), np.int64)
     np.minimum.at(span_left, canvas[fits], ink_left[fits])
     np.maximum.at(span_right, canvas[fits], ink_right[fits])
-    np.maximum.at(tallest, canvas[fits], (my1 - my0)[fits])
-    start = to_integers(u[:, -2], -span_left, spec.width - span_right)
+    start = to_integers(start_u, -span_left, spec.width - span_right)
+    return start[canvas] + left - mask[:, 2], fits
+
+
+def _line_y(spec: CanvasSpec, mask, ink, canvas, fits, jitter_u, middle_u):
+    """Frame y origins: digits centred on a random row, each shifted by up to 2 pixels."""
+    height = mask[:, 1] - mask[:, 0]
+    tallest = np.zeros(len(middle_u), np.int64)
+    np.maximum.at(tallest, canvas[fits], height[fits])
     half = (tallest + 1) // 2
-    middle = to_integers(u[:, -1], half, np.maximum(half, spec.height - half))
-    ink_top = middle[canvas] - (my1 - my0) // 2 + to_integers(jitter_u, -2, 2) - (my0 - iy0)
-    low, high = _ink_range(iy1 - iy0, spec.height)
-    origin[idx, 0] = np.clip(ink_top, low, high) - iy0
-    origin[idx, 1] = start[canvas] + left - mx0
-    return origin, placed
+    middle = to_integers(middle_u, half, np.maximum(half, spec.height - half))
+    ink_top = middle[canvas] - height // 2 + to_integers(jitter_u, -2, 2)
+    ink_top -= mask[:, 0] - ink[:, 0]
+    low, high = _ink_range(ink[:, 1] - ink[:, 0], spec.height)
+    return np.clip(ink_top, low, high) - ink[:, 0]
 
 
 def _segment_cumsum(values: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -472,6 +498,17 @@ def _segment_cumsum(values: np.ndarray, first: np.ndarray) -> np.ndarray:
     total = np.cumsum(values)
     segment_start = np.maximum.accumulate(np.where(first, np.arange(len(values)), 0))
     return total - (total - values)[segment_start]
+
+
+def _segment_accumulate(ufunc: np.ufunc, values: np.ndarray, canvas: np.ndarray) -> np.ndarray:
+    """Running ``np.minimum`` or ``np.maximum`` of ``values``, restarting at each canvas.
+
+    Canvases are sorted; each one's values are shifted past all earlier ones' (down for the
+    minimum, up for the maximum) so that a single accumulate never mixes canvases.
+    """
+    step = 2 * np.abs(values).max(initial=0) + 1
+    shift = canvas * (step if ufunc is np.maximum else -step)
+    return ufunc.accumulate(values + shift) - shift
 
 
 def _label(spec, layers: _Layers, glyphs: _Glyphs, digits: _Digits, origin, placed):
@@ -513,11 +550,12 @@ def _left_to_right(instances: np.ndarray, digits: _Digits, boxes, kept: np.ndarr
     order = kept[np.lexsort((boxes[kept, 2], digits.canvas[kept]))]
     if np.array_equal(order, kept):
         return kept
-    new = _instance_ids(digits.canvas[kept], np.ones(len(kept), bool))
-    old = new[np.searchsorted(kept, order)]
-    moved = np.unique(digits.canvas[order[old != new]])
-    renumber = np.zeros((len(instances), int(new.max()) + 1), np.uint16)
-    renumber[digits.canvas[order], old] = new
+    # Both orders group glyphs by canvas, so position i has the same rank in both.
+    rank = _instance_ids(digits.canvas[kept], np.ones(len(kept), bool))
+    old = rank[np.searchsorted(kept, order)]
+    moved = np.unique(digits.canvas[order[old != rank]])
+    renumber = np.zeros((len(instances), int(rank.max()) + 1), np.uint16)
+    renumber[digits.canvas[order], old] = rank
     ids = instances[moved].astype(np.intp)
     instances[moved] = np.take_along_axis(renumber[moved], ids, axis=1)
     return order
@@ -548,12 +586,13 @@ def _compose(spec, layers: _Layers, pixels: _Pixels, flat, digits: _Digits, plac
     the digit placed first. Returns each glyph's visible mask box (in its frame) and area.
     """
     np.maximum.at(layers.ink, flat, pixels.value)
-    top = np.flatnonzero((pixels.value >= spec.mask_threshold) & (pixels.value == layers.ink[flat]))
-    where = flat[top]
-    ids = _instance_ids(digits.canvas, placed)[pixels.owner[top]]
+    labelled = pixels.value >= spec.mask_threshold
+    brightest = np.flatnonzero(labelled & (pixels.value == layers.ink[flat]))
+    where = flat[brightest]
+    ids = _instance_ids(digits.canvas, placed)[pixels.owner[brightest]]
     layers.instances[where] = _UNLABELLED
     np.minimum.at(layers.instances, where, ids)
-    won = top[layers.instances[where] == ids]
+    won = brightest[layers.instances[where] == ids]
     layers.semantic[flat[won]] = digits.label[pixels.owner[won]]
     return _boxes(pixels.take(won), len(digits.canvas))
 
@@ -567,6 +606,7 @@ def _instance_ids(canvas: np.ndarray, placed: np.ndarray) -> np.ndarray:
 
 
 def _draw_styles(spec: CanvasSpec, rnd: CounterRandom) -> np.ndarray:
+    """Each canvas's background style, an index into ``BACKGROUND_STYLES``."""
     weights = np.array([spec.backgrounds.get(style, 0.0) for style in BACKGROUND_STYLES])
     edges = np.cumsum(weights) / weights.sum()
     edges[-1] = 1.0

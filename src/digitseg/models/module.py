@@ -11,6 +11,7 @@ from typing import Any
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MaxMetric
 
@@ -24,15 +25,21 @@ _STEP_ARGS = ("total_steps", "T_max")
 
 
 class SegmentationModule(L.LightningModule):
-    """Per-pixel classification into 10 digits and background."""
+    """Per-pixel classification into 10 digits and background.
+
+    A net with one output beyond the 11 classes also learns where two digit instances touch
+    (binary cross-entropy against the batch's ``border``, weighted by ``border_weight``), which
+    post-processing uses to split touching digits of the same class.
+    """
 
     def __init__(self, net: nn.Module, loss: nn.Module,
                  optimizer: Callable[..., torch.optim.Optimizer],
-                 scheduler: Callable[..., Any] | None = None,
+                 scheduler: Callable[..., Any] | None = None, border_weight: float = 1.0,
                  channels_last: bool = True, compile: bool = False) -> None:
         super().__init__()
         self.net = net
         self.loss = loss
+        self.border_weight = border_weight
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.channels_last = channels_last
@@ -45,6 +52,18 @@ class SegmentationModule(L.LightningModule):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Class logits (B, 11, H, W) for images (B, C, H, W)."""
         return self.net(images)[:, :NUM_CLASSES]
+
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        """Total loss, its named parts, and the class logits."""
+        outputs = self.net(self._images(batch))
+        logits = outputs[:, :NUM_CLASSES]
+        parts = self.loss.components(logits, batch["mask"])
+        total = parts.pop("loss")
+        if outputs.shape[1] > NUM_CLASSES:
+            parts["border"] = F.binary_cross_entropy_with_logits(
+                outputs[:, NUM_CLASSES].float(), batch["border"])
+            total = total + self.border_weight * parts["border"]
+        return total, parts, logits
 
     def setup(self, stage: str) -> None:
         if self.channels_last:
@@ -59,17 +78,19 @@ class SegmentationModule(L.LightningModule):
         return images
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        parts = self.loss.components(self(self._images(batch)), batch["mask"])
-        loss, size = parts.pop("loss"), len(batch["mask"])
+        loss, parts, _ = self.compute_loss(batch)
+        size = len(batch["mask"])
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
         self.log_dict({f"train/loss_{name}": value for name, value in parts.items()},
                       batch_size=size)
         return loss
 
     def _eval_step(self, stage: str, batch: dict[str, torch.Tensor]) -> None:
-        logits = self(self._images(batch))
-        loss = self.loss(logits, batch["mask"])
-        self.log(f"{stage}/loss", loss, sync_dist=True, batch_size=len(batch["mask"]))
+        loss, parts, logits = self.compute_loss(batch)
+        size = len(batch["mask"])
+        self.log(f"{stage}/loss", loss, sync_dist=True, batch_size=size)
+        if "border" in parts:
+            self.log(f"{stage}/loss_border", parts["border"], sync_dist=True, batch_size=size)
         self.metrics[stage].update(logits.argmax(1), batch["mask"])
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:

@@ -24,6 +24,7 @@
    in reading order (:func:`~digitseg.postprocess.reading_order.order_instances`).
 """
 
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -33,8 +34,8 @@ from scipy import ndimage
 from digitseg.classes import BACKGROUND, NUM_CLASSES, NUM_DIGITS
 from digitseg.postprocess.reading_order import order_instances
 
-_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-_SQUARE = np.ones((3, 3), np.uint8)
+# Growing by these in turn spreads labels by octagonal distance, close to Euclidean.
+_STEPS = (cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)), np.ones((3, 3), np.uint8))
 # The watershed floods the border map in this many equal steps from the seed threshold to 1.
 _FLOOD_LEVELS = 5
 # Offsets of the four "forward" 8-neighbours: each neighbouring pair of pixels is seen once.
@@ -71,13 +72,15 @@ class PostprocessConfig:
     min_area: int = 16
     min_height_ratio: float = 0.35
     island_area: int = 16
+    island_prob: float = 0.25
     border_threshold: float = 0.5
     min_seed_area: int = 4
     merge_distance: float = 4.0
     max_merge_aspect: float = 1.2
     max_merge_height: float = 1.3
+    max_merge_width: float = 1.0
     full_height: float = 0.75
-    split_aspect: float = 1.5
+    split_aspect: float = 1.3
     digit_aspect: float = 0.75
 
 
@@ -99,22 +102,24 @@ class Instance:
 
 
 def instance_borders(instances: np.ndarray, width: int = 1) -> np.ndarray:
-    """Pixels of each instance within ``width`` 4-connected steps of a *different* instance.
+    """Pixels of each instance with a *different* instance at most ``width`` px away.
 
-    ``instances`` is an (H, W) integer map with 0 for background. Only contacts between
-    instances count, not an instance's edge with the background or the image frame: MNIST
-    strokes are 2-4 px wide, so marking the outer edge too would mark about two thirds of
-    every digit and leave some digits no pixel to seed from. The border is marked on both
-    sides of a contact, so the seeds of two touching digits are at least ``2 * width`` px
-    apart. This is also the training target of the net's border channel.
+    ``instances`` is an (H, W) map of ids below 65535, 0 for background; distance is
+    Chebyshev (``width=1``: the 8 neighbours), as digit parts are 8-connected and digits
+    often touch only diagonally. Only contacts between instances count, not an instance's
+    edge with the background or the image frame: MNIST strokes are 2-4 px wide, so marking
+    the outer edge too would mark two thirds of every digit and leave some digits no pixel
+    to seed from. The border is marked on both sides of a contact, so no seed pixel of one
+    digit neighbours one of another. This is also the training target of the border channel.
     """
     if width < 1:
         raise ValueError(f"width must be >= 1, got {width}")
     ids = np.ascontiguousarray(instances, dtype=np.uint16)
-    # Background becomes the largest id for the minimum, so that only other ids count.
+    # For the minimum, background becomes the largest id, so that only other ids count.
     ids_or_max = np.where(ids == 0, np.iinfo(np.uint16).max, ids).astype(np.uint16)
-    largest = cv2.dilate(ids, _CROSS, iterations=width, borderType=cv2.BORDER_REPLICATE)
-    smallest = cv2.erode(ids_or_max, _CROSS, iterations=width, borderType=cv2.BORDER_REPLICATE)
+    square = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
+    largest = cv2.dilate(ids, square, borderType=cv2.BORDER_REPLICATE)
+    smallest = cv2.erode(ids_or_max, square, borderType=cv2.BORDER_REPLICATE)
     return (ids > 0) & ((largest != ids) | (smallest != ids_or_max))
 
 
@@ -133,7 +138,7 @@ def extract_instances(
     if border is not None and np.shape(border) != probs.shape[1:]:
         raise ValueError(f"border must be {probs.shape[1:]}, got shape {np.shape(border)}")
     labels = probs.argmax(axis=0).astype(np.uint8)
-    labels = _absorb_islands(labels, probs, config.island_area)
+    labels = _absorb_islands(labels, probs, config)
     pieces, classes, touching = _split(labels, border, config)
     pieces, classes = _merge_fragments(pieces, classes, touching, config)
     return order_instances(_describe(pieces, classes, probs, config))
@@ -169,13 +174,19 @@ def _neighbour_pairs(ids: np.ndarray):
     return np.concatenate(firsts), np.concatenate(seconds)
 
 
-def _absorb_islands(labels: np.ndarray, probs: np.ndarray, island_area: int) -> np.ndarray:
-    """Give class islands under ``island_area`` pixels the class of their neighbours."""
+def _absorb_islands(labels: np.ndarray, probs: np.ndarray, config: PostprocessConfig):
+    """Give class islands under ``island_area`` pixels the class most of their neighbours
+    have, where the net found that class plausible there (``island_prob``)."""
     parts, classes, areas = _class_parts(labels)
-    island = (areas < island_area) & (np.arange(len(areas)) > 0)
+    island = (areas < config.island_area) & (np.arange(len(areas)) > 0)
     if not island.any():
         return labels
     classes = classes.copy()
+    inside = island[parts]
+    mean_probs = np.stack(
+        [np.bincount(parts[inside], probs[c][inside], len(areas)) for c in range(NUM_DIGITS)],
+        axis=1,
+    ) / np.maximum(areas, 1)[:, None]
     # Vote among neighbours already settled; islands next to islands settle in later rounds.
     settled = ~island
     a, b = _neighbour_pairs(parts)
@@ -187,9 +198,11 @@ def _absorb_islands(labels: np.ndarray, probs: np.ndarray, island_area: int) -> 
             break
         tally = np.zeros((len(areas), NUM_DIGITS), np.int64)
         np.add.at(tally, (votes[0], classes[votes[1]]), 1)
-        voted = tally.sum(axis=1) > 0
-        classes[voted] = tally[voted].argmax(axis=1)
-        settled |= voted
+        voted = np.flatnonzero(tally.sum(axis=1))
+        winner = tally[voted].argmax(axis=1)
+        plausible = mean_probs[voted, winner] >= config.island_prob
+        classes[voted[plausible]] = winner[plausible]
+        settled[voted] = True
     labels = classes[parts].astype(np.uint8)
     labels[parts == 0] = BACKGROUND
     unsettled = ~settled[parts]
@@ -244,19 +257,22 @@ def _seeded_split(inside: np.ndarray, border: np.ndarray, config: PostprocessCon
 def _flood(markers: np.ndarray, inside: np.ndarray, border: np.ndarray, threshold: float):
     """Seeded watershed: grow ``markers`` over ``inside`` through ever higher border levels.
 
-    At each level, labels spread one 8-neighbour step at a time over the unlabelled pixels
-    at or below it, so a plateau is shared by distance to the seeds (ties: larger label).
+    At each level, labels spread over the unlabelled pixels at or below it one step at a
+    time, 4- and 8-neighbours in turn, so a plateau is shared by (octagonal) distance to the
+    seeds; where two labels arrive at once, the larger one wins.
     """
     labels = markers.copy()
     for level in [*np.linspace(threshold, 1.0, _FLOOD_LEVELS)[:-1], np.inf]:
         todo = inside & (labels == 0) & (border <= level)
-        while todo.any():
-            grown = cv2.dilate(labels, _SQUARE)
-            new = todo & (grown > 0)
-            if not new.any():
+        idle = 0
+        for step in itertools.cycle(_STEPS):
+            if not todo.any() or idle == len(_STEPS):
                 break
+            grown = cv2.dilate(labels, step)
+            new = todo & (grown > 0)
             labels[new] = grown[new]
             todo &= ~new
+            idle = 0 if new.any() else idle + 1
     return labels
 
 
@@ -290,30 +306,36 @@ def _touching(pieces: np.ndarray) -> set[tuple[int, int]]:
 
 
 def _merge_fragments(pieces, classes, touching, config: PostprocessConfig):
-    """Merge nearby fragments of one class into digit-sized groups, closest pairs first."""
+    """Merge nearby fragments of one class into digit-sized groups, closest pairs first.
+
+    Two groups merge when their union box is digit-sized and either another digit's pixels
+    lie close to both (a digit crossing the one they were cut from), or they do not touch
+    and are not two whole digits side by side. Touching groups were put apart by the class
+    split, the border map or the column cut, and stay apart unless another digit is between.
+    """
     boxes = _boxes(pieces, len(classes))
     used = np.flatnonzero(boxes[:, 2] > 0)
     if len(used) < 2:
         return pieces, classes
-    areas = np.bincount(pieces.ravel(), minlength=len(classes))
-    typical_height = _weighted_median(_heights(boxes[used]), areas[used])
-    candidates = []
-    for i, j in _close_pairs(boxes, classes, used, config.merge_distance):
-        if (i, j) not in touching:
-            distance, bridged = _gap(pieces, _union(boxes[i], boxes[j]), i, j, config)
-            if distance <= config.merge_distance:
-                candidates.append((distance, i, j, bridged))
+    typical_height = _typical_height(pieces > 0)
+    candidates = sorted(
+        (distance, i, j)
+        for i, j in _close_pairs(boxes, classes, used, config.merge_distance)
+        if (distance := _distance(pieces, _union(boxes[i], boxes[j]), i, j))
+        <= config.merge_distance
+    )
     group = np.arange(len(classes))
     members = {i: {i} for i in used}
-    for _, i, j, bridged in sorted(candidates):
+    for _, i, j in candidates:
         gi, gj = group[i], group[j]
-        if gi == gj or any(
-            (min(a, b), max(a, b)) in touching for a in members[gi] for b in members[gj]
-        ):
-            continue
         union = _union(boxes[gi], boxes[gj])
-        if _digit_sized(union, typical_height, config) and (
-            bridged or not _side_by_side(boxes[gi], boxes[gj], union, config)
+        if gi == gj or not _digit_sized(union, typical_height, config):
+            continue
+        apart = not any(
+            (min(a, b), max(a, b)) in touching for a in members[gi] for b in members[gj]
+        )
+        if (apart and not _side_by_side(boxes[gi], boxes[gj], union, config)) or _bridged(
+            group, pieces, union, gi, gj, config.merge_distance
         ):
             group[list(members[gj])] = gi
             members[gi] |= members.pop(gj)
@@ -321,11 +343,15 @@ def _merge_fragments(pieces, classes, touching, config: PostprocessConfig):
     return group[pieces], classes
 
 
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    """The value below which half the total weight lies: the height of most digit pixels."""
-    order = np.argsort(values)
-    cumulative = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+def _typical_height(digits: np.ndarray) -> float:
+    """The height of most digit pixels' connected component: a digit's height, robust to
+    fragments (few pixels) and to touching digits (a line of them is as high as one).
+    """
+    _, _, stats, _ = cv2.connectedComponentsWithStats(digits.view(np.uint8), connectivity=8)
+    heights, areas = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
+    order = np.argsort(heights)
+    cumulative = np.cumsum(areas[order])
+    return float(heights[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
 def _boxes(pieces: np.ndarray, n: int) -> np.ndarray:
@@ -355,22 +381,27 @@ def _close_pairs(boxes: np.ndarray, classes: np.ndarray, used: np.ndarray, dista
     return zip(used[rows].tolist(), used[cols].tolist(), strict=True)
 
 
-def _gap(pieces: np.ndarray, box: np.ndarray, i: int, j: int, config: PostprocessConfig):
-    """Distance between the nearest pixels of pieces ``i`` and ``j``, and whether other digit
-    pixels lie within ``merge_distance`` of both (a digit crossing the one they are cut from).
-    """
+def _distance(pieces: np.ndarray, box: np.ndarray, i: int, j: int) -> float:
+    """Euclidean distance between the nearest pixels of pieces ``i`` and ``j`` inside ``box``."""
     window = pieces[box[1] : box[3], box[0] : box[2]]
-    from_i = ndimage.distance_transform_edt(window != i)
-    from_j = ndimage.distance_transform_edt(window != j)
-    near_both = (from_i <= config.merge_distance) & (from_j <= config.merge_distance)
-    others = (window > 0) & (window != i) & (window != j)
-    return float(from_i[window == j].min()), bool((near_both & others).any())
+    return float(ndimage.distance_transform_edt(window != i)[window == j].min())
+
+
+def _bridged(group, pieces, box, gi: int, gj: int, distance: float) -> bool:
+    """Whether pixels of a third group lie within ``distance`` of both groups ``gi``, ``gj``."""
+    pad = int(np.ceil(distance))
+    x0, y0 = max(0, box[0] - pad), max(0, box[1] - pad)
+    groups = group[pieces[y0 : box[3] + pad, x0 : box[2] + pad]]
+    near_i = ndimage.distance_transform_edt(groups != gi) <= distance
+    near_j = ndimage.distance_transform_edt(groups != gj) <= distance
+    return bool((near_i & near_j & (groups > 0) & (groups != gi) & (groups != gj)).any())
 
 
 def _digit_sized(box: np.ndarray, median_height: float, config: PostprocessConfig) -> bool:
     width, height = box[2] - box[0], box[3] - box[1]
     return bool(
         width <= config.max_merge_aspect * height
+        and width <= config.max_merge_width * median_height
         and height <= config.max_merge_height * median_height
     )
 

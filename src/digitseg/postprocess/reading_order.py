@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from digitseg.postprocess.instances import Instance
 
-# An instance joins a line when it overlaps the line vertically by more than this fraction
-# of the smaller height.
+# An instance joins a line when it overlaps one of the line's last LOOKBACK instances
+# vertically by more than MIN_LINE_OVERLAP of the smaller height.
 MIN_LINE_OVERLAP = 0.5
+LOOKBACK = 3
 
 
 def _vertical_overlap(a: tuple[int, ...], b: tuple[int, ...]) -> float:
@@ -22,14 +23,18 @@ def reading_order(
 ) -> list[list["Instance"]]:
     """Instances grouped into lines, top to bottom, each line left to right.
 
-    Going left to right, an instance joins the line whose last instance it overlaps most
-    vertically, by more than ``min_overlap`` of the smaller height, else starts a new line.
-    Comparing with a line's last instance rather than its whole extent follows slanted lines.
-    Lines are ordered by the median vertical centre of their instances.
+    Going left to right, an instance joins the line it overlaps most vertically, by more
+    than ``min_overlap`` of the smaller height, else starts a new line. Only a line's last
+    ``LOOKBACK`` instances count: enough to step over a low or short one, few enough to
+    follow a slanted line without reaching into the next one. Lines are ordered by the median
+    vertical centre of their instances.
     """
     lines: list[list[Instance]] = []
     for instance in sorted(instances, key=lambda i: (i.bbox[0], i.bbox[2], i.bbox[1])):
-        overlaps = [_vertical_overlap(instance.bbox, line[-1].bbox) for line in lines]
+        overlaps = [
+            max(_vertical_overlap(instance.bbox, other.bbox) for other in line[-LOOKBACK:])
+            for line in lines
+        ]
         best = max(range(len(lines)), key=overlaps.__getitem__, default=None)
         if best is not None and overlaps[best] > min_overlap:
             lines[best].append(instance)
