@@ -5,28 +5,29 @@
 MNIST comes from ``$DIGITSEG_MNIST_DIR`` or the cache (``data/mnist``). Each preset renders
 consecutive batches of train canvases for ``--seconds``, split into rounds; the median and
 best round are printed, as wall-clock rates and as rates per CPU-second of this process
-(less sensitive to other work on the machine).
+(less sensitive to other work on the machine). OpenCV is held to one thread, so the figures
+are for one core.
 """
 
 import argparse
 import statistics
 import time
-from pathlib import Path
 
+import cv2
 import numpy as np
 from hydra import compose, initialize_config_dir
 
 from digitseg.data.mnist import load_mnist, mnist_splits
 from digitseg.data.spec import spec_from_config
 from digitseg.data.synth import CanvasGenerator
+from digitseg.utils.config import CONF_DIR
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 ROUNDS = 5
 
 
 def preset_spec(name: str):
     """The canvas spec of ``conf/data/<name>.yaml``, composed by Hydra (defaults included)."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
         cfg = compose(overrides=[f"+data={name}"])
     return spec_from_config(cfg.data.spec)
 
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=256, help="canvases per render call")
     parser.add_argument("--mnist-dir", help="folder with MNIST's IDX files (default: env/cache)")
     args = parser.parse_args(argv)
+    cv2.setNumThreads(1)
 
     digits = mnist_splits(load_mnist(args.mnist_dir, cache_dir="data/mnist"))
     print(f"batch size {args.batch_size}, {args.seconds:g} s per preset in {ROUNDS} rounds")

@@ -34,8 +34,9 @@ def main(overrides: list[str]) -> None:
     device = torch.device("cuda" if cfg.trainer.accelerator in ("gpu", "cuda") else "cpu")
     dtype = torch.bfloat16 if str(cfg.trainer.precision).startswith("bf16") else None
     torch.manual_seed(0)
-    dm = instantiate(cfg.data, in_channels=cfg.model.net.in_channels, paths=cfg.paths,
-                     _convert_="all")
+    dm = instantiate(
+        cfg.data, in_channels=cfg.model.net.in_channels, paths=cfg.paths, _convert_="all"
+    )
     dm.setup()
     loader = dm.train_dataloader()
     model = instantiate(cfg.model).to(device)
@@ -67,11 +68,15 @@ def main(overrides: list[str]) -> None:
         torch.cuda.synchronize()
     rate = STEPS * cfg.data.batch_size / (time.perf_counter() - start)
     spec = cfg.data.spec
-    print(f"data={cfg.data.name} ({spec.height}x{spec.width}) net={cfg.model.net.arch}/"
-          f"{cfg.model.net.get('encoder_name')} device={device} precision={cfg.trainer.precision} "
-          f"batch={cfg.data.batch_size} workers={cfg.data.num_workers} threads={torch.get_num_threads()}")
-    print(f"training: {rate:,.0f} canvases/s | loader alone: {loader_rate:,.0f} canvases/s | "
-          f"GPU utilisation, memory: {utilisation}")
+    print(
+        f"data={cfg.data.name} ({spec.height}x{spec.width}) net={cfg.model.net.arch}/"
+        f"{cfg.model.net.get('encoder_name')} device={device} precision={cfg.trainer.precision} "
+        f"batch={cfg.data.batch_size} workers={cfg.data.num_workers} threads={torch.get_num_threads()}"
+    )
+    print(
+        f"training: {rate:,.0f} canvases/s | loader alone: {loader_rate:,.0f} canvases/s | "
+        f"GPU utilisation, memory: {utilisation}"
+    )
 
 
 if __name__ == "__main__":

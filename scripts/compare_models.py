@@ -26,9 +26,10 @@ COLUMNS = ("val/miou_digits", "val/miou", "test/miou_digits", "test/miou", "test
 def run(model: str, overrides: list[str], out_dir: Path) -> dict[str, float]:
     """Train and test one model config; adds its wall time in minutes."""
     with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
-        cfg = compose(config_name="train", overrides=[f"model={model}", "logger=csv",
-                                                      "export.path=null", "test=true",
-                                                      *overrides])
+        cfg = compose(
+            config_name="train",
+            overrides=[f"model={model}", "logger=csv", "export.path=null", "test=true", *overrides],
+        )
     with open_dict(cfg):
         cfg.paths.output_dir = str(out_dir / model)
     start = time.perf_counter()
@@ -38,8 +39,9 @@ def run(model: str, overrides: list[str], out_dir: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", nargs="+", default=["unet", "fcn8"])
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every model")
     args = parser.parse_args()

@@ -4,7 +4,6 @@ The Hydra configs live in the repository's ``conf/`` folder, found from this fil
 that works for the editable install (``pip install -e .``) the project uses.
 """
 
-
 import hydra
 from omegaconf import DictConfig
 

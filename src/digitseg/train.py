@@ -10,7 +10,6 @@ checkpoints and pictures. The best model is also written to ``models/digit_segme
 import logging
 import warnings
 from pathlib import Path
-from typing import Any
 
 import hydra
 import lightning as L
@@ -33,14 +32,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
         print_config_tree(cfg, cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True)
 
-    datamodule = instantiate(cfg.data, in_channels=cfg.model.net.in_channels, paths=cfg.paths,
-                             _convert_="all")
+    datamodule = instantiate(
+        cfg.data, in_channels=cfg.model.net.in_channels, paths=cfg.paths, _convert_="all"
+    )
     model = instantiate(cfg.model)
     model.config = OmegaConf.to_container(cfg, resolve=True)
     loggers = instantiate_dict(cfg.logger)
     # The learning-rate monitor needs a logger to write to.
-    callbacks = [c for c in instantiate_dict(cfg.callbacks)
-                 if loggers or not isinstance(c, LearningRateMonitor)]
+    callbacks = [
+        c
+        for c in instantiate_dict(cfg.callbacks)
+        if loggers or not isinstance(c, LearningRateMonitor)
+    ]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for logger in trainer.loggers:
         logger.log_hyperparams(model.config)
@@ -67,15 +70,20 @@ def _export_best(cfg: DictConfig, trainer: L.Trainer, model) -> None:
     if best:
         model.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-    local = save_model(Path(cfg.paths.output_dir, "digit_segmenter.ckpt"), model.net,
-                       model.config, metrics)
+    local = save_model(
+        Path(cfg.paths.output_dir, "digit_segmenter.ckpt"), model.net, model.config, metrics
+    )
     log.info("model file: %s", local)
     target = cfg.export.path
     if target is None:
         return
     if Path(target).exists() and not cfg.export.overwrite:
-        log.warning("%s exists and was left unchanged; the new model is %s "
-                    "(pass export.overwrite=true to replace it)", target, local)
+        log.warning(
+            "%s exists and was left unchanged; the new model is %s "
+            "(pass export.overwrite=true to replace it)",
+            target,
+            local,
+        )
         return
     save_model(target, model.net, model.config, metrics)
     log.info("model exported to %s", target)

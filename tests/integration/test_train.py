@@ -31,8 +31,10 @@ def test_every_config_option_composes_and_instantiates(group, tmp_path):
         if group == "data":
             dm = instantiate(cfg.data, paths=cfg.paths, _convert_="all")
             dm.setup()
-            assert dm.dataset("val")[0]["image"].shape[-2:] == (cfg.data.spec.height,
-                                                                 cfg.data.spec.width)
+            assert dm.dataset("val")[0]["image"].shape[-2:] == (
+                cfg.data.spec.height,
+                cfg.data.spec.width,
+            )
         elif group == "model":
             assert instantiate(cfg.model).net is not None
         elif group == "trainer" and cfg.trainer.accelerator in ("auto", "cpu"):
@@ -109,8 +111,10 @@ def test_model_file_errors_are_clear(tmp_path):
 
 
 def test_resume_continues_from_last_checkpoint(tmp_path):
-    stop_early = ["+callbacks.stop._target_=tests.helpers.callbacks.StopAfterEpoch",
-                  "+callbacks.stop.epoch=0"]
+    stop_early = [
+        "+callbacks.stop._target_=tests.helpers.callbacks.StopAfterEpoch",
+        "+callbacks.stop.epoch=0",
+    ]
     first = compose_train(["trainer.max_epochs=2", *stop_early], tmp_path / "first")
     train(first)
     last = tmp_path / "first" / "checkpoints" / "last.ckpt"
@@ -150,11 +154,23 @@ def test_wandb_offline_writes_run_folder_without_network(tmp_path, monkeypatch):
 
 def test_ddp_cpu_runs_two_processes(tmp_path):
     requires_mnist()
-    command = [sys.executable, "-m", "digitseg.train", "trainer=ddp_cpu",
-               "+trainer.fast_dev_run=true", "logger=none", "export.path=null", "test=false",
-               "data.batch_size=2", "data.train_size=8", "data.val_size=4",
-               "model.net.encoder_depth=3", "model.net.decoder_channels=[16,8,8]",
-               f"hydra.run.dir={tmp_path}", "extras.print_config=false"]
+    command = [
+        sys.executable,
+        "-m",
+        "digitseg.train",
+        "trainer=ddp_cpu",
+        "+trainer.fast_dev_run=true",
+        "logger=none",
+        "export.path=null",
+        "test=false",
+        "data.batch_size=2",
+        "data.train_size=8",
+        "data.val_size=4",
+        "model.net.encoder_depth=3",
+        "model.net.decoder_channels=[16,8,8]",
+        f"hydra.run.dir={tmp_path}",
+        "extras.print_config=false",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in done.stderr + done.stdout

@@ -57,8 +57,13 @@ def test_loader_is_identical_with_and_without_workers(generator):
     dataset = CanvasDataset(generator, "train", 8, 1, build_augment({"enabled": True}))
 
     def batches(workers: int) -> list[torch.Tensor]:
-        loader = DataLoader(dataset, batch_size=4, sampler=CanvasIndices(8, fresh=True),
-                            num_workers=workers, collate_fn=_collated)
+        loader = DataLoader(
+            dataset,
+            batch_size=4,
+            sampler=CanvasIndices(8, fresh=True),
+            num_workers=workers,
+            collate_fn=_collated,
+        )
         return [b["image"] for b in loader]
 
     for single, multi in zip(batches(0), batches(2), strict=True):

@@ -44,8 +44,11 @@ class MetricsReport(L.Callback):
         rows = per_class_rows(result)
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.log_table(f"{stage}/per_class", columns=["class", "iou", "dice"],
-                                 data=[[n, _finite(i), _finite(d)] for n, i, d in rows])
+                logger.log_table(
+                    f"{stage}/per_class",
+                    columns=["class", "iou", "dice"],
+                    data=[[n, _finite(i), _finite(d)] for n, i, d in rows],
+                )
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if not trainer.sanity_checking:

@@ -51,8 +51,14 @@ class CanvasDataset(Dataset):
     a whole batch of indices.
     """
 
-    def __init__(self, generator: CanvasGenerator, split: str, size: int, channels: int,
-                 augment: Augment | None = None) -> None:
+    def __init__(
+        self,
+        generator: CanvasGenerator,
+        split: str,
+        size: int,
+        channels: int,
+        augment: Augment | None = None,
+    ) -> None:
         self.generator, self.split, self.size = generator, split, size
         self.channels, self.augment = channels, augment
         self._key = split_key(generator.seed, f"augment/{split}")
@@ -66,17 +72,23 @@ class CanvasDataset(Dataset):
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         batch = self.generator.render(self.split, indices)
         images, masks, borders = [], [], []
-        for index, image, semantic, instances in zip(indices, batch.images, batch.semantic,
-                                                     batch.instances, strict=True):
+        for index, image, semantic, instances in zip(
+            indices, batch.images, batch.semantic, batch.instances, strict=True
+        ):
             image = match_channels(image, self.channels)
             if self.augment is not None:
-                image, (semantic, instances) = self.augment(self._key ^ int(index), image,
-                                                            [semantic, instances])
+                image, (semantic, instances) = self.augment(
+                    self._key ^ int(index), image, [semantic, instances]
+                )
             images.append(to_tensor(image))
             masks.append(torch.from_numpy(np.asarray(semantic, dtype=np.int64)))
             borders.append(torch.from_numpy(instance_borders(instances)))
-        return {"image": torch.stack(images), "mask": torch.stack(masks),
-                "border": torch.stack(borders).float(), "index": torch.as_tensor(indices)}
+        return {
+            "image": torch.stack(images),
+            "mask": torch.stack(masks),
+            "border": torch.stack(borders).float(),
+            "index": torch.as_tensor(indices),
+        }
 
 
 def _collated(batch):
@@ -87,10 +99,21 @@ def _collated(batch):
 class CanvasDataModule(L.LightningDataModule):
     """Train, val and test loaders for one ``conf/data`` preset."""
 
-    def __init__(self, name: str, spec: Mapping, seed: int = 0, digits: Mapping | None = None,
-                 train_size: int = 20000, val_size: int = 1000, test_size: int = 5000,
-                 batch_size: int = 64, num_workers: int = 0, in_channels: int = 1,
-                 augment: Mapping | None = None, paths: Mapping | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        spec: Mapping,
+        seed: int = 0,
+        digits: Mapping | None = None,
+        train_size: int = 20000,
+        val_size: int = 1000,
+        test_size: int = 5000,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        in_channels: int = 1,
+        augment: Mapping | None = None,
+        paths: Mapping | None = None,
+    ) -> None:
         super().__init__()
         self.name = name
         self.data_cfg = {"spec": spec, "seed": seed, "digits": digits or {"source": "mnist"}}
@@ -113,12 +136,17 @@ class CanvasDataModule(L.LightningDataModule):
     def _loader(self, split: str) -> DataLoader:
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
-        sampler = CanvasIndices(self.sizes[split], fresh=split == "train", rank=rank,
-                                world_size=world)
+        sampler = CanvasIndices(
+            self.sizes[split], fresh=split == "train", rank=rank, world_size=world
+        )
         return DataLoader(
-            self.dataset(split), batch_size=self.batch_size, sampler=sampler,
-            num_workers=self.num_workers, collate_fn=_collated,
-            persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available(),
+            self.dataset(split),
+            batch_size=self.batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            collate_fn=_collated,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -9,7 +9,7 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class DigitSet:
-    """MNIST-style digits: ``images`` uint8 (N, 28, 28), white ink on black; ``labels`` uint8 (N,)."""
+    """MNIST-style digits: ``images`` uint8 (N, 28, 28) white ink on black, ``labels`` uint8."""
 
     images: np.ndarray
     labels: np.ndarray

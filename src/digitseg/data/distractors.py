@@ -64,39 +64,60 @@ def draw_distractors(
     low, high = spec.distractors
     if high == 0:
         return
-    n, height, width = ink.shape
+    n = len(ink)
     bank = _mark_bank(spec.distractor_kinds, MNIST_INK_SIDE * sum(spec.scale) / 2)
     u = rnd.uniform(stream, 1 + high * (3 + 2 * _TRIES))
     count = to_integers(u[:, 0], low, high)
     kind_u, size_u, value_u = u[:, 1 : 1 + 3 * high].reshape(n, 3, high).transpose(1, 0, 2)
-    x, y = u[:, 1 + 3 * high :].reshape(n, 2, high, _TRIES).transpose(1, 0, 2, 3)
     kind = to_integers(kind_u, 0, len(spec.distractor_kinds) - 1)
     mark = kind * SIZES + to_integers(size_u, 0, SIZES - 1)
-    value = to_integers(value_u, 150, 255)
-    mark_h, mark_w = bank.height[mark], bank.width[mark]
-    x0 = np.floor(x * (width - mark_w + 1)[..., None]).astype(np.int64)
-    y0 = np.floor(y * (height - mark_h + 1)[..., None]).astype(np.int64)
+    corner_u = u[:, 1 + 3 * high :].reshape(n, 2, high, _TRIES)
+    boxes = _candidate_boxes(spec, bank, mark, kind, corner_u, digit_boxes, ink.shape[1:])
+    chosen, drawn = _first_clear(boxes, digit_boxes, count, ink.shape[1:])
+    canvas, j = np.nonzero(drawn)
+    corner = boxes[canvas, j, chosen[canvas, j]]
+    value = to_integers(value_u[canvas, j], 150, 255)
+    _stamp(ink, bank, mark[canvas, j], value, canvas, corner[:, 1], corner[:, 0])
+
+
+def _candidate_boxes(spec: CanvasSpec, bank: _MarkBank, mark, kind, u, digit_boxes, shape):
+    """Boxes (x0, y0, x1, y1) of each mark's ``_TRIES`` random places: (B, marks, tries, 4).
+
+    On lines, dots and commas sit on the baseline (the lowest digit box bottom).
+    """
+    height, width = shape
+    mark_h, mark_w = bank.height[mark][..., None], bank.width[mark][..., None]
+    x0 = np.floor(u[:, 0] * (width - mark_w + 1)).astype(np.int64)
+    y0 = np.floor(u[:, 1] * (height - mark_h + 1)).astype(np.int64)
     if spec.layout == "line":
         baseline = np.where(digit_boxes[..., 0] >= 0, digit_boxes[..., 3], -1).max(1)
         sits = np.isin(kind, [i for i, k in enumerate(spec.distractor_kinds) if k in _ON_BASELINE])
-        on_line = np.clip(baseline[:, None] - mark_h // 2, 0, height - mark_h)
-        y0 = np.where((sits & (baseline[:, None] >= 0))[..., None], on_line[..., None], y0)
-    boxes = np.stack([x0, y0, x0 + mark_w[..., None], y0 + mark_h[..., None]], -1)
+        on_line = np.clip(baseline[:, None, None] - mark_h // 2, 0, height - mark_h)
+        y0 = np.where((sits & (baseline[:, None] >= 0))[..., None], on_line, y0)
+    return np.stack(np.broadcast_arrays(x0, y0, x0 + mark_w, y0 + mark_h), -1)
 
+
+def _first_clear(boxes: np.ndarray, digit_boxes: np.ndarray, count: np.ndarray, shape):
+    """Mark by mark, the first try clear of the digits and of earlier marks.
+
+    Returns the chosen try (B, marks) and whether the mark is drawn: one of the canvas's
+    ``count`` marks, smaller than the canvas, with a clear try.
+    """
+    n, marks = boxes.shape[:2]
+    height, width = shape
+    size_ok = boxes[..., 0, 2] - boxes[..., 0, 0] <= width
+    size_ok &= boxes[..., 0, 3] - boxes[..., 0, 1] <= height
     taken = [digit_boxes]
-    drawn = np.zeros((n, high), bool)
-    chosen = np.zeros((n, high), np.int64)
+    drawn = np.zeros((n, marks), bool)
+    chosen = np.zeros((n, marks), np.int64)
     rows = np.arange(n)
-    for j in range(high):
+    for j in range(marks):
         clear = ~_touch(boxes[:, j, :, None], np.concatenate(taken, 1)[:, None]).any(-1)
         chosen[:, j] = clear.argmax(1)
-        drawn[:, j] = (j < count) & clear[rows, chosen[:, j]]
-        drawn[:, j] &= (mark_h[:, j] <= height) & (mark_w[:, j] <= width)
+        drawn[:, j] = (j < count) & clear[rows, chosen[:, j]] & size_ok[:, j]
         box = boxes[rows, j, chosen[:, j]]
         taken.append(np.where(drawn[:, j, None], box, NOWHERE)[:, None])
-    canvas, j = np.nonzero(drawn)
-    corner = boxes[canvas, j, chosen[canvas, j]]
-    _stamp(ink, bank, mark[canvas, j], value[canvas, j], canvas, corner[:, 1], corner[:, 0])
+    return chosen, drawn
 
 
 def _touch(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -12,8 +12,9 @@ from digitseg.data.synth import CanvasGenerator
 SOURCES = ("mnist", "folder")
 
 
-def load_digits(source: str = "mnist", path: str | Path | None = None,
-                mnist_cache: str | Path = "data/mnist") -> dict[str, DigitSet]:
+def load_digits(
+    source: str = "mnist", path: str | Path | None = None, mnist_cache: str | Path = "data/mnist"
+) -> dict[str, DigitSet]:
     """Per-split digit sets: ``mnist`` (``path`` is an explicit MNIST folder or None) or
     ``folder`` (``path`` holds ``<digit>/*.png|jpg`` images)."""
     if source == "mnist":

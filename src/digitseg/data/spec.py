@@ -13,7 +13,7 @@ DISTRACTOR_KINDS = ("dot", "comma", "dash", "underline", "speck")
 
 # Ink of an MNIST digit fills about 20 of its 28 pixels; used to check that digits can fit.
 MNIST_INK_SIDE = 20
-# Instance ids are uint16 with 65535 reserved; far more digits than any canvas needs.
+# At most this many digits per canvas: far more than fit, and instance ids stay small.
 MAX_DIGITS = 255
 
 

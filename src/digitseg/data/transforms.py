@@ -37,17 +37,25 @@ class Augment:
                 f"unknown augmentation(s) {sorted(unknown)}; known: {sorted(DEFAULT_PROBABILITIES)}"
             )
         p = {**DEFAULT_PROBABILITIES, **probabilities}
-        self.pipeline = A.Compose([
-            A.RandomBrightnessContrast(0.25, 0.25, p=p["brightness_contrast"]),
-            A.RandomGamma((70, 150), p=p["gamma"]),
-            A.OneOf([A.GaussianBlur((3, 5), sigma_limit=(0.3, 1.2)), A.MotionBlur((3, 5))],
-                    p=p["blur"]),
-            A.GaussNoise(std_range=(0.02, 0.08), p=p["noise"]),
-            A.ImageCompression(quality_range=(30, 90), p=p["jpeg"]),
-            A.OneOf([A.ElasticTransform(alpha=8, sigma=4, border_mode=cv2.BORDER_REPLICATE),
-                     A.GridDistortion(distort_limit=0.15, border_mode=cv2.BORDER_REPLICATE)],
-                    p=p["distortion"]),
-        ])
+        self.pipeline = A.Compose(
+            [
+                A.RandomBrightnessContrast(0.25, 0.25, p=p["brightness_contrast"]),
+                A.RandomGamma((70, 150), p=p["gamma"]),
+                A.OneOf(
+                    [A.GaussianBlur((3, 5), sigma_limit=(0.3, 1.2)), A.MotionBlur((3, 5))],
+                    p=p["blur"],
+                ),
+                A.GaussNoise(std_range=(0.02, 0.08), p=p["noise"]),
+                A.ImageCompression(quality_range=(30, 90), p=p["jpeg"]),
+                A.OneOf(
+                    [
+                        A.ElasticTransform(alpha=8, sigma=4, border_mode=cv2.BORDER_REPLICATE),
+                        A.GridDistortion(distort_limit=0.15, border_mode=cv2.BORDER_REPLICATE),
+                    ],
+                    p=p["distortion"],
+                ),
+            ]
+        )
 
     def __call__(self, seed: int, image: np.ndarray, masks: list[np.ndarray]):
         """Augmented (image, masks), a pure function of ``seed`` and the inputs."""

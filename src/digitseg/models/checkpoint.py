@@ -22,14 +22,24 @@ class CheckpointError(ValueError):
     """A model file that cannot be used; the message names the file and what to do."""
 
 
-def save_model(path: str | Path, net: nn.Module, config: dict[str, Any],
-               metrics: dict[str, float] | None = None) -> Path:
+def save_model(
+    path: str | Path,
+    net: nn.Module,
+    config: dict[str, Any],
+    metrics: dict[str, float] | None = None,
+) -> Path:
     """Write ``net``'s weights with the resolved run ``config`` (its ``model`` and ``data``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in _unwrap(net).state_dict().items()}
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "digitseg_version": __version__,
-               "config": config, "metrics": metrics or {}, "state_dict": state}
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "digitseg_version": __version__,
+        "config": config,
+        "metrics": metrics or {},
+        "state_dict": state,
+    }
     tmp = path.with_suffix(path.suffix + ".part")
     torch.save(payload, tmp)
     tmp.replace(path)
@@ -46,18 +56,22 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu"):
     except Exception as error:  # torch raises several types for foreign or corrupt files
         raise CheckpointError(f"{path} is not a readable digitseg model file: {error}") from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a digitseg model file (no '{FORMAT}' format tag); "
-                              "export one with digitseg-train or use a file it wrote")
+        raise CheckpointError(
+            f"{path} is not a digitseg model file (no '{FORMAT}' format tag); "
+            "export one with digitseg-train or use a file it wrote"
+        )
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has model file format {payload.get('format_version')}, this digitseg "
-            f"({__version__}) reads format {FORMAT_VERSION}: retrain or use a matching version")
+            f"({__version__}) reads format {FORMAT_VERSION}: retrain or use a matching version"
+        )
     net = instantiate(payload["config"]["model"]["net"])
     try:
         net.load_state_dict(payload["state_dict"])
     except RuntimeError as error:
-        raise CheckpointError(f"{path}: weights do not fit the net its config builds: "
-                              f"{error}") from error
+        raise CheckpointError(
+            f"{path}: weights do not fit the net its config builds: {error}"
+        ) from error
     return net.eval(), payload
 
 

@@ -32,10 +32,16 @@ class SegmentationModule(L.LightningModule):
     post-processing uses to split touching digits of the same class.
     """
 
-    def __init__(self, net: nn.Module, loss: nn.Module,
-                 optimizer: Callable[..., torch.optim.Optimizer],
-                 scheduler: Callable[..., Any] | None = None, border_weight: float = 1.0,
-                 channels_last: bool = True, compile: bool = False) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        border_weight: float = 1.0,
+        channels_last: bool = True,
+        compile: bool = False,
+    ) -> None:
         super().__init__()
         self.net = net
         self.loss = loss
@@ -53,7 +59,9 @@ class SegmentationModule(L.LightningModule):
         """Class logits (B, 11, H, W) for images (B, C, H, W)."""
         return self.net(images)[:, :NUM_CLASSES]
 
-    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    def compute_loss(
+        self, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """Total loss, its named parts, and the class logits."""
         outputs = self.net(self._images(batch))
         logits = outputs[:, :NUM_CLASSES]
@@ -61,7 +69,8 @@ class SegmentationModule(L.LightningModule):
         total = parts.pop("loss")
         if outputs.shape[1] > NUM_CLASSES:
             parts["border"] = F.binary_cross_entropy_with_logits(
-                outputs[:, NUM_CLASSES].float(), batch["border"])
+                outputs[:, NUM_CLASSES].float(), batch["border"]
+            )
             total = total + self.border_weight * parts["border"]
         return total, parts, logits
 
@@ -81,8 +90,9 @@ class SegmentationModule(L.LightningModule):
         loss, parts, _ = self.compute_loss(batch)
         size = len(batch["mask"])
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
-        self.log_dict({f"train/loss_{name}": value for name, value in parts.items()},
-                      batch_size=size)
+        self.log_dict(
+            {f"train/loss_{name}": value for name, value in parts.items()}, batch_size=size
+        )
         return loss
 
     def _eval_step(self, stage: str, batch: dict[str, torch.Tensor]) -> None:
@@ -125,11 +135,16 @@ class SegmentationModule(L.LightningModule):
             return {"optimizer": optimizer}
         params = inspect.signature(self.scheduler_factory).parameters
         given = getattr(self.scheduler_factory, "keywords", {})
-        steps = {arg: int(self.trainer.estimated_stepping_batches)
-                 for arg in _STEP_ARGS if arg in params and arg not in given}
+        steps = {
+            arg: int(self.trainer.estimated_stepping_batches)
+            for arg in _STEP_ARGS
+            if arg in params and arg not in given
+        }
         scheduler = self.scheduler_factory(optimizer=optimizer, **steps)
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["digitseg_config"] = self.config

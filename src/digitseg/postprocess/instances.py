@@ -3,25 +3,24 @@
 :func:`extract_instances` works in five steps:
 
 1. **Classes.** The label map is the argmax of the probabilities; digit pixels are those not
-   labelled background. Connected parts of one class smaller than ``island_area`` (a few
-   pixels of a 3 inside an 8) take the class most of their neighbours have; where a whole
-   component is made of such islands, it takes the class of highest summed probability.
-2. **Split.** Each class's connected parts are split further where the border map separates
-   touching digits of the same class (the "00" of "1000"): seeds are the connected parts of
-   the part's pixels whose border probability is below ``border_threshold`` (seeds under
-   ``min_seed_area`` pixels are ignored), and a part with two seeds or more is flooded from
-   them by a seeded watershed with the border probability as elevation, kept inside the
-   part (flooded level by level, each level by geodesic growth: scipy's ``watershed_ift``
-   splits plateaus unfairly, and a trained border map has wide ones). Without a border map, a part much wider than a digit (``split_aspect``) is cut at
-   the emptiest columns into as many pieces as digits of aspect ``digit_aspect`` fit in it.
+   labelled background. A connected part of one class smaller than ``island_area`` (a few
+   pixels of a 3 inside an 8) takes the class most of its neighbours have, where the net gave
+   that class at least ``island_prob`` there; a component made only of such islands takes the
+   class of highest summed probability.
+2. **Split.** A class's connected part is split where the border map separates touching
+   digits of the same class (the "00" of "1000"): seeds are the connected parts of its pixels
+   with border probability below ``border_threshold`` (seeds under ``min_seed_area`` pixels
+   are ignored), and a part with two seeds or more is shared among them by a seeded
+   watershed on the border probability, kept inside the part. Without a border map, a part
+   wider than ``split_aspect`` times its height is cut at its emptiest columns into digits of
+   aspect about ``digit_aspect`` (distance-transform peaks, the usual seeds, follow the
+   skeleton of thin strokes and do not mark digits).
 3. **Merge.** Fragments of one digit (broken strokes, or a digit cut in two by another one
-   crossing it) are merged: pieces of one class, ``merge_distance`` pixels apart or closer,
-   whose union box stays digit-sized. Pieces that touch are never merged: the class split,
-   the border map or the column cut put them apart on purpose.
+   crossing it) are merged: see :func:`_merge_fragments` and the ``merge`` settings.
 4. **Filter.** Specks under ``min_area`` pixels are dropped, then instances shorter than
    ``min_height_ratio`` of the median instance height (a comma or a dot the net took for ink).
-5. **Describe.** Each instance gets its class, score, box, area and mask, and the list comes
-   in reading order (:func:`~digitseg.postprocess.reading_order.order_instances`).
+5. **Describe.** Each instance gets its class, score, box, area and mask; the list comes in
+   reading order (:func:`~digitseg.postprocess.reading_order.order_instances`).
 """
 
 import itertools
@@ -48,25 +47,26 @@ class PostprocessConfig:
 
     - ``min_area`` (16): instances with fewer pixels are dropped as specks (the canvas
       generator's ``min_visible_area``).
-    - ``min_height_ratio`` (0.35): instances shorter than this fraction of the median
-      instance height of the image are dropped (dots and commas).
-    - ``island_area`` (16): connected parts of one class with fewer pixels, inside a
-      component of other classes, take their neighbours' class.
-    - ``border_threshold`` (0.5): pixels whose border probability is below it seed the
-      watershed.
-    - ``min_seed_area`` (4): smaller seeds are ignored (flooded by their neighbours).
-    - ``merge_distance`` (4.0): fragments of one class whose nearest pixels are at most this
-      far apart (Euclidean, in pixels) may merge ...
-    - ``max_merge_aspect`` (1.2): ... when their union box is at most this many times as wide
-      as it is high ...
-    - ``max_merge_height`` (1.3): ... and at most this many times as high as the median piece
-      height (so digits of two lines do not merge) ...
-    - ``full_height`` (0.75): ... and unless both are full digits side by side (each at least
-      this fraction of the union's height, not overlapping in x, with only background
-      between them: "11" written with a small gap).
-    - ``split_aspect`` (1.5): without a border map, a part wider than this many times its
-      height is cut into digits ...
-    - ``digit_aspect`` (0.75): ... of about this width-to-height ratio each.
+    - ``min_height_ratio`` (0.35): instances shorter than this fraction of the median height
+      of the image's instances are dropped (dots and commas).
+    - ``island_area`` (16), ``island_prob`` (0.25): a connected part of one class with fewer
+      pixels takes the class most of its neighbours have when the net's mean probability of
+      that class over the part is at least ``island_prob`` (class noise inside a digit, not a
+      corner of a neighbouring digit).
+    - ``border_threshold`` (0.5): pixels with a lower border probability seed the watershed.
+    - ``min_seed_area`` (4): smaller seeds are ignored (their pixels are flooded).
+    - ``merge_distance`` (4.0): pieces of one class whose nearest pixels are at most this far
+      apart (Euclidean, px) are merge candidates, the closest first. They merge when their
+      union box is digit-sized: at most ``max_merge_aspect`` (1.2) times as wide as high,
+      ``max_merge_width`` (1.0) times as wide and ``max_merge_height`` (1.3) times as high as
+      the typical digit height (that of the connected component most digit pixels are in).
+      A pair that does not qualify as a crossed digit (another digit's pixels within
+      ``merge_distance`` of both halves) must also not touch and not be two whole digits side
+      by side, as "11" with a small gap: both at least ``full_height`` (0.75) of the union's
+      height.
+    - ``split_aspect`` (1.3), ``digit_aspect`` (0.75): without a border map, a part wider
+      than ``split_aspect`` times its height is cut into ``round(aspect / digit_aspect)``
+      digits.
     """
 
     min_area: int = 16
@@ -129,7 +129,8 @@ def extract_instances(
     """Digit instances of one image, in reading order (see the module docstring).
 
     ``probs`` is (11, H, W), the class probabilities of each pixel; ``border`` (H, W) in
-    [0, 1], the probability that a pixel lies on a contact between two digits, or None.
+    [0, 1] (or bool), the probability that a pixel lies where two digits touch (see
+    :func:`instance_borders`), or None.
     """
     config = config or PostprocessConfig()
     probs = np.asarray(probs)
@@ -183,10 +184,13 @@ def _absorb_islands(labels: np.ndarray, probs: np.ndarray, config: PostprocessCo
         return labels
     classes = classes.copy()
     inside = island[parts]
-    mean_probs = np.stack(
-        [np.bincount(parts[inside], probs[c][inside], len(areas)) for c in range(NUM_DIGITS)],
-        axis=1,
-    ) / np.maximum(areas, 1)[:, None]
+    mean_probs = (
+        np.stack(
+            [np.bincount(parts[inside], probs[c][inside], len(areas)) for c in range(NUM_DIGITS)],
+            axis=1,
+        )
+        / np.maximum(areas, 1)[:, None]
+    )
     # Vote among neighbours already settled; islands next to islands settle in later rounds.
     settled = ~island
     a, b = _neighbour_pairs(parts)
@@ -223,22 +227,36 @@ def _split(labels: np.ndarray, border: np.ndarray | None, config: PostprocessCon
 
     Returns the piece id map, the class of each id, and the set of touching id pairs.
     """
-    parts, classes, _ = _class_parts(labels)
+    parts, classes, areas = _class_parts(labels)
+    boxes = ndimage.find_objects(parts)
     pieces = parts.copy()
     classes = list(classes)
-    for part, box in enumerate(ndimage.find_objects(parts), start=1):
+    for part in _splittable(parts, areas, boxes, border, config):
+        box = boxes[part - 1]
         inside = parts[box] == part
         if border is None:
-            split = _column_split(inside, config)
+            split = _column_split(inside, config.digit_aspect)
         else:
             split = _seeded_split(inside, border[box], config)
-        if split is None:
-            continue
-        # The first sub-piece keeps the part's id, the others get new ones.
-        new_ids = np.array([part] + list(range(len(classes), len(classes) + split.max() - 1)))
-        pieces[box][inside] = new_ids[split[inside] - 1]
-        classes.extend([classes[part]] * (split.max() - 1))
+        if split is not None:
+            # The first sub-piece keeps the part's id, the others get new ones.
+            extra = int(split.max()) - 1
+            new_ids = np.array([part, *range(len(classes), len(classes) + extra)])
+            pieces[box][inside] = new_ids[split[inside] - 1]
+            classes.extend([classes[part]] * extra)
     return pieces, np.array(classes), _touching(pieces)
+
+
+def _splittable(parts, areas, boxes, border, config: PostprocessConfig) -> np.ndarray:
+    """Ids of the parts that may split: wide ones without a border map, else ones with
+    border pixels and room for two seeds."""
+    if border is None:
+        sides = np.array([(s[0].stop - s[0].start, s[1].stop - s[1].start) for s in boxes], int)
+        sides = sides.reshape(-1, 2)
+        return 1 + np.flatnonzero(sides[:, 1] > config.split_aspect * sides[:, 0])
+    on_border = parts[(parts > 0) & (border >= config.border_threshold)]
+    crossed = np.bincount(on_border, minlength=len(areas)) > 0
+    return np.flatnonzero(crossed & (areas >= 2 * config.min_seed_area))
 
 
 def _seeded_split(inside: np.ndarray, border: np.ndarray, config: PostprocessConfig):
@@ -276,12 +294,14 @@ def _flood(markers: np.ndarray, inside: np.ndarray, border: np.ndarray, threshol
     return labels
 
 
-def _column_split(inside: np.ndarray, config: PostprocessConfig):
-    """A part much wider than a digit cut at its emptiest columns, or None when narrow enough."""
+def _column_split(inside: np.ndarray, digit_aspect: float) -> np.ndarray:
+    """A wide part cut at its emptiest columns into digits about ``digit_aspect`` wide.
+
+    Cut ``j`` of ``k`` goes to the column with the fewest part pixels within a quarter of a
+    digit's width of ``j / k`` of the part's width (ties: the closest).
+    """
     h, w = inside.shape
-    if w <= config.split_aspect * h:
-        return None
-    k = max(2, round(w / (config.digit_aspect * h)))
+    k = max(2, round(w / (digit_aspect * h)))
     profile = inside.sum(axis=0)
     half = max(1, round(w / (4 * k)))
     cuts = []
@@ -306,27 +326,27 @@ def _touching(pieces: np.ndarray) -> set[tuple[int, int]]:
 
 
 def _merge_fragments(pieces, classes, touching, config: PostprocessConfig):
-    """Merge nearby fragments of one class into digit-sized groups, closest pairs first.
+    """Merge nearby pieces of one class into digit-sized groups, closest pairs first.
 
-    Two groups merge when their union box is digit-sized and either another digit's pixels
+    Two groups merge when their union box is digit-sized and either a third group's pixels
     lie close to both (a digit crossing the one they were cut from), or they do not touch
     and are not two whole digits side by side. Touching groups were put apart by the class
     split, the border map or the column cut, and stay apart unless another digit is between.
+    Returns the merged piece map (ids of merged pieces are those of their first piece).
     """
     boxes = _boxes(pieces, len(classes))
     used = np.flatnonzero(boxes[:, 2] > 0)
     if len(used) < 2:
         return pieces, classes
     typical_height = _typical_height(pieces > 0)
-    candidates = sorted(
-        (distance, i, j)
-        for i, j in _close_pairs(boxes, classes, used, config.merge_distance)
-        if (distance := _distance(pieces, _union(boxes[i], boxes[j]), i, j))
-        <= config.merge_distance
-    )
+    candidates = []
+    for i, j in _close_pairs(boxes, classes, used, config.merge_distance):
+        distance = _distance(pieces, _union(boxes[i], boxes[j]), i, j)
+        if distance <= config.merge_distance:
+            candidates.append((distance, i, j))
     group = np.arange(len(classes))
     members = {i: {i} for i in used}
-    for _, i, j in candidates:
+    for _, i, j in sorted(candidates):
         gi, gj = group[i], group[j]
         union = _union(boxes[gi], boxes[gj])
         if gi == gj or not _digit_sized(union, typical_height, config):
@@ -372,13 +392,28 @@ def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _close_pairs(boxes: np.ndarray, classes: np.ndarray, used: np.ndarray, distance: float):
-    """Pairs (i, j), i < j, of used pieces of one class whose boxes are within ``distance``."""
-    a, b = boxes[used, None], boxes[None, used]
-    gap_x = np.maximum(0, np.maximum(a[..., 0] - b[..., 2], b[..., 0] - a[..., 2]) + 1)
-    gap_y = np.maximum(0, np.maximum(a[..., 1] - b[..., 3], b[..., 1] - a[..., 3]) + 1)
-    close = (np.hypot(gap_x, gap_y) <= distance) & (classes[used, None] == classes[None, used])
-    rows, cols = np.nonzero(np.triu(close, k=1))
-    return zip(used[rows].tolist(), used[cols].tolist(), strict=True)
+    """Pairs (i, j) of used pieces of one class whose boxes are within ``distance``.
+
+    A sweep along x: each box is paired with the boxes of its class starting at most
+    ``distance`` right of its end, then the pairs are checked exactly.
+    """
+    firsts, seconds = [], []
+    for c in np.unique(classes[used]):
+        ids = used[classes[used] == c]
+        ids = ids[np.argsort(boxes[ids, 0], kind="stable")]
+        starts = boxes[ids, 0]
+        ends = np.searchsorted(starts, boxes[ids, 2] + distance, side="right")
+        counts = np.maximum(ends - np.arange(len(ids)) - 1, 0)
+        first = np.repeat(np.arange(len(ids)), counts)
+        offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        firsts.append(ids[first])
+        seconds.append(ids[first + 1 + offset])
+    i, j = np.concatenate(firsts), np.concatenate(seconds)
+    a, b = boxes[i], boxes[j]
+    gap_x = np.maximum(0, np.maximum(a[:, 0] - b[:, 2], b[:, 0] - a[:, 2]) + 1)
+    gap_y = np.maximum(0, np.maximum(a[:, 1] - b[:, 3], b[:, 1] - a[:, 3]) + 1)
+    close = np.hypot(gap_x, gap_y) <= distance
+    return zip(i[close].tolist(), j[close].tolist(), strict=True)
 
 
 def _distance(pieces: np.ndarray, box: np.ndarray, i: int, j: int) -> float:
@@ -397,12 +432,12 @@ def _bridged(group, pieces, box, gi: int, gj: int, distance: float) -> bool:
     return bool((near_i & near_j & (groups > 0) & (groups != gi) & (groups != gj)).any())
 
 
-def _digit_sized(box: np.ndarray, median_height: float, config: PostprocessConfig) -> bool:
+def _digit_sized(box: np.ndarray, typical_height: float, config: PostprocessConfig) -> bool:
     width, height = box[2] - box[0], box[3] - box[1]
     return bool(
         width <= config.max_merge_aspect * height
-        and width <= config.max_merge_width * median_height
-        and height <= config.max_merge_height * median_height
+        and width <= config.max_merge_width * typical_height
+        and height <= config.max_merge_height * typical_height
     )
 
 

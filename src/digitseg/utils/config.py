@@ -34,15 +34,20 @@ def instantiate_dict(cfg: DictConfig | None) -> list:
     return [instantiate(node) for node in cfg.values() if node is not None and "_target_" in node]
 
 
-def print_config_tree(cfg: DictConfig, save_dir: str | Path | None = None,
-                      first: tuple[str, ...] = ("data", "model", "trainer")) -> None:
+def print_config_tree(
+    cfg: DictConfig,
+    save_dir: str | Path | None = None,
+    first: tuple[str, ...] = ("data", "model", "trainer"),
+) -> None:
     """Print the resolved config as a rich tree (and save it as ``config_tree.log``)."""
     tree = Tree("config", style="dim", guide_style="dim")
     keys = [k for k in first if k in cfg] + [k for k in cfg if k not in first]
     for key in keys:
         branch = tree.add(str(key), style="bold")
         value = cfg[key]
-        text = OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
+        text = (
+            OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
+        )
         branch.add(Syntax(text, "yaml", theme="ansi_dark"))
     rich_print(tree)
     if save_dir is not None:

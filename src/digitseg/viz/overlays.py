@@ -1,5 +1,6 @@
 """Label maps as colours, and label maps over images, with the project's palette."""
 
+import cv2
 import numpy as np
 
 from digitseg.classes import BACKGROUND, PALETTE
@@ -34,3 +35,23 @@ def gallery(images, truths, predictions, scale: int = 2, gap: int = 2) -> np.nda
         rows.append(np.full((gap, row.shape[1], 3), 255, np.uint8))
     grid = np.concatenate(rows[:-1], axis=0)
     return grid.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def draw_boxes(image: np.ndarray, instances) -> np.ndarray:
+    """RGB copy of ``image`` with each instance's box and label in its class colour."""
+    picture = to_rgb(image).copy()
+    for instance in instances:
+        x0, y0, x1, y1 = (int(v) for v in instance.bbox)
+        colour = tuple(int(c) for c in PALETTE[instance.label])
+        cv2.rectangle(picture, (x0, y0), (x1 - 1, y1 - 1), colour, 1)
+        cv2.putText(
+            picture,
+            str(instance.label),
+            (x0, max(y0 - 2, 8)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.35,
+            colour,
+            1,
+            cv2.LINE_AA,
+        )
+    return picture

@@ -1,0 +1,235 @@
+"""The Python API behind ``digitseg-segment``: image in, digit instances in reading order out.
+
+    from digitseg import Segmenter
+    segmenter = Segmenter.from_checkpoint("models/digit_segmenter.ckpt")
+    instances = segmenter.segment(image)          # list of Instance, reading order
+
+Before the net runs, the image is brought to what the model was trained on: its channels,
+its ink polarity (detected from the image, or forced) and its digit size (digits are scaled
+to the training height, estimated from the ink's connected parts, or by a forced factor).
+Large images run in overlapping tiles, so the net's memory stays bounded. Probabilities are
+scaled back to the input's size, so boxes and masks are in input pixels.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from digitseg.classes import NUM_CLASSES
+from digitseg.data.spec import MNIST_INK_SIDE
+from digitseg.data.transforms import match_channels
+from digitseg.models.checkpoint import CheckpointError, load_model
+from digitseg.postprocess import Instance, PostprocessConfig, extract_instances, read_text
+
+POLARITIES = ("auto", "dark_on_light", "light_on_dark")
+ONNX_METADATA_KEY = "digitseg_config"
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """Everything one image gave: instances in reading order, their text, the class map."""
+
+    instances: list[Instance]
+    text: str
+    labels: np.ndarray
+    polarity: str
+    scale: float
+
+
+class _TorchBackend:
+    """Runs the PyTorch net on (B, C, h, w) float32 arrays whose sides fit its stride."""
+
+    def __init__(self, net: torch.nn.Module, device: str) -> None:
+        self.device = torch.device(device)
+        self.net = net.to(self.device).eval()
+        self.multiple = net.multiple
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return self.net(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
+
+
+class _OnnxBackend:
+    """Runs an ONNX export of the net with onnxruntime."""
+
+    def __init__(self, session, multiple: int) -> None:
+        self.session = session
+        self.multiple = multiple
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {"image": batch})[0]
+
+
+class Segmenter:
+    """A trained model plus the pre- and post-processing that make it read digits."""
+
+    def __init__(
+        self,
+        backend,
+        config: dict,
+        tile_size: int = 512,
+        overlap: int = 64,
+        postprocess: PostprocessConfig | None = None,
+    ) -> None:
+        if tile_size % backend.multiple or overlap >= tile_size:
+            raise ValueError(
+                f"tile_size must be a multiple of {backend.multiple} and larger than overlap"
+            )
+        self.backend, self.config = backend, config
+        self.tile_size, self.overlap = tile_size, overlap
+        self.postprocess = postprocess or PostprocessConfig()
+        spec = config["data"]["spec"]
+        self.in_channels = int(config["model"]["net"]["in_channels"])
+        self.digit_height = MNIST_INK_SIDE * sum(spec["scale"]) / 2
+        self.polarities = trained_polarities(spec)
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, backend: str = "torch", device: str = "auto", **kwargs
+    ) -> "Segmenter":
+        """Load a model file (``.ckpt``; or ``.onnx`` with ``backend="onnxruntime"``)."""
+        if backend == "torch":
+            net, payload = load_model(path)
+            device = (
+                ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+            )
+            return cls(_TorchBackend(net, device), payload["config"], **kwargs)
+        if backend == "onnxruntime":
+            return cls(*_load_onnx(Path(path)), **kwargs)
+        raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+
+    def segment(
+        self, image: np.ndarray, polarity: str = "auto", scale: float | None = None
+    ) -> list[Instance]:
+        """Digit instances of ``image`` (uint8 (H, W) or (H, W, 3)) in reading order."""
+        return self.run(image, polarity, scale).instances
+
+    def run(
+        self, image: np.ndarray, polarity: str = "auto", scale: float | None = None
+    ) -> Segmentation:
+        """Instances, text and class map of ``image``; ``scale`` None means estimated."""
+        probs, border, used_polarity, used_scale = self.predict(image, polarity, scale)
+        instances = extract_instances(probs, border, self.postprocess)
+        labels = probs.argmax(0).astype(np.uint8)
+        return Segmentation(instances, read_text(instances), labels, used_polarity, used_scale)
+
+    def predict(self, image: np.ndarray, polarity: str = "auto", scale: float | None = None):
+        """Class probabilities (11, H, W), border probability (H, W) or None, polarity, scale."""
+        if polarity not in POLARITIES:
+            raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
+        height, width = image.shape[:2]
+        pixels = match_channels(image, self.in_channels)
+        gray = match_channels(image, 1)
+        found = detect_polarity(gray) if polarity == "auto" else polarity
+        flip = found not in self.polarities
+        if flip:
+            pixels, gray = 255 - pixels, 255 - gray
+        light_ink = gray if (found == "dark_on_light") == flip else 255 - gray
+        factor = scale or estimate_scale(light_ink, self.digit_height)
+        if factor != 1.0:
+            size = (max(1, round(width * factor)), max(1, round(height * factor)))
+            pixels = cv2.resize(
+                pixels, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+            )
+        outputs = self._tiled(_to_input(pixels))
+        if factor != 1.0:
+            outputs = np.stack(
+                [cv2.resize(o, (width, height), interpolation=cv2.INTER_LINEAR) for o in outputs]
+            )
+        probs = _softmax(outputs[:NUM_CLASSES])
+        border = 1 / (1 + np.exp(-outputs[NUM_CLASSES])) if len(outputs) > NUM_CLASSES else None
+        return probs, border, found, float(factor)
+
+    def _tiled(self, x: np.ndarray) -> np.ndarray:
+        """Net outputs (K, H, W) for one input (C, H, W), in overlapping tiles when large."""
+        _, height, width = x.shape
+        rows = _tile_starts(height, self.tile_size, self.overlap)
+        cols = _tile_starts(width, self.tile_size, self.overlap)
+        out = None
+        half = self.overlap // 2
+        for top in rows:
+            for left in cols:
+                tile = x[:, top : top + self.tile_size, left : left + self.tile_size]
+                result = self._run_padded(tile)
+                if out is None:
+                    out = np.empty((result.shape[0], height, width), np.float32)
+                y0 = 0 if top == 0 else half
+                x0 = 0 if left == 0 else half
+                out[:, top + y0 : top + result.shape[1], left + x0 : left + result.shape[2]] = (
+                    result[:, y0:, x0:]
+                )
+        return out
+
+    def _run_padded(self, tile: np.ndarray) -> np.ndarray:
+        _, h, w = tile.shape
+        m = self.backend.multiple
+        padded = np.pad(tile, ((0, 0), (0, -h % m), (0, -w % m)), mode="edge")
+        return self.backend(padded[None])[0, :, :h, :w]
+
+
+def trained_polarities(spec: dict) -> set[str]:
+    """Ink polarities a model saw in training, from its canvas spec."""
+    backgrounds = {k for k, v in spec.get("backgrounds", {}).items() if v > 0}
+    seen = {"dark_on_light"} if "paper" in backgrounds else set()
+    if backgrounds - {"paper"}:
+        polarity = spec.get("polarity", "light_on_dark")
+        seen |= {"light_on_dark", "dark_on_light"} if polarity == "random" else {polarity}
+    return seen
+
+
+def detect_polarity(gray: np.ndarray) -> str:
+    """``dark_on_light`` when most of the image is light (paper), else ``light_on_dark``."""
+    return "dark_on_light" if np.median(gray) > 127 else "light_on_dark"
+
+
+def estimate_scale(light_ink: np.ndarray, digit_height: float) -> float:
+    """Factor that brings the image's typical ink height to ``digit_height`` (1 if unsure).
+
+    Ink is what Otsu's threshold separates from the background; the typical height is the
+    median height of its connected parts that are large enough to be characters.
+    """
+    _, ink = cv2.threshold(light_ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    heights = stats[1:, cv2.CC_STAT_HEIGHT]
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    tall = heights[(areas >= 12) & (heights >= 6)]
+    if count <= 1 or tall.size == 0:
+        return 1.0
+    factor = float(np.clip(digit_height / np.median(tall), 1 / 16, 2.0))
+    return 1.0 if 0.8 <= factor <= 1.25 else factor
+
+
+def _to_input(pixels: np.ndarray) -> np.ndarray:
+    """uint8 (H, W) or (H, W, C) to the net's float (C, H, W) input in [-1, 1]."""
+    array = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+    return (array.astype(np.float32) / 127.5 - 1.0).copy()
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(0, keepdims=True))
+    return shifted / shifted.sum(0, keepdims=True)
+
+
+def _tile_starts(size: int, tile: int, overlap: int) -> list[int]:
+    if size <= tile:
+        return [0]
+    starts = list(range(0, size - tile, tile - overlap))
+    return starts + [size - tile]
+
+
+def _load_onnx(path: Path):
+    """Backend and config of an ONNX export (config in the model's metadata)."""
+    import onnxruntime
+
+    if not path.is_file():
+        raise CheckpointError(f"no ONNX model at {path}; write one with digitseg-export")
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    metadata = session.get_modelmeta().custom_metadata_map
+    if ONNX_METADATA_KEY not in metadata:
+        raise CheckpointError(f"{path} has no digitseg config; export it with digitseg-export")
+    payload = json.loads(metadata[ONNX_METADATA_KEY])
+    return _OnnxBackend(session, int(payload["multiple"])), payload["config"]

@@ -1,0 +1,127 @@
+"""digitseg-segment, digitseg-export and the Segmenter API on a small trained model."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitseg import Segmenter
+from digitseg.onnx_export import main as export_main
+from digitseg.segment import main as segment_main
+from tests.helpers.config import requires_mnist
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """A folder of canvases: two PNGs in a subfolder-free layout plus one corrupt file."""
+    requires_mnist()
+    from digitseg.data.mnist import load_mnist, mnist_splits
+    from digitseg.data.spec import CanvasSpec
+    from digitseg.data.synth import CanvasGenerator
+
+    folder = tmp_path_factory.mktemp("inputs")
+    generator = CanvasGenerator(CanvasSpec(), mnist_splits(load_mnist()), seed=0)
+    for i in range(2):
+        Image.fromarray(generator("val", i).image).save(folder / f"canvas_{i}.png")
+    (folder / "broken.png").write_bytes(b"not an image")
+    return folder
+
+
+def test_segment_writes_the_output_contract(tiny_model, inputs, tmp_path):
+    out = tmp_path / "out"
+    code = segment_main(
+        [
+            "--input_dir",
+            str(inputs),
+            "--output_dir",
+            str(out),
+            "--checkpoint",
+            str(tiny_model),
+            "--save-masks",
+        ]
+    )
+    assert code == 2  # one corrupt file among good ones
+    predictions = json.loads((out / "predictions.json").read_text())
+    assert predictions["model"]["checkpoint"] == str(tiny_model)
+    assert [e["file"] for e in predictions["errors"]] == ["broken.png"]
+    assert [i["file"] for i in predictions["images"]] == ["canvas_0.png", "canvas_1.png"]
+    for image in predictions["images"]:
+        assert (image["width"], image["height"]) == (84, 64)
+        assert image["text"] == "".join(str(i["label"]) for i in image["instances"])
+        for instance in image["instances"]:
+            x0, y0, x1, y1 = instance["bbox"]
+            assert 0 <= x0 < x1 <= 84 and 0 <= y0 < y1 <= 64 and 0 < instance["score"] <= 1
+            assert (out / instance["crop"]).is_file()
+        stem = image["file"][:-4]
+        mask = np.asarray(Image.open(out / f"{stem}_mask.png"))
+        assert mask.shape == (64, 84) and mask.max() <= 10
+        assert (out / f"{stem}_overlay.png").is_file()
+    rows = list(csv.DictReader((out / "summary.csv").read_text().splitlines()))
+    assert [r["file"] for r in rows] == ["canvas_0.png", "canvas_1.png"]
+
+
+def test_segment_refuses_bad_starts_before_any_work(tiny_model, inputs, tmp_path, capsys):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "mine.txt").write_text("keep")
+    assert (
+        segment_main(
+            [
+                "--input_dir",
+                str(inputs),
+                "--output_dir",
+                str(tmp_path / "full"),
+                "--checkpoint",
+                str(tiny_model),
+            ]
+        )
+        == 1
+    )
+    assert "--overwrite" in capsys.readouterr().err
+    assert (
+        segment_main(
+            [
+                "--input_dir",
+                str(inputs),
+                "--output_dir",
+                str(tmp_path / "o"),
+                "--checkpoint",
+                str(tmp_path / "none.ckpt"),
+            ]
+        )
+        == 1
+    )
+    assert "make train" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert (
+        segment_main(
+            [
+                "--input_dir",
+                str(tmp_path / "empty"),
+                "--output_dir",
+                str(tmp_path / "o"),
+                "--checkpoint",
+                str(tiny_model),
+            ]
+        )
+        == 1
+    )
+    assert "no images" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_onnx_backend_gives_the_same_instances(tiny_model, inputs, tmp_path):
+    onnx_path = tmp_path / "tiny.onnx"
+    assert export_main(["--checkpoint", str(tiny_model), "--output", str(onnx_path)]) == 0
+    assert export_main(["--checkpoint", str(tiny_model), "--output", str(onnx_path)]) == 1
+    image = np.asarray(Image.open(inputs / "canvas_0.png"))
+    wide = np.concatenate([image, image[:, ::-1]], axis=1)[:, :157]  # odd width
+    torch_run = Segmenter.from_checkpoint(tiny_model)
+    onnx_run = Segmenter.from_checkpoint(onnx_path, backend="onnxruntime")
+    for picture in (image, wide):
+        probs_torch = torch_run.predict(picture)[0]
+        probs_onnx = onnx_run.predict(picture)[0]
+        assert np.allclose(probs_torch, probs_onnx, atol=1e-4)
+        ours, theirs = torch_run.segment(picture), onnx_run.segment(picture)
+        assert [(i.label, i.bbox) for i in ours] == [(i.label, i.bbox) for i in theirs]

@@ -1,0 +1,62 @@
+"""Reading user images: formats, orientation, bit depth, transparency, limits, bad files."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitseg.inference import ImageReadError, list_images, read_image
+
+
+def test_grayscale_rgb_and_16_bit(tmp_path):
+    gray = np.arange(48, dtype=np.uint8).reshape(6, 8) * 5
+    Image.fromarray(gray).save(tmp_path / "g.png")
+    assert np.array_equal(read_image(tmp_path / "g.png"), gray)
+    Image.fromarray(np.stack([gray] * 3, -1)).save(tmp_path / "c.jpg", quality=100)
+    assert read_image(tmp_path / "c.jpg").shape == (6, 8, 3)
+    deep = gray.astype(np.uint16) * 257
+    Image.fromarray(deep).save(tmp_path / "d.png")
+    assert np.array_equal(read_image(tmp_path / "d.png"), gray)
+
+
+def test_transparency_is_composited_on_white_and_palette_expanded(tmp_path):
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[0, 0] = [0, 0, 0, 255]
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    image = read_image(tmp_path / "a.png")
+    assert image[0, 0].tolist() == [0, 0, 0] and image[3, 3].tolist() == [255, 255, 255]
+    colours = np.zeros((4, 4, 3), np.uint8)
+    colours[0, 0] = [200, 30, 10]
+    Image.fromarray(colours).convert("P", palette=Image.Palette.ADAPTIVE).save(tmp_path / "p.png")
+    image = read_image(tmp_path / "p.png")
+    assert image.shape == (4, 4, 3) and image[0, 0].tolist() == [200, 30, 10]
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    array = np.zeros((4, 10), np.uint8)
+    image = Image.fromarray(array)
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    image.save(tmp_path / "r.jpg", exif=exif)
+    assert read_image(tmp_path / "r.jpg").shape == (10, 4)
+
+
+def test_pixel_limit_and_corrupt_files_name_the_file(tmp_path):
+    Image.fromarray(np.zeros((100, 100), np.uint8)).save(tmp_path / "big.png")
+    with pytest.raises(ImageReadError, match=r"big.png.*--max-pixels"):
+        read_image(tmp_path / "big.png", max_pixels=5000)
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(ImageReadError, match="bad.png"):
+        read_image(tmp_path / "bad.png")
+
+
+def test_listing_is_sorted_filtered_and_optionally_recursive(tmp_path):
+    (tmp_path / "sub").mkdir()
+    for name in ("b.png", "a.JPG", "notes.txt", "sub/c.webp"):
+        (tmp_path / name).write_bytes(b"")
+    flat = [rel.as_posix() for _, rel in list_images([tmp_path])]
+    assert flat == ["a.JPG", "b.png"]
+    deep = [rel.as_posix() for _, rel in list_images([tmp_path], recursive=True)]
+    assert deep == ["a.JPG", "b.png", "sub/c.webp"]
+    assert [rel.name for _, rel in list_images([tmp_path / "notes.txt"])] == ["notes.txt"]
+    with pytest.raises(FileNotFoundError, match="missing"):
+        list_images([tmp_path / "missing"])
