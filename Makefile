@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
+INPUT ?= data/test
+OUTPUT ?= output/segmented
+CKPT ?= models/digit_segmenter.ckpt
 
 .DEFAULT_GOAL := help
 
@@ -27,6 +30,12 @@ data: mnist ## Write each preset's fixed val/test canvases to data/generated/ (A
 
 train: mnist ## Train (Hydra overrides in ARGS="model=fcn8 trainer.max_epochs=3")
 	$(BIN)/digitseg-train $(ARGS)
+
+segment: $(STAMP) ## Crops per digit: make segment INPUT=data/test OUTPUT=output/segmented [ARGS=...]
+	$(BIN)/digitseg-segment --input_dir $(INPUT) --output_dir $(OUTPUT) $(ARGS)
+
+eval: $(STAMP) ## Evaluate a model file: make eval CKPT=models/digit_segmenter.ckpt [ARGS="data=numbers"]
+	$(BIN)/digitseg-eval checkpoint=$(CKPT) $(ARGS)
 
 wandb-sync: $(STAMP) ## Upload offline W&B runs (needs `wandb login`)
 	@runs=$$(find outputs -type d -name 'offline-run-*' 2>/dev/null); \
@@ -55,4 +64,4 @@ clean: ## Remove caches and run outputs (keeps .venv, data/ and models/)
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
 
 
-.PHONY: help setup mnist data train wandb-sync test test-full lint format benchmark clean
+.PHONY: help setup mnist data train segment eval wandb-sync test test-full lint format benchmark clean

@@ -71,7 +71,8 @@ def main(overrides: list[str]) -> None:
     print(
         f"data={cfg.data.name} ({spec.height}x{spec.width}) net={cfg.model.net.arch}/"
         f"{cfg.model.net.get('encoder_name')} device={device} precision={cfg.trainer.precision} "
-        f"batch={cfg.data.batch_size} workers={cfg.data.num_workers} threads={torch.get_num_threads()}"
+        f"batch={cfg.data.batch_size} workers={cfg.data.num_workers} "
+        f"threads={torch.get_num_threads()}"
     )
     print(
         f"training: {rate:,.0f} canvases/s | loader alone: {loader_rate:,.0f} canvases/s | "
