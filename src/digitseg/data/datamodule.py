@@ -16,7 +16,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from digitseg.data.rng import split_key
-from digitseg.data.sources import build_generator
+from digitseg.data.mixture import MixedGenerator
+from digitseg.data.sources import build_generator, build_train_generator
 from digitseg.data.synth import CanvasGenerator
 from digitseg.data.transforms import Augment, build_augment, match_channels, to_tensor
 from digitseg.postprocess.instances import instance_borders
@@ -112,26 +113,35 @@ class CanvasDataModule(L.LightningDataModule):
         num_workers: int = 0,
         in_channels: int = 1,
         augment: Mapping | None = None,
+        mixture: Mapping | None = None,
+        mixture_weight: float = 1.0,
         paths: Mapping | None = None,
     ) -> None:
         super().__init__()
         self.name = name
-        self.data_cfg = {"spec": spec, "seed": seed, "digits": digits or {"source": "mnist"}}
+        self.data_cfg = {"spec": spec, "seed": seed, "digits": digits or {"source": "mnist"},
+                         "mixture": mixture, "mixture_weight": mixture_weight}
         self.sizes = {"train": train_size, "val": val_size, "test": test_size}
         self.batch_size, self.num_workers = batch_size, num_workers
         self.in_channels = in_channels
         self.augment_cfg = augment
         self.paths = paths or {}
         self.generator: CanvasGenerator | None = None
+        self.train_generator: CanvasGenerator | MixedGenerator | None = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.generator is None:
             self.generator = build_generator(self.data_cfg, self.paths)
+            self.train_generator = build_train_generator(self.data_cfg, self.paths)
 
     def dataset(self, split: str) -> CanvasDataset:
-        """The split's canvases as model inputs (augmented for ``train`` when configured)."""
-        augment = build_augment(self.augment_cfg) if split == "train" else None
-        return CanvasDataset(self.generator, split, self.sizes[split], self.in_channels, augment)
+        """The split's canvases as model inputs; ``train`` is augmented and mixed when
+        configured, ``val`` and ``test`` are always the preset's own spec."""
+        if split == "train":
+            augment = build_augment(self.augment_cfg)
+            return CanvasDataset(self.train_generator, split, self.sizes[split],
+                                 self.in_channels, augment)
+        return CanvasDataset(self.generator, split, self.sizes[split], self.in_channels)
 
     def _loader(self, split: str) -> DataLoader:
         trainer = self.trainer

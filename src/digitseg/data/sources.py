@@ -5,6 +5,7 @@ from pathlib import Path
 
 from digitseg.data.digits import DigitSet
 from digitseg.data.image_folder import image_folder_splits
+from digitseg.data.mixture import MixedGenerator
 from digitseg.data.mnist import load_mnist, mnist_splits
 from digitseg.data.spec import spec_from_config
 from digitseg.data.synth import CanvasGenerator
@@ -26,11 +27,24 @@ def load_digits(
     raise ValueError(f"data.digits.source must be one of {SOURCES}, got '{source}'")
 
 
-def build_generator(data_cfg: Mapping, paths_cfg: Mapping) -> CanvasGenerator:
-    """The canvas generator a ``conf/data`` preset describes, with its digits loaded."""
-    spec = spec_from_config(data_cfg["spec"])
+def build_generator(data_cfg: Mapping, paths_cfg: Mapping, spec: Mapping | None = None):
+    """The canvas generator a ``conf/data`` preset describes (or of ``spec`` with the
+    preset's digits and seed), with its digits loaded."""
     digits_cfg = data_cfg.get("digits") or {}
     source = digits_cfg.get("source", "mnist")
     path = digits_cfg.get("path") if source == "folder" else paths_cfg.get("mnist_dir")
     digits = load_digits(source, path, paths_cfg.get("mnist_cache", "data/mnist"))
-    return CanvasGenerator(spec, digits, seed=int(data_cfg.get("seed", 0)))
+    canvas_spec = spec_from_config(spec if spec is not None else data_cfg["spec"])
+    return CanvasGenerator(canvas_spec, digits, seed=int(data_cfg.get("seed", 0)))
+
+
+def build_train_generator(data_cfg: Mapping, paths_cfg: Mapping):
+    """The generator of training canvases: the preset's spec, mixed with ``data.mixture``'s
+    extra specs (``{name: {weight, spec}}``; the preset's own spec has ``mixture_weight``)."""
+    main = build_generator(data_cfg, paths_cfg)
+    extra = data_cfg.get("mixture") or {}
+    if not extra:
+        return main
+    others = [build_generator(data_cfg, paths_cfg, part["spec"]) for part in extra.values()]
+    weights = [data_cfg.get("mixture_weight", 1.0)] + [part["weight"] for part in extra.values()]
+    return MixedGenerator([main, *others], weights)

@@ -12,9 +12,9 @@
    with border probability below ``border_threshold`` (seeds under ``min_seed_area`` pixels
    are ignored), and a part with two seeds or more is shared among them by a seeded
    watershed on the border probability, kept inside the part. Without a border map, a part
-   wider than ``split_aspect`` times its height is cut at its emptiest columns into digits of
-   aspect about ``digit_aspect`` (distance-transform peaks, the usual seeds, follow the
-   skeleton of thin strokes and do not mark digits).
+   wider than ``split_aspect`` times the digit height is cut at its emptiest columns into
+   digits of aspect about ``digit_aspect`` (distance-transform peaks, the usual seeds,
+   follow the skeleton of thin strokes and do not mark digits).
 3. **Merge.** Fragments of one digit (broken strokes, or a digit cut in two by another one
    crossing it) are merged: see :func:`_merge_fragments` and the ``merge`` settings.
 4. **Filter.** Specks under ``min_area`` pixels are dropped, then instances shorter than
@@ -64,9 +64,9 @@ class PostprocessConfig:
       ``merge_distance`` of both halves) must also not touch and not be two whole digits side
       by side, as "11" with a small gap: both at least ``full_height`` (0.75) of the union's
       height.
-    - ``split_aspect`` (1.3), ``digit_aspect`` (0.75): without a border map, a part wider
-      than ``split_aspect`` times its height is cut into ``round(aspect / digit_aspect)``
-      digits.
+    - ``split_aspect`` (1.3), ``digit_aspect`` (0.75): without a border map, a part wider than
+      ``split_aspect`` times its height and the typical digit height is cut into
+      ``round(width / (digit_aspect * height))`` digits (at least 2).
     """
 
     min_area: int = 16
@@ -140,8 +140,9 @@ def extract_instances(
         raise ValueError(f"border must be {probs.shape[1:]}, got shape {np.shape(border)}")
     labels = probs.argmax(axis=0).astype(np.uint8)
     labels = _absorb_islands(labels, probs, config)
-    pieces, classes, touching = _split(labels, border, config)
-    pieces, classes = _merge_fragments(pieces, classes, touching, config)
+    digit_height = _typical_height(labels != BACKGROUND)
+    pieces, classes, touching = _split(labels, border, digit_height, config)
+    pieces, classes = _merge_fragments(pieces, classes, touching, digit_height, config)
     return order_instances(_describe(pieces, classes, probs, config))
 
 
@@ -219,10 +220,24 @@ def _absorb_islands(labels: np.ndarray, probs: np.ndarray, config: PostprocessCo
     return labels
 
 
+def _typical_height(digits: np.ndarray) -> float:
+    """The height of most digit pixels' connected component: a digit's height, robust to
+    fragments (few pixels) and to touching digits (a line of them is as high as one); 0 when
+    there are none.
+    """
+    n, _, stats, _ = cv2.connectedComponentsWithStats(digits.view(np.uint8), connectivity=8)
+    if n == 1:
+        return 0.0
+    heights, areas = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
+    order = np.argsort(heights)
+    cumulative = np.cumsum(areas[order])
+    return float(heights[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
 # --- 2. split ----------------------------------------------------------------------------------
 
 
-def _split(labels: np.ndarray, border: np.ndarray | None, config: PostprocessConfig):
+def _split(labels, border: np.ndarray | None, digit_height: float, config: PostprocessConfig):
     """Pieces: class parts split by seeds of the border map, or by columns without one.
 
     Returns the piece id map, the class of each id, and the set of touching id pairs.
@@ -231,11 +246,16 @@ def _split(labels: np.ndarray, border: np.ndarray | None, config: PostprocessCon
     boxes = ndimage.find_objects(parts)
     pieces = parts.copy()
     classes = list(classes)
-    for part in _splittable(parts, areas, boxes, border, config):
+    if border is None:
+        splittable = _wide(boxes, digit_height, config.split_aspect)
+    else:
+        splittable = _crossed(parts, areas, border, config)
+    for part in splittable:
         box = boxes[part - 1]
         inside = parts[box] == part
         if border is None:
-            split = _column_split(inside, config.digit_aspect)
+            height = max(inside.shape[0], digit_height)
+            split = _column_split(inside, round(inside.shape[1] / (config.digit_aspect * height)))
         else:
             split = _seeded_split(inside, border[box], config)
         if split is not None:
@@ -247,13 +267,15 @@ def _split(labels: np.ndarray, border: np.ndarray | None, config: PostprocessCon
     return pieces, np.array(classes), _touching(pieces)
 
 
-def _splittable(parts, areas, boxes, border, config: PostprocessConfig) -> np.ndarray:
-    """Ids of the parts that may split: wide ones without a border map, else ones with
-    border pixels and room for two seeds."""
-    if border is None:
-        sides = np.array([(s[0].stop - s[0].start, s[1].stop - s[1].start) for s in boxes], int)
-        sides = sides.reshape(-1, 2)
-        return 1 + np.flatnonzero(sides[:, 1] > config.split_aspect * sides[:, 0])
+def _wide(boxes, digit_height: float, split_aspect: float) -> np.ndarray:
+    """Ids of the parts wider than ``split_aspect`` times their height and the digit height."""
+    sides = np.array([(s[0].stop - s[0].start, s[1].stop - s[1].start) for s in boxes], int)
+    heights, widths = sides.reshape(-1, 2).T
+    return 1 + np.flatnonzero(widths > split_aspect * np.maximum(heights, digit_height))
+
+
+def _crossed(parts, areas, border, config: PostprocessConfig) -> np.ndarray:
+    """Ids of the parts with border pixels and room for two seeds."""
     on_border = parts[(parts > 0) & (border >= config.border_threshold)]
     crossed = np.bincount(on_border, minlength=len(areas)) > 0
     return np.flatnonzero(crossed & (areas >= 2 * config.min_seed_area))
@@ -294,14 +316,14 @@ def _flood(markers: np.ndarray, inside: np.ndarray, border: np.ndarray, threshol
     return labels
 
 
-def _column_split(inside: np.ndarray, digit_aspect: float) -> np.ndarray:
-    """A wide part cut at its emptiest columns into digits about ``digit_aspect`` wide.
+def _column_split(inside: np.ndarray, k: int) -> np.ndarray:
+    """A wide part cut at its emptiest columns into ``k`` (at least 2) digits.
 
-    Cut ``j`` of ``k`` goes to the column with the fewest part pixels within a quarter of a
-    digit's width of ``j / k`` of the part's width (ties: the closest).
+    Cut ``j`` goes to the column with the fewest part pixels within a quarter of a digit's
+    width of ``j / k`` of the part's width (ties: the closest).
     """
     h, w = inside.shape
-    k = max(2, round(w / (digit_aspect * h)))
+    k = max(2, k)
     profile = inside.sum(axis=0)
     half = max(1, round(w / (4 * k)))
     cuts = []
@@ -325,7 +347,7 @@ def _touching(pieces: np.ndarray) -> set[tuple[int, int]]:
 # --- 3. merge ----------------------------------------------------------------------------------
 
 
-def _merge_fragments(pieces, classes, touching, config: PostprocessConfig):
+def _merge_fragments(pieces, classes, touching, digit_height: float, config):
     """Merge nearby pieces of one class into digit-sized groups, closest pairs first.
 
     Two groups merge when their union box is digit-sized and either a third group's pixels
@@ -338,7 +360,6 @@ def _merge_fragments(pieces, classes, touching, config: PostprocessConfig):
     used = np.flatnonzero(boxes[:, 2] > 0)
     if len(used) < 2:
         return pieces, classes
-    typical_height = _typical_height(pieces > 0)
     candidates = []
     for i, j in _close_pairs(boxes, classes, used, config.merge_distance):
         distance = _distance(pieces, _union(boxes[i], boxes[j]), i, j)
@@ -349,7 +370,7 @@ def _merge_fragments(pieces, classes, touching, config: PostprocessConfig):
     for _, i, j in sorted(candidates):
         gi, gj = group[i], group[j]
         union = _union(boxes[gi], boxes[gj])
-        if gi == gj or not _digit_sized(union, typical_height, config):
+        if gi == gj or not _digit_sized(union, digit_height, config):
             continue
         apart = not any(
             (min(a, b), max(a, b)) in touching for a in members[gi] for b in members[gj]
@@ -361,17 +382,6 @@ def _merge_fragments(pieces, classes, touching, config: PostprocessConfig):
             members[gi] |= members.pop(gj)
             boxes[gi] = union
     return group[pieces], classes
-
-
-def _typical_height(digits: np.ndarray) -> float:
-    """The height of most digit pixels' connected component: a digit's height, robust to
-    fragments (few pixels) and to touching digits (a line of them is as high as one).
-    """
-    _, _, stats, _ = cv2.connectedComponentsWithStats(digits.view(np.uint8), connectivity=8)
-    heights, areas = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
-    order = np.argsort(heights)
-    cumulative = np.cumsum(areas[order])
-    return float(heights[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
 def _boxes(pieces: np.ndarray, n: int) -> np.ndarray:
@@ -432,12 +442,12 @@ def _bridged(group, pieces, box, gi: int, gj: int, distance: float) -> bool:
     return bool((near_i & near_j & (groups > 0) & (groups != gi) & (groups != gj)).any())
 
 
-def _digit_sized(box: np.ndarray, typical_height: float, config: PostprocessConfig) -> bool:
+def _digit_sized(box: np.ndarray, digit_height: float, config: PostprocessConfig) -> bool:
     width, height = box[2] - box[0], box[3] - box[1]
     return bool(
         width <= config.max_merge_aspect * height
-        and width <= config.max_merge_width * typical_height
-        and height <= config.max_merge_height * typical_height
+        and width <= config.max_merge_width * digit_height
+        and height <= config.max_merge_height * digit_height
     )
 
 

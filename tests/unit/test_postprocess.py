@@ -1,0 +1,277 @@
+"""Instances from probability maps: borders, class splits, touching digits, fragments, filters."""
+
+import numpy as np
+import pytest
+
+from digitseg.classes import BACKGROUND, NUM_CLASSES
+from digitseg.data.spec import CanvasSpec
+from digitseg.data.synth import CanvasGenerator
+from digitseg.postprocess import PostprocessConfig, extract_instances, instance_borders
+from tests.helpers.digits import tiny_splits
+
+H, W = 40, 96
+
+
+def probs_of(labels: np.ndarray, confidence: float = 0.9) -> np.ndarray:
+    """(11, H, W) probabilities: ``confidence`` on each pixel's label, the rest spread evenly."""
+    probs = np.full((NUM_CLASSES, *labels.shape), (1 - confidence) / (NUM_CLASSES - 1), np.float32)
+    np.put_along_axis(probs, labels[None].astype(np.intp), confidence, axis=0)
+    return probs
+
+
+def ring(shape, x0: int, y0: int, w: int = 12, h: int = 20, stroke: int = 3) -> np.ndarray:
+    """Mask of a hollow rectangle (a blocky 0) with its box at (x0, y0), size w x h."""
+    mask = np.zeros(shape, bool)
+    mask[y0 : y0 + h, x0 : x0 + w] = True
+    mask[y0 + stroke : y0 + h - stroke, x0 + stroke : x0 + w - stroke] = False
+    return mask
+
+
+def bar(shape, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    mask = np.zeros(shape, bool)
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def paint(*digits: tuple[np.ndarray, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Semantic and instance maps of (mask, class) digits; earlier digits stay on top."""
+    semantic = np.full(digits[0][0].shape, BACKGROUND, np.uint8)
+    instances = np.zeros(digits[0][0].shape, np.uint16)
+    for i, (mask, label) in enumerate(digits, start=1):
+        free = mask & (instances == 0)
+        semantic[free], instances[free] = label, i
+    return semantic, instances
+
+
+def box_of(mask: np.ndarray) -> tuple[int, int, int, int]:
+    rows, cols = np.nonzero(mask)
+    return cols.min(), rows.min(), cols.max() + 1, rows.max() + 1
+
+
+# --- instance_borders --------------------------------------------------------------------------
+
+
+def brute_force_borders(instances: np.ndarray, width: int) -> np.ndarray:
+    h, w = instances.shape
+    out = np.zeros((h, w), bool)
+    for y, x in zip(*np.nonzero(instances), strict=True):
+        window = instances[max(0, y - width) : y + width + 1, max(0, x - width) : x + width + 1]
+        out[y, x] = ((window != 0) & (window != instances[y, x])).any()
+    return out
+
+
+def test_borders_mark_both_sides_of_contacts_only():
+    instances = np.zeros((6, 9), np.uint16)
+    instances[1:5, 0:3] = 1
+    instances[1:5, 3:5] = 2  # touches 1 along a column
+    instances[0, 6] = 3  # alone
+    instances[5, 5] = 4  # touches 2 only diagonally
+    border = instance_borders(instances)
+    expected = np.zeros_like(border)
+    expected[1:5, 2] = expected[1:5, 3] = True
+    expected[4, 4] = expected[5, 5] = True
+    np.testing.assert_array_equal(border, expected)
+    assert border.dtype == bool
+
+
+@pytest.mark.parametrize("width", [1, 2, 3])
+def test_borders_match_brute_force(width):
+    rng = np.random.default_rng(width)
+    instances = rng.integers(0, 5, (30, 40)).astype(np.uint16)
+    instances[rng.random((30, 40)) < 0.5] = 0
+    np.testing.assert_array_equal(
+        instance_borders(instances, width), brute_force_borders(instances, width)
+    )
+
+
+def test_borders_reject_zero_width():
+    with pytest.raises(ValueError, match="width"):
+        instance_borders(np.zeros((4, 4), np.uint16), width=0)
+
+
+# --- single digits, classes, scores ------------------------------------------------------------
+
+
+def test_two_separate_digits_of_different_classes():
+    one = bar((H, W), 10, 8, 14, 30)
+    zero = ring((H, W), 30, 9)
+    semantic, _ = paint((one, 1), (zero, 0))
+    found = extract_instances(probs_of(semantic))
+    assert [f.label for f in found] == [1, 0]
+    assert [f.bbox for f in found] == [(10, 8, 14, 30), (30, 9, 42, 29)]
+    assert [f.area for f in found] == [one.sum(), zero.sum()]
+    np.testing.assert_array_equal(found[1].mask, zero[9:29, 30:42])
+    assert found[1].mask.dtype == bool
+
+
+def test_boxes_are_exclusive_and_tight():
+    semantic, _ = paint((ring((H, W), 0, 0, w=15, h=22), 6))
+    (found,) = extract_instances(probs_of(semantic))
+    x0, y0, x1, y1 = found.bbox
+    assert (x0, y0, x1, y1) == (0, 0, 15, 22)
+    assert found.mask.shape == (y1 - y0, x1 - x0)
+    assert found.mask[0].any() and found.mask[-1].any()
+    assert found.mask[:, 0].any() and found.mask[:, -1].any()
+
+
+def test_score_is_the_mean_probability_of_the_label():
+    semantic, _ = paint((ring((H, W), 20, 10), 8))
+    probs = probs_of(semantic)
+    rng = np.random.default_rng(0)
+    inside = semantic == 8
+    probs[8][inside] = rng.uniform(0.5, 1.0, inside.sum())
+    probs[BACKGROUND][inside] = 1 - probs[8][inside]
+    for c in range(NUM_CLASSES):
+        if c not in (8, BACKGROUND):
+            probs[c][inside] = 0
+    (found,) = extract_instances(probs)
+    assert found.label == 8
+    assert found.score == pytest.approx(float(probs[8][inside].mean()), rel=1e-6)
+
+
+def test_one_component_with_two_classes_is_split_by_class():
+    one = bar((H, W), 20, 8, 24, 30)
+    seven = bar((H, W), 24, 8, 36, 11) | bar((H, W), 32, 8, 35, 30)
+    semantic, _ = paint((one, 1), (seven, 7))
+    found = extract_instances(probs_of(semantic))
+    assert [(f.label, f.bbox) for f in found] == [(1, (20, 8, 24, 30)), (7, (24, 8, 36, 30))]
+
+
+def test_small_class_island_inside_a_digit_takes_its_class():
+    semantic, _ = paint((ring((H, W), 20, 10, w=14, h=22), 3))
+    semantic[10:13, 25:28] = 8  # a 3x3 patch of the top bar read as an 8
+    probs = probs_of(semantic, confidence=0.6)
+    probs[3][10:13, 25:28] = 0.35  # ... where 3 was the runner-up
+    (found,) = extract_instances(probs)
+    assert (found.label, found.bbox, found.area) == (3, (20, 10, 34, 32), (semantic != 10).sum())
+
+
+def test_island_the_net_is_sure_of_keeps_its_class():
+    semantic, _ = paint((ring((H, W), 20, 10, w=14, h=22), 3))
+    semantic[10:13, 25:28] = 8
+    config = PostprocessConfig(min_area=9, min_height_ratio=0)
+    found = extract_instances(probs_of(semantic), config=config)
+    assert sorted(f.label for f in found) == [3, 8]
+
+
+# --- touching digits of one class ---------------------------------------------------------------
+
+
+def two_touching_zeros(overlap: int = 2):
+    left, right = ring((H, W), 20, 10), ring((H, W), 32 - overlap, 10)
+    return paint((left, 0), (right, 0))
+
+
+def test_touching_same_class_digits_are_separated_by_the_border_map():
+    semantic, instances = two_touching_zeros()
+    found = extract_instances(probs_of(semantic), instance_borders(instances).astype(np.float32))
+    assert [f.label for f in found] == [0, 0]
+    for f, i in zip(found, (1, 2), strict=True):
+        assert np.abs(np.subtract(f.bbox, box_of(instances == i))).max() <= 1
+
+
+def test_soft_border_map_separates_too():
+    semantic, instances = two_touching_zeros()
+    border = instance_borders(instances) * 0.8 + 0.1  # never exactly 0 or 1
+    assert len(extract_instances(probs_of(semantic), border)) == 2
+
+
+def test_touching_narrow_pair_without_border_map_stays_one_instance():
+    semantic, _ = two_touching_zeros()
+    (found,) = extract_instances(probs_of(semantic))
+    assert (found.label, found.bbox) == (0, (20, 10, 42, 30))
+
+
+def test_wide_component_without_border_map_is_cut_between_digits():
+    left, right = ring((H, W), 10, 10, w=14), ring((H, W), 26, 10, w=14)
+    link = bar((H, W), 24, 18, 26, 21)  # the two digits touch through a short link
+    semantic, _ = paint((left | link, 5), (right, 5))
+    found = extract_instances(probs_of(semantic))
+    assert [f.label for f in found] == [5, 5]
+    assert np.abs(np.subtract(found[0].bbox, (10, 10, 24, 30))).max() <= 1
+    assert np.abs(np.subtract(found[1].bbox, (26, 10, 40, 30))).max() <= 1
+
+
+# --- fragments, specks, punctuation --------------------------------------------------------------
+
+
+def test_broken_stroke_is_merged():
+    top = bar((H, W), 20, 8, 34, 11)  # a 7 whose stem lost its first pixels
+    stem = bar((H, W), 30, 13, 33, 30)
+    semantic, _ = paint((top | stem, 7))
+    (found,) = extract_instances(probs_of(semantic))
+    assert (found.label, found.bbox, found.area) == (7, (20, 8, 34, 30), top.sum() + stem.sum())
+
+
+def test_digit_cut_by_a_crossing_digit_is_merged():
+    zero = ring((H, W), 20, 10, w=14)
+    one = bar((H, W), 25, 6, 28, 34)  # crosses the 0 and is on top of it
+    semantic, _ = paint((one, 1), (zero, 0))
+    found = extract_instances(probs_of(semantic))
+    assert [(f.label, f.bbox) for f in found] == [(0, (20, 10, 34, 30)), (1, (25, 6, 28, 34))]
+
+
+def test_two_whole_digits_close_together_are_not_merged():
+    semantic, _ = paint((bar((H, W), 20, 8, 24, 30), 1), (bar((H, W), 26, 9, 30, 30), 1))
+    found = extract_instances(probs_of(semantic))
+    assert [f.bbox for f in found] == [(20, 8, 24, 30), (26, 9, 30, 30)]
+
+
+def test_digits_of_two_lines_are_not_merged():
+    shape = (60, W)
+    semantic, _ = paint((bar(shape, 20, 5, 24, 27), 1), (bar(shape, 20, 29, 24, 51), 1))
+    assert len(extract_instances(probs_of(semantic))) == 2
+
+
+def test_specks_and_punctuation_are_dropped():
+    digits = [(ring((H, W), 10 + 16 * i, 8), i) for i in range(3)]
+    speck = bar((H, W), 70, 20, 73, 23)  # 9 pixels
+    comma = bar((H, W), 80, 24, 85, 29)  # 25 pixels, but 5 px tall
+    semantic, _ = paint(*digits, (speck, 4), (comma, 5))
+    found = extract_instances(probs_of(semantic))
+    assert [f.label for f in found] == [0, 1, 2]
+
+
+def test_blank_map_has_no_instances():
+    assert extract_instances(probs_of(np.full((H, W), BACKGROUND, np.uint8))) == []
+
+
+def test_bad_shapes_are_rejected():
+    with pytest.raises(ValueError, match="probs"):
+        extract_instances(np.zeros((10, H, W), np.float32))
+    with pytest.raises(ValueError, match="border"):
+        extract_instances(np.zeros((NUM_CLASSES, H, W), np.float32), np.zeros((H, W + 1)))
+
+
+def test_instances_are_frozen():
+    semantic, _ = paint((ring((H, W), 20, 10), 2))
+    (found,) = extract_instances(probs_of(semantic))
+    with pytest.raises(AttributeError):
+        found.label = 3
+
+
+# --- canvases of the generator ---------------------------------------------------------------
+
+
+def test_instances_of_generated_number_lines_are_recovered():
+    spec = CanvasSpec(
+        height=64, width=192, layout="line", min_digits=3, max_digits=6, gap=(-3.0, 1.0),
+        repeat_prob=0.7,
+    )  # fmt: skip
+    batch = CanvasGenerator(spec, tiny_splits()).render("val", range(40))
+    offsets, touching_repeats = [], 0
+    for i in range(len(batch)):
+        canvas = batch[i]
+        border = instance_borders(canvas.instances)
+        found = extract_instances(probs_of(canvas.semantic), border.astype(np.float32))
+        assert [f.label for f in found] == canvas.labels.tolist(), f"canvas {i}"
+        boxes = zip(found, canvas.boxes, strict=True)
+        offsets += [np.abs(np.subtract(f.bbox, box)).max() for f, box in boxes]
+        for k in np.flatnonzero(canvas.labels[:-1] == canvas.labels[1:]) + 1:
+            pair = np.where(np.isin(canvas.instances, (k, k + 1)), canvas.instances, 0)
+            touching_repeats += instance_borders(pair).any()
+    assert touching_repeats >= 40  # the test does exercise touching digits of one class
+    offsets = np.array(offsets)
+    # Where two digits overlap, a few pixels could belong to either: boxes may move a little.
+    assert (offsets <= 1).mean() >= 0.95
+    assert offsets.max() <= 2
