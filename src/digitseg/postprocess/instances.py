@@ -16,7 +16,7 @@
    digits of aspect about ``digit_aspect`` (distance-transform peaks, the usual seeds,
    follow the skeleton of thin strokes and do not mark digits).
 3. **Merge.** Fragments of one digit (broken strokes, or a digit cut in two by another one
-   crossing it) are merged: see :func:`_merge_fragments` and the ``merge`` settings.
+   crossing it) are merged when the union stays digit-sized (see :class:`PostprocessConfig`).
 4. **Filter.** Specks under ``min_area`` pixels are dropped, then instances shorter than
    ``min_height_ratio`` of the median instance height (a comma or a dot the net took for ink).
 5. **Describe.** Each instance gets its class, score, box, area and mask; the list comes in
@@ -299,7 +299,8 @@ def _flood(markers: np.ndarray, inside: np.ndarray, border: np.ndarray, threshol
 
     At each level, labels spread over the unlabelled pixels at or below it one step at a
     time, 4- and 8-neighbours in turn, so a plateau is shared by (octagonal) distance to the
-    seeds; where two labels arrive at once, the larger one wins.
+    seeds; where two labels arrive at once, the larger one wins. (scipy's ``watershed_ift``
+    gives a whole plateau to one seed, and border maps are mostly plateaus.)
     """
     labels = markers.copy()
     for level in [*np.linspace(threshold, 1.0, _FLOOD_LEVELS)[:-1], np.inf]:
