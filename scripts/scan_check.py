@@ -1,0 +1,125 @@
+"""A check on handwriting the model never saw: numbers in handwriting fonts on photo-like paper.
+
+    python scripts/scan_check.py build  --out data/scan_check          # 60 images + labels.json
+    python scripts/scan_check.py evaluate --out data/scan_check [--checkpoint ...]
+
+The digits come from handwriting fonts of other writers (Debian: apt-get install
+fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript), not from MNIST; the
+paper (illumination, grain, ruled lines, ink colour, slight rotation, JPEG) is drawn here,
+independently of the training generator. Numbers carry punctuation ("1,250.75", "12-34")
+that must not be read as digits. ``evaluate`` prints string exact match, character error
+rate and digit-count accuracy of the digits read against the digits written.
+"""
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+FONTS = [
+    "/usr/share/fonts/truetype/fifthhorseman/dkg.ttf",
+    "/usr/share/fonts/truetype/fifthhorseman/dkgIt.ttf",
+    "/usr/share/fonts/truetype/breip/Breip.ttf",
+    "/usr/share/fonts/truetype/femkeklaver/femkeklaver.ttf",
+    "/usr/share/fonts/truetype/rufscript/Rufscript010.ttf",
+]
+PATTERNS = ("{d4}", "{d2}-{d4}", "{d1},{d3}.{d2}", "{d5}", "{d3}.{d2}", "{d6}", "{d2}/{d2}")
+
+
+def _number(rng: random.Random) -> str:
+    pattern = rng.choice(PATTERNS)
+    fields = {f"d{n}": "".join(rng.choice("0123456789") for _ in range(n)) for n in range(1, 7)}
+    return pattern.format(**fields)
+
+
+def _paper(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """Light paper with uneven light, grain and sometimes ruled lines (RGB float)."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    light = 215 + 25 * np.cos(xs / width * rng.uniform(1, 3) + rng.uniform(0, 6))
+    light += 15 * np.sin(ys / height * rng.uniform(1, 2) + rng.uniform(0, 6))
+    grain = cv2.GaussianBlur(rng.normal(0, 6, (height, width)).astype(np.float32), (0, 0), 1.2)
+    tint = np.array([1.0, rng.uniform(0.96, 1.0), rng.uniform(0.88, 0.98)], np.float32)
+    paper = (light + grain)[..., None] * tint
+    if rng.random() < 0.5:
+        spacing = int(rng.integers(28, 48))
+        for y in range(int(rng.integers(0, spacing)), height, spacing):
+            paper[y : y + 2] -= np.array([60, 35, 5], np.float32)
+    return paper
+
+
+def build(out: Path, count: int, seed: int) -> None:
+    fonts = [f for f in FONTS if Path(f).is_file()]
+    if not fonts:
+        raise SystemExit("no handwriting fonts found: apt-get install fonts-dkg-handwriting "
+                         "fonts-breip fonts-femkeklaver fonts-rufscript")
+    rng, prng = np.random.default_rng(seed), random.Random(seed)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    labels = {}
+    for i in range(count):
+        text = _number(prng)
+        font = ImageFont.truetype(prng.choice(fonts), int(rng.integers(28, 90)))
+        box = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
+        width, height = box[2] - box[0] + 80, box[3] - box[1] + 60
+        ink = Image.new("L", (width, height), 0)
+        ImageDraw.Draw(ink).text((40 - box[0], 30 - box[1]), text, fill=255, font=font)
+        ink = ink.rotate(float(rng.uniform(-4, 4)), resample=Image.BILINEAR, fillcolor=0)
+        alpha = np.asarray(ink, np.float32)[..., None] / 255 * rng.uniform(0.8, 1.0)
+        colour = np.array(prng.choice([(20, 20, 30), (20, 30, 110), (60, 60, 70)]), np.float32)
+        image = _paper(rng, height, width) * (1 - alpha) + colour * alpha
+        image = np.clip(image + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8)
+        name = f"{i:03d}.jpg"
+        Image.fromarray(image).save(out / "images" / name, quality=int(rng.integers(60, 92)))
+        labels[name] = "".join(c for c in text if c.isdigit())
+    (out / "labels.json").write_text(json.dumps(labels, indent=1))
+    print(f"wrote {count} images to {out / 'images'} and their digits to {out / 'labels.json'}")
+
+
+def _edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
+    return row[-1]
+
+
+def evaluate(out: Path, checkpoint: str) -> None:
+    from digitseg import Segmenter
+    from digitseg.inference import read_image
+
+    segmenter = Segmenter.from_checkpoint(checkpoint)
+    labels = json.loads((out / "labels.json").read_text())
+    exact = count_ok = errors = total = 0
+    for name, truth in labels.items():
+        read = segmenter.run(read_image(out / "images" / name)).text.replace("\n", "")
+        exact += read == truth
+        count_ok += len(read) == len(truth)
+        errors += _edit_distance(read, truth)
+        total += len(truth)
+        print(f"{name}: wrote {truth:>10}  read {read}")
+    n = len(labels)
+    print(f"\n{n} images: exact match {exact / n:.3f}, digit count right {count_ok / n:.3f}, "
+          f"character error rate {errors / total:.3f}  ({checkpoint})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=("build", "evaluate"))
+    parser.add_argument("--out", type=Path, default=Path("data/scan_check"))
+    parser.add_argument("--count", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--checkpoint", default="models/digit_segmenter.ckpt")
+    args = parser.parse_args()
+    if args.action == "build":
+        build(args.out, args.count, args.seed)
+    else:
+        evaluate(args.out, args.checkpoint)
+
+
+if __name__ == "__main__":
+    main()
