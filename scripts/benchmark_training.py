@@ -9,6 +9,7 @@ Arguments are Hydra overrides of ``conf/train.yaml``. Prints canvases/s for the 
 
 import subprocess
 import sys
+import tempfile
 import time
 
 import torch
@@ -31,6 +32,7 @@ def gpu_utilisation() -> str:
 def main(overrides: list[str]) -> None:
     with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
         cfg = compose(config_name="train", overrides=overrides)
+    cfg.paths.output_dir = tempfile.mkdtemp(prefix="digitseg-benchmark-")
     device = torch.device("cuda" if cfg.trainer.accelerator in ("gpu", "cuda") else "cpu")
     dtype = torch.bfloat16 if str(cfg.trainer.precision).startswith("bf16") else None
     torch.manual_seed(0)
