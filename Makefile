@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
-INPUT ?= data/test
+INPUT ?= docs/examples
 OUTPUT ?= output/segmented
 CKPT ?= models/digit_segmenter.ckpt
 
@@ -31,7 +31,7 @@ data: mnist ## Write each preset's fixed val/test canvases to data/generated/ (A
 train: mnist ## Train (Hydra overrides in ARGS="model=fcn8 trainer.max_epochs=3")
 	$(BIN)/digitseg-train $(ARGS)
 
-segment: $(STAMP) ## Crops per digit: make segment INPUT=data/test OUTPUT=output/segmented [ARGS=...]
+segment: $(STAMP) ## Crops per digit (INPUT=docs/examples OUTPUT=output/segmented ARGS=...)
 	$(BIN)/digitseg-segment --input_dir $(INPUT) --output_dir $(OUTPUT) $(ARGS)
 
 eval: $(STAMP) ## Evaluate a model file: make eval CKPT=models/digit_segmenter.ckpt [ARGS="data=numbers"]

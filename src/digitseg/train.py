@@ -2,11 +2,14 @@
 
     digitseg-train model=fcn8 trainer.max_epochs=3 data=canvas logger=csv
 
-Each run gets a Hydra folder (``outputs/train/runs/<time>``) with the config, logs,
-checkpoints and pictures. The best model is also written to ``models/digit_segmenter.ckpt``
-(``export.path``) with the resolved config inside, so inference needs nothing else.
+Each run gets a Hydra folder (``outputs/train/runs/<run_name>``) with the config, logs,
+checkpoints, pictures and the final metrics (``metrics.json``); ``resume=auto`` continues the
+run found there (:mod:`digitseg.utils.resume`). The best model is also written to
+``models/digit_segmenter.ckpt`` (``export.path``) with the resolved config inside, so
+inference needs nothing else.
 """
 
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -14,12 +17,15 @@ from pathlib import Path
 import hydra
 import lightning as L
 import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from digitseg.models.checkpoint import save_model
 from digitseg.utils.config import CONF_DIR, instantiate_dict, print_config_tree
+from digitseg.utils.resume import keep_wandb_id, start_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +34,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test) the configured model; returns the logged metrics as floats."""
     if cfg.extras.get("ignore_warnings"):
         warnings.filterwarnings("ignore")
+    keep_wandb_id(cfg)
     if cfg.extras.get("print_config"):
         print_config_tree(cfg, cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True)
+    ckpt_path = start_checkpoint(cfg)
 
     datamodule = instantiate(
         cfg.data, in_channels=cfg.model.net.in_channels, paths=cfg.paths, _convert_="all"
@@ -50,16 +58,24 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     try:
         if cfg.train:
-            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
             _export_best(cfg, trainer, model)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         if cfg.test:
             best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
             trainer.test(model, datamodule=datamodule, ckpt_path=best if cfg.train else None)
             metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+        if trainer.is_global_zero:
+            _write_metrics(Path(cfg.paths.output_dir, "metrics.json"), metrics)
     finally:
         _close_loggers(trainer)
     return metrics
+
+
+def _write_metrics(path: Path, metrics: dict[str, float]) -> None:
+    """The final metrics as JSON in the run folder, for summaries of a multirun."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=1, sort_keys=True))
 
 
 def _export_best(cfg: DictConfig, trainer: L.Trainer, model) -> None:
@@ -99,9 +115,30 @@ def _close_loggers(trainer: L.Trainer) -> None:
         wandb.finish()
 
 
+def _prepare_sweep_job(cfg: DictConfig) -> None:
+    """Refuse DDP inside a multirun; group a sweep's W&B runs, each named by its overrides."""
+    trainer = cfg.trainer
+    devices, nodes = trainer.get("devices"), trainer.get("num_nodes", 1)
+    if "ddp" in str(trainer.get("strategy")) and (devices != 1 or nodes != 1):
+        raise ValueError(
+            f"trainer.strategy={trainer.strategy} with trainer.devices={devices} and "
+            f"trainer.num_nodes={nodes} cannot run inside a multirun (-m): a sweep runs one "
+            "process and one GPU per job. Sweep with trainer=gpu or trainer=cpu; run DDP "
+            "without -m, one job at a time (trainer=ddp, scripts/slurm_ddp.sbatch)."
+        )
+    wandb = (cfg.get("logger") or {}).get("wandb")
+    if wandb:
+        hydra_cfg = HydraConfig.get()
+        with open_dict(cfg):
+            wandb.group = wandb.get("group") or Path(hydra_cfg.sweep.dir).name
+            wandb.name = wandb.get("name") or hydra_cfg.job.override_dirname or None
+
+
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns ``optimized_metric`` for sweepers."""
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        _prepare_sweep_job(cfg)
     metrics = train(cfg)
     return metrics.get(cfg.get("optimized_metric"))
 

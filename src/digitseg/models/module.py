@@ -6,6 +6,7 @@ result of each stage stays on the module (``results``) for callbacks that draw i
 """
 
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -148,3 +149,9 @@ class SegmentationModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["digitseg_config"] = self.config
+        # MaxMetric's state is not in the state dict: keep the best value for resumed runs.
+        checkpoint["best_val"] = float(self.best_val.max_value)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if math.isfinite(checkpoint.get("best_val", -math.inf)):
+            self.best_val.update(checkpoint["best_val"])

@@ -1,0 +1,1 @@
+"""Evaluation reports: inputs with instance truth, scoring, report folders, error analysis."""

@@ -1,0 +1,103 @@
+"""The report folder of an evaluation, and the same sent to the configured loggers.
+
+Files: ``metrics.json`` (everything, NaN as null), ``report.md`` (tables), ``canvases.csv``
+(one row per canvas) and ``instances.csv`` (one row per true digit), and the pictures
+``confusion_pixels.png``, ``confusion_instances.png``, ``per_class_iou.png`` and
+``worst_cases.png``.
+"""
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
+from PIL import Image
+
+from digitseg.reports.evaluation import Evaluation
+from digitseg.reports.figures import report_pictures
+from digitseg.reports.markdown import BREAKDOWN_TITLES, report_markdown
+
+METRICS, REPORT = "metrics.json", "report.md"
+CANVASES, INSTANCES = "canvases.csv", "instances.csv"
+
+
+def write_report(out_dir: str | Path, metrics: dict, evaluation: Evaluation) -> dict:
+    """Write the report folder; returns the pictures (name to RGB array) it holds."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / METRICS, "w") as f:
+        json.dump(jsonable(metrics), f, indent=1, allow_nan=False)
+    (out_dir / REPORT).write_text(report_markdown(metrics))
+    _write_csv(out_dir / CANVASES, evaluation.canvases)
+    _write_csv(out_dir / INSTANCES, evaluation.truths)
+    pictures = report_pictures(metrics, evaluation.worst_cases())
+    for name, picture in pictures.items():
+        Image.fromarray(picture).save(out_dir / f"{name}.png")
+    return pictures
+
+
+def jsonable(value):
+    """``value`` with numpy scalars as Python numbers and NaN as None, for strict JSON."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _write_csv(path: Path, records: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        if records:
+            writer = csv.DictWriter(f, fieldnames=list(records[0]))
+            writer.writeheader()
+            writer.writerows(records)
+
+
+def log_report(
+    loggers: list[Logger], evaluation: Evaluation, metrics: dict, pictures: dict, prefix: str
+) -> None:
+    """Log the headline metrics to every logger, the pictures and tables where they can be
+    shown (W&B: images and tables; TensorBoard: images); then close the loggers."""
+    try:
+        for logger in loggers:
+            logger.log_metrics(evaluation.log_dict(prefix), step=0)
+            if isinstance(logger, WandbLogger):
+                for name, picture in pictures.items():
+                    logger.log_image(key=f"{prefix}/{name}", images=[picture], step=0)
+                for name, columns, rows in _tables(metrics):
+                    logger.log_table(key=f"{prefix}/{name}", columns=columns, data=rows, step=0)
+            elif isinstance(logger, TensorBoardLogger):
+                for name, picture in pictures.items():
+                    logger.experiment.add_image(f"{prefix}/{name}", picture, 0, dataformats="HWC")
+    finally:
+        close_loggers(loggers)
+
+
+def _tables(metrics: dict):
+    """(name, columns, rows) of the per-class table, each breakdown and the worst cases."""
+    pixel = metrics["pixel"]
+    rows = [[name, pixel["iou"][name], pixel["dice"][name]] for name in pixel["iou"]]
+    yield "per_class", ["class", "iou", "dice"], jsonable(rows)
+    for key, (_, first, columns) in BREAKDOWN_TITLES.items():
+        groups = metrics["breakdowns"][key]
+        rows = [[name, *(values[c] for c in columns)] for name, values in groups.items()]
+        yield f"by_{key}", [first, *columns], jsonable(rows)
+    worst = metrics["worst_cases"]
+    if worst:
+        yield "worst_cases", list(worst[0]), [list(case.values()) for case in worst]
+
+
+def close_loggers(loggers: list[Logger]) -> None:
+    """Finish every logger (and the W&B run), so that a failed job never blocks the next."""
+    for logger in loggers:
+        logger.finalize("success")
+    if any(isinstance(logger, WandbLogger) for logger in loggers):
+        import wandb
+
+        wandb.finish()

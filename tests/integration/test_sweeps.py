@@ -1,0 +1,100 @@
+"""Multiruns through the real CLI: Optuna on submitit local jobs, seed sweeps, the DDP guard."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+
+from digitseg.train import _prepare_sweep_job
+from digitseg.utils.config import CONF_DIR
+from tests.helpers.config import TINY, requires_mnist
+
+# TINY, and the small U-Net that compose_train makes, as command-line overrides.
+CLI_TINY = [*TINY, "model.net.encoder_depth=3", "model.net.decoder_channels=[32,16,8]"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def digitseg_train(*args: str) -> subprocess.CompletedProcess:
+    """``digitseg-train`` with ``CLI_TINY`` (less the keys that ``args`` set) and ``args``."""
+    requires_mnist()
+    keys = {arg.split("=")[0] for arg in args}
+    tiny = [o for o in CLI_TINY if o.split("=")[0] not in keys]
+    command = [sys.executable, "-m", "digitseg.train", *args, *tiny]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+
+
+def test_optuna_sweep_runs_trials_as_submitit_jobs_and_keeps_the_study(tmp_path):
+    done = digitseg_train(
+        "hparams_search=unet_optuna",
+        "hydra/launcher=local",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.n_jobs=2",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+        f"paths.root_dir={tmp_path}",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    jobs = sorted(p for p in (tmp_path / "sweep").iterdir() if p.name.isdigit())
+    assert [p.name for p in jobs] == ["0", "1"]
+    assert len(list((tmp_path / "sweep" / ".submitit").glob("*/*_log.out"))) == 2
+    storage = f"sqlite:///{tmp_path}/outputs/optuna/unet_optuna.db"
+    trials = optuna.load_study(study_name="unet_optuna", storage=storage).trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    results = [json.loads((job / "metrics.json").read_text()) for job in jobs]
+    assert {t.value for t in trials} == {r["val/miou_digits_best"] for r in results}
+    assert set(trials[0].params) == {
+        "model.net.arch",
+        "model.net.encoder_name",
+        "model.loss.dice_weight",
+        "model.border_weight",
+        "model.optimizer.lr",
+    }
+    best = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
+    assert best["best_value"] == max(t.value for t in trials)
+
+
+def test_seed_sweep_repeats_exactly_and_summarizes(tmp_path):
+    sweep = tmp_path / "seeds"
+    done = digitseg_train("hparams_search=seeds", "seed=7,7", f"hydra.sweep.dir={sweep}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, second = (json.loads((sweep / j / "metrics.json").read_text()) for j in "01")
+    assert first == second  # trainer.deterministic=true: the same seed gives the same run
+    summary = subprocess.run(
+        [sys.executable, "scripts/summarize_multirun.py", str(sweep)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert summary.returncode == 0, summary.stderr
+    assert "± 0.0000 (n=2)" in summary.stdout
+    assert (sweep / "summary.png").stat().st_size > 0
+
+
+def test_sweep_jobs_group_wandb_runs_and_refuse_ddp():
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
+        overrides = ["logger=wandb", "seed=3", "hydra.sweep.dir=outputs/x/2024-01-02_study"]
+        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+        ddp = compose(config_name="train", overrides=["trainer=ddp"], return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    try:
+        _prepare_sweep_job(cfg)
+        with pytest.raises(ValueError, match="devices=4 and trainer.num_nodes=1 cannot run"):
+            _prepare_sweep_job(ddp)
+    finally:
+        HydraConfig.instance().cfg = None
+    assert cfg.logger.wandb.group == "2024-01-02_study"
+    assert cfg.logger.wandb.name == "logger=wandb,seed=3"
+
+
+def test_ddp_is_refused_inside_a_multirun(tmp_path):
+    done = digitseg_train("-m", "trainer=ddp_cpu", f"hydra.sweep.dir={tmp_path}")
+    assert done.returncode != 0
+    assert "cannot run inside a multirun" in done.stderr
+    assert "trainer.devices=2" in done.stderr and "trainer=gpu" in done.stderr
