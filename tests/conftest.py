@@ -3,6 +3,7 @@
 import os
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
@@ -10,6 +11,12 @@ from digitseg.data.digits import DigitSet
 from digitseg.data.mnist import ENV_VAR, load_mnist, mnist_splits
 from digitseg.utils.config import CONF_DIR
 from tests.helpers.digits import tiny_splits
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Tests run many tiny models: one thread each avoids oversubscribing a busy machine."""
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
