@@ -8,6 +8,7 @@ ARGS ?=
 INPUT ?= docs/examples
 OUTPUT ?= output/segmented
 CKPT ?= models/digit_segmenter.ckpt
+HPARAMS ?= unet_optuna
 
 .DEFAULT_GOAL := help
 
@@ -30,6 +31,12 @@ data: mnist ## Write each preset's fixed val/test canvases to data/generated/ (A
 
 train: mnist ## Train (Hydra overrides in ARGS="model=fcn8 trainer.max_epochs=3")
 	$(BIN)/digitseg-train $(ARGS)
+
+sweep: mnist ## Multirun sweep: make sweep [HPARAMS=unet_optuna|seeds] [ARGS="hydra.sweeper.n_trials=40"]
+	$(BIN)/digitseg-train -m hparams_search=$(HPARAMS) $(ARGS)
+
+sweep-slurm: mnist ## The same sweep as a SLURM job array, one GPU per job (conf/hydra/launcher/slurm.yaml)
+	$(BIN)/digitseg-train -m hparams_search=$(HPARAMS) hydra/launcher=slurm trainer=gpu resume=auto $(ARGS)
 
 segment: $(STAMP) ## Crops per digit (INPUT=docs/examples OUTPUT=output/segmented ARGS=...)
 	$(BIN)/digitseg-segment --input_dir $(INPUT) --output_dir $(OUTPUT) $(ARGS)
@@ -64,4 +71,4 @@ clean: ## Remove caches and run outputs (keeps .venv, data/ and models/)
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
 
 
-.PHONY: help setup mnist data train segment eval wandb-sync test test-full lint format benchmark clean
+.PHONY: help setup mnist data train sweep sweep-slurm segment eval wandb-sync test test-full lint format benchmark clean

@@ -87,7 +87,7 @@ def format_table(rows: list[dict], metrics: list[str]) -> str:
 
 
 def plot(rows: list[dict], metrics: list[str], path: Path) -> None:
-    """One panel per metric: each seed as a dot, the mean as a bar with ±1 std."""
+    """One panel per metric: each seed as a grey dot, the mean as a marker with ±1 std."""
     height = 1.0 + 0.4 * len(rows)
     fig = Figure(figsize=(5 * len(metrics), height))
     axes = fig.subplots(1, len(metrics), squeeze=False)
@@ -95,9 +95,10 @@ def plot(rows: list[dict], metrics: list[str], path: Path) -> None:
     for ax, name in zip(axes[0], metrics, strict=True):
         means = [row[name]["mean"] for row in rows]
         stds = [np.nan_to_num(row[name]["std"]) for row in rows]
-        ax.barh(positions, means, xerr=stds, color="#9ecae1", capsize=3)
         for y, row in zip(positions, rows, strict=True):
-            ax.plot(row[name]["values"], [y] * len(row[name]["values"]), "k.", ms=4)
+            ax.plot(row[name]["values"], [y] * len(row[name]["values"]), ".", color="0.6")
+        ax.errorbar(means, positions, xerr=stds, fmt="o", color="C0", capsize=3)
+        ax.grid(axis="x", alpha=0.3)
         ax.set_yticks(positions, [row["setting"] for row in rows], fontsize=7)
         ax.set_xlabel(name)
         ax.tick_params(axis="y", labelleft=ax is axes[0][0])

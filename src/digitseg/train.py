@@ -11,6 +11,7 @@ inference needs nothing else.
 
 import json
 import logging
+import signal
 import warnings
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from digitseg.models.checkpoint import save_model
@@ -139,7 +141,10 @@ def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns ``optimized_metric`` for sweepers."""
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         _prepare_sweep_job(cfg)
-    metrics = train(cfg)
+    try:
+        metrics = train(cfg)
+    except SIGTERMException as stopped:  # Lightning's exit code would be 0: the run did not end
+        raise SystemExit(128 + signal.SIGTERM) from stopped
     return metrics.get(cfg.get("optimized_metric"))
 
 

@@ -1,12 +1,14 @@
-"""Multiruns through the real CLI: Optuna on submitit local jobs, seed sweeps, the DDP guard."""
+"""Multiruns through the real CLI: Optuna, seed sweeps on submitit local jobs, the DDP guard."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import optuna
 import pytest
+import torch
 import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -21,48 +23,48 @@ CLI_TINY = [*TINY, "model.net.encoder_depth=3", "model.net.decoder_channels=[32,
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def digitseg_train(*args: str) -> subprocess.CompletedProcess:
+def digitseg_train(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """``digitseg-train`` with ``CLI_TINY`` (less the keys that ``args`` set) and ``args``."""
     requires_mnist()
     keys = {arg.split("=")[0] for arg in args}
     tiny = [o for o in CLI_TINY if o.split("=")[0] not in keys]
     command = [sys.executable, "-m", "digitseg.train", *args, *tiny]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    # Test callbacks load from tests/; as many threads as here, so that numbers match.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
 
 
-def test_optuna_sweep_runs_trials_as_submitit_jobs_and_keeps_the_study(tmp_path):
+def test_optuna_sweep_keeps_its_study_in_sqlite(tmp_path):
     done = digitseg_train(
         "hparams_search=unet_optuna",
-        "hydra/launcher=local",
         "hydra.sweeper.n_trials=2",
-        "hydra.sweeper.n_jobs=2",
+        "model.net.encoder_name=resnet18",  # fixed: out of the search space
         f"hydra.sweep.dir={tmp_path}/sweep",
         f"paths.root_dir={tmp_path}",
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    jobs = sorted(p for p in (tmp_path / "sweep").iterdir() if p.name.isdigit())
-    assert [p.name for p in jobs] == ["0", "1"]
-    assert len(list((tmp_path / "sweep" / ".submitit").glob("*/*_log.out"))) == 2
     storage = f"sqlite:///{tmp_path}/outputs/optuna/unet_optuna.db"
     trials = optuna.load_study(study_name="unet_optuna", storage=storage).trials
     assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 2
-    results = [json.loads((job / "metrics.json").read_text()) for job in jobs]
-    assert {t.value for t in trials} == {r["val/miou_digits_best"] for r in results}
     assert set(trials[0].params) == {
         "model.net.arch",
-        "model.net.encoder_name",
         "model.loss.dice_weight",
         "model.border_weight",
         "model.optimizer.lr",
     }
+    results = [json.loads((tmp_path / "sweep" / j / "metrics.json").read_text()) for j in "01"]
+    assert [t.value for t in trials] == [r["val/miou_digits_best"] for r in results]
     best = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
     assert best["best_value"] == max(t.value for t in trials)
 
 
-def test_seed_sweep_repeats_exactly_and_summarizes(tmp_path):
+def test_seed_sweep_on_submitit_local_jobs_repeats_exactly_and_summarizes(tmp_path):
     sweep = tmp_path / "seeds"
-    done = digitseg_train("hparams_search=seeds", "seed=7,7", f"hydra.sweep.dir={sweep}")
+    done = digitseg_train(
+        "hparams_search=seeds", "seed=7,7", "hydra/launcher=local", f"hydra.sweep.dir={sweep}"
+    )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert len(list((sweep / ".submitit").glob("*/*_log.out"))) == 2  # one process per job
     first, second = (json.loads((sweep / j / "metrics.json").read_text()) for j in "01")
     assert first == second  # trainer.deterministic=true: the same seed gives the same run
     summary = subprocess.run(
@@ -98,3 +100,25 @@ def test_ddp_is_refused_inside_a_multirun(tmp_path):
     assert done.returncode != 0
     assert "cannot run inside a multirun" in done.stderr
     assert "trainer.devices=2" in done.stderr and "trainer=gpu" in done.stderr
+
+
+def test_wandb_sweep_searches_the_optuna_space_through_the_same_entry_point():
+    sweep = yaml.safe_load((ROOT / "scripts" / "wandb_sweep.yaml").read_text())
+    sampled = [
+        f"{key}={space['values'][0] if 'values' in space else space['min']}"
+        for key, space in sweep["parameters"].items()
+    ]
+    fixed = [arg for arg in sweep["command"] if "$" not in arg]
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
+        search = compose(
+            config_name="train", overrides=["hparams_search=unet_optuna"], return_hydra_config=True
+        )
+        cfg = compose(config_name="train", overrides=[*sampled, *fixed])
+    assert set(sweep["parameters"]) == set(search.hydra.sweeper.params)
+    assert sweep["metric"]["name"] == search.optimized_metric
+    assert cfg.logger.wandb.offline is False and cfg.model.net.arch == "Unet"
+
+
+def test_sbatch_script_is_valid_bash():
+    subprocess.run(["bash", "-n", str(ROOT / "scripts" / "slurm_ddp.sbatch")], check=True)

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from digitseg.data.rng import split_key
 from digitseg.data.mixture import MixedGenerator
+from digitseg.data.rng import split_key
 from digitseg.data.sources import build_generator, build_train_generator
 from digitseg.data.synth import CanvasGenerator
 from digitseg.data.transforms import Augment, build_augment, match_channels, to_tensor

@@ -1,0 +1,63 @@
+"""scripts/summarize_multirun.py on a hand-made multirun folder."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "summarize_multirun.py"
+spec = importlib.util.spec_from_file_location("summarize_multirun", SCRIPT)
+summarize_multirun = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(summarize_multirun)
+
+METRIC = "val/miou_digits_best"
+
+
+def make_job(sweep: Path, num: int, overrides: list[str], value: float | None) -> None:
+    job = sweep / str(num)
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    if value is not None:  # a failed job leaves no metrics.json
+        (job / "metrics.json").write_text(json.dumps({METRIC: value, "val/loss": 1.0}))
+
+
+@pytest.fixture
+def sweep(tmp_path):
+    results = {("resnet18", 1): 0.5, ("resnet18", 2): 0.7, ("resnet34", 1): 0.8}
+    results[("resnet34", 2)] = None
+    for num, ((encoder, seed), value) in enumerate(results.items()):
+        overrides = [f"model.net.encoder_name={encoder}", f"seed={seed}", "trainer.max_epochs=3"]
+        make_job(tmp_path, num, overrides, value)
+    (tmp_path / ".submitit").mkdir()  # launcher files are not jobs
+    return tmp_path
+
+
+def test_settings_are_the_varying_overrides_without_seed(sweep):
+    rows, shared = summarize_multirun.summarize(summarize_multirun.load_jobs(sweep), [METRIC])
+    assert shared == ["trainer.max_epochs=3"]
+    assert [row["setting"] for row in rows] == [
+        "model.net.encoder_name=resnet34",
+        "model.net.encoder_name=resnet18",
+    ]
+    resnet34, resnet18 = rows
+    assert (resnet34["jobs"], resnet34["finished"]) == (2, 1)
+    assert resnet34[METRIC]["mean"] == 0.8
+    assert resnet18[METRIC]["mean"] == pytest.approx(0.6)
+    assert resnet18[METRIC]["std"] == pytest.approx(0.1414, abs=1e-4)  # sample std
+
+
+def test_cli_writes_table_csv_and_plot(sweep, capsys):
+    summarize_multirun.main([str(sweep)])
+    out = capsys.readouterr().out
+    assert "| model.net.encoder_name=resnet18 | 0.6000 ± 0.1414 (n=2) |" in out
+    assert "| model.net.encoder_name=resnet34 | 0.8000 (n=1) |" in out
+    csv = (sweep / "summary.csv").read_text().splitlines()
+    assert csv[0] == f"setting,jobs,finished,{METRIC} mean,{METRIC} std"
+    assert (sweep / "summary.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_refuses_a_folder_without_jobs(tmp_path):
+    with pytest.raises(SystemExit):
+        summarize_multirun.main([str(tmp_path)])
