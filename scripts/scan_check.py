@@ -54,8 +54,10 @@ def _paper(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
 def build(out: Path, count: int, seed: int) -> None:
     fonts = [f for f in FONTS if Path(f).is_file()]
     if not fonts:
-        raise SystemExit("no handwriting fonts found: apt-get install fonts-dkg-handwriting "
-                         "fonts-breip fonts-femkeklaver fonts-rufscript")
+        raise SystemExit(
+            "no handwriting fonts found: apt-get install fonts-dkg-handwriting "
+            "fonts-breip fonts-femkeklaver fonts-rufscript"
+        )
     rng, prng = np.random.default_rng(seed), random.Random(seed)
     (out / "images").mkdir(parents=True, exist_ok=True)
     labels = {}
@@ -102,13 +104,16 @@ def evaluate(out: Path, checkpoint: str) -> None:
         total += len(truth)
         print(f"{name}: wrote {truth:>10}  read {read}")
     n = len(labels)
-    print(f"\n{n} images: exact match {exact / n:.3f}, digit count right {count_ok / n:.3f}, "
-          f"character error rate {errors / total:.3f}  ({checkpoint})")
+    print(
+        f"\n{n} images: exact match {exact / n:.3f}, digit count right {count_ok / n:.3f}, "
+        f"character error rate {errors / total:.3f}  ({checkpoint})"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("action", choices=("build", "evaluate"))
     parser.add_argument("--out", type=Path, default=Path("data/scan_check"))
     parser.add_argument("--count", type=int, default=60)

@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from digitseg.models.checkpoint import save_model
 from digitseg.utils.config import CONF_DIR, instantiate_dict, print_config_tree
+from digitseg.utils.loggers import close_loggers
 from digitseg.utils.resume import keep_wandb_id, start_checkpoint
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if trainer.is_global_zero:
             _write_metrics(Path(cfg.paths.output_dir, "metrics.json"), metrics)
     finally:
-        _close_loggers(trainer)
+        close_loggers(trainer.loggers)
     return metrics
 
 
@@ -105,16 +106,6 @@ def _export_best(cfg: DictConfig, trainer: L.Trainer, model) -> None:
         return
     save_model(target, model.net, model.config, metrics)
     log.info("model exported to %s", target)
-
-
-def _close_loggers(trainer: L.Trainer) -> None:
-    """Finish the W&B run even when training failed, so one failed job never blocks a multirun."""
-    for logger in trainer.loggers:
-        logger.finalize("success")
-    if any(type(logger).__name__ == "WandbLogger" for logger in trainer.loggers):
-        import wandb
-
-        wandb.finish()
 
 
 def _prepare_sweep_job(cfg: DictConfig) -> None:

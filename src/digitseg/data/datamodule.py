@@ -119,8 +119,13 @@ class CanvasDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.name = name
-        self.data_cfg = {"spec": spec, "seed": seed, "digits": digits or {"source": "mnist"},
-                         "mixture": mixture, "mixture_weight": mixture_weight}
+        self.data_cfg = {
+            "spec": spec,
+            "seed": seed,
+            "digits": digits or {"source": "mnist"},
+            "mixture": mixture,
+            "mixture_weight": mixture_weight,
+        }
         self.sizes = {"train": train_size, "val": val_size, "test": test_size}
         self.batch_size, self.num_workers = batch_size, num_workers
         self.in_channels = in_channels
@@ -139,8 +144,9 @@ class CanvasDataModule(L.LightningDataModule):
         configured, ``val`` and ``test`` are always the preset's own spec."""
         if split == "train":
             augment = build_augment(self.augment_cfg)
-            return CanvasDataset(self.train_generator, split, self.sizes[split],
-                                 self.in_channels, augment)
+            return CanvasDataset(
+                self.train_generator, split, self.sizes[split], self.in_channels, augment
+            )
         return CanvasDataset(self.generator, split, self.sizes[split], self.in_channels)
 
     def _loader(self, split: str) -> DataLoader:

@@ -36,18 +36,23 @@ class MixedGenerator:
         draw = CounterRandom(split_key(self.seed, f"mixture/{split}"), indices).uniform(0)[:, 0]
         choice = np.searchsorted(self._edges, draw, side="right")
         color = any(g.spec.is_color for g in self.generators)
-        parts = {k: self.generators[k].render(split, indices[choice == k])
-                 for k in np.unique(choice)}
+        parts = {
+            k: self.generators[k].render(split, indices[choice == k]) for k in np.unique(choice)
+        }
         canvases = []
         seen = dict.fromkeys(parts, 0)
         for k in choice:
             canvases.append(parts[k][seen[k]])
             seen[k] += 1
         images = [_as_rgb(c.image) if color else c.image for c in canvases]
-        return CanvasBatch(np.stack(images), np.stack([c.semantic for c in canvases]),
-                           np.stack([c.instances for c in canvases]),
-                           [c.labels for c in canvases], [c.boxes for c in canvases],
-                           [c.style for c in canvases])
+        return CanvasBatch(
+            np.stack(images),
+            np.stack([c.semantic for c in canvases]),
+            np.stack([c.instances for c in canvases]),
+            [c.labels for c in canvases],
+            [c.boxes for c in canvases],
+            [c.style for c in canvases],
+        )
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from PIL import Image
 from digitseg.reports.evaluation import Evaluation
 from digitseg.reports.figures import report_pictures
 from digitseg.reports.markdown import BREAKDOWN_TITLES, report_markdown
+from digitseg.utils.loggers import close_loggers
 
 METRICS, REPORT = "metrics.json", "report.md"
 CANVASES, INSTANCES = "canvases.csv", "instances.csv"
@@ -91,13 +92,3 @@ def _tables(metrics: dict):
     worst = metrics["worst_cases"]
     if worst:
         yield "worst_cases", list(worst[0]), [list(case.values()) for case in worst]
-
-
-def close_loggers(loggers: list[Logger]) -> None:
-    """Finish every logger (and the W&B run), so that a failed job never blocks the next."""
-    for logger in loggers:
-        logger.finalize("success")
-    if any(isinstance(logger, WandbLogger) for logger in loggers):
-        import wandb
-
-        wandb.finish()
