@@ -27,11 +27,18 @@ def save_model(
     net: nn.Module,
     config: dict[str, Any],
     metrics: dict[str, float] | None = None,
+    half: bool = False,
 ) -> Path:
-    """Write ``net``'s weights with the resolved run ``config`` (its ``model`` and ``data``)."""
+    """Write ``net``'s weights with the resolved run ``config`` (its ``model`` and ``data``).
+
+    ``half`` stores floating-point weights in float16 (half the size; loading restores
+    float32), for model files that travel, such as the one committed to the repository.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in _unwrap(net).state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

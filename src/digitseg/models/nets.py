@@ -131,4 +131,26 @@ def build_net(
             **kwargs,
         )
         multiple = net.encoder.output_stride
+        _drop_unused_encoder_stages(net, in_channels, multiple)
     return PadToMultiple(net, multiple, pad_mode)
+
+
+def _drop_unused_encoder_stages(net: nn.Module, in_channels: int, multiple: int) -> None:
+    """Remove encoder stages a shallow ``encoder_depth`` never runs (smp still builds them).
+
+    A resnet18 encoder of depth 4 keeps its 8.4 M-parameter ``layer4`` otherwise: dead
+    weights in every optimizer step and model file.
+    """
+    used: set[str] = set()
+    hooks = [
+        module.register_forward_hook(lambda m, i, o, name=name: used.add(name))
+        for name, module in net.encoder.named_children()
+    ]
+    with torch.no_grad():
+        net.eval()(torch.zeros(1, in_channels, 2 * multiple, 2 * multiple))
+    net.train()
+    for hook in hooks:
+        hook.remove()
+    for name, module in list(net.encoder.named_children()):
+        if name not in used and any(True for _ in module.parameters()):
+            delattr(net.encoder, name)
