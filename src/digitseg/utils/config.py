@@ -19,9 +19,15 @@ def _wandb_offline() -> bool:
 
 
 def register_resolvers() -> None:
-    """Resolvers the configs use: ``${wandb_offline:}``."""
-    if not OmegaConf.has_resolver("wandb_offline"):
-        OmegaConf.register_new_resolver("wandb_offline", _wandb_offline)
+    """Resolvers the configs use: ``${wandb_offline:}``, ``${slurm_run_name:<default>}`` and
+    ``${sqlite_url:<path>}`` (the last two from :mod:`digitseg.utils.resume`)."""
+    from digitseg.utils.resume import slurm_run_name, sqlite_url
+
+    resolvers = {"wandb_offline": _wandb_offline, "slurm_run_name": slurm_run_name,
+                 "sqlite_url": sqlite_url}
+    for name, resolver in resolvers.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
 
 
 register_resolvers()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.fabric.utilities.rank_zero import rank_zero_only
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +44,6 @@ def sqlite_url(path: str) -> str:
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
-
-
-def register_resolvers() -> None:
-    """Resolvers the configs use: ``${slurm_run_name:<default>}``, ``${sqlite_url:<path>}``."""
-    for name, resolver in (("slurm_run_name", slurm_run_name), ("sqlite_url", sqlite_url)):
-        if not OmegaConf.has_resolver(name):
-            OmegaConf.register_new_resolver(name, resolver)
-
-
-register_resolvers()
 
 
 def find_checkpoint(run_dir: str | Path) -> Path | None:
