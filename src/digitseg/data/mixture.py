@@ -10,6 +10,7 @@ import numpy as np
 
 from digitseg.data.rng import CounterRandom, split_key
 from digitseg.data.synth import Canvas, CanvasBatch, CanvasGenerator
+from digitseg.data.transforms import match_channels
 
 
 class MixedGenerator:
@@ -44,7 +45,7 @@ class MixedGenerator:
         for k in choice:
             canvases.append(parts[k][seen[k]])
             seen[k] += 1
-        images = [_as_rgb(c.image) if color else c.image for c in canvases]
+        images = [match_channels(c.image, 3) if color else c.image for c in canvases]
         return CanvasBatch(
             np.stack(images),
             np.stack([c.semantic for c in canvases]),
@@ -53,7 +54,3 @@ class MixedGenerator:
             [c.boxes for c in canvases],
             [c.style for c in canvases],
         )
-
-
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
