@@ -11,7 +11,7 @@ from tests.helpers.config import compose_train
 
 
 def train_tiny_model(path: Path, steps: int = 60) -> Path:
-    """Fit the test-sized U-Net (with its border channel) to a few m2nist canvases."""
+    """Fit the test-sized U-Net (with its core channel) to a few m2nist canvases."""
     cfg = compose_train(["data.batch_size=8"], path.parent)
     torch.manual_seed(0)
     dm = instantiate(cfg.data, paths=cfg.paths, _convert_="all")

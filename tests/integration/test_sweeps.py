@@ -49,7 +49,7 @@ def test_optuna_sweep_keeps_its_study_in_sqlite(tmp_path):
     assert set(trials[0].params) == {
         "model.net.arch",
         "model.loss.dice_weight",
-        "model.border_weight",
+        "model.core_weight",
         "model.optimizer.lr",
     }
     results = [json.loads((tmp_path / "sweep" / j / "metrics.json").read_text()) for j in "01"]

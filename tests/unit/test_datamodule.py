@@ -10,7 +10,7 @@ from digitseg.data.datamodule import CanvasDataset, CanvasIndices, _collated
 from digitseg.data.spec import CanvasSpec
 from digitseg.data.synth import CanvasGenerator
 from digitseg.data.transforms import Augment, build_augment, match_channels, to_tensor
-from digitseg.postprocess.instances import instance_borders
+from digitseg.postprocess.instances import digit_cores
 from tests.helpers.digits import tiny_splits
 
 PAPER = CanvasSpec(backgrounds={"paper": 1.0, "black": 1.0})
@@ -47,8 +47,8 @@ def test_batches_match_generator_and_channels(generator):
     canvas = generator("val", 3)
     assert np.array_equal(batch["mask"][1].numpy(), canvas.semantic)
     assert batch["image"].min() >= -1 and batch["image"].max() <= 1
-    border = torch.from_numpy(instance_borders(canvas.instances)).float()
-    assert torch.equal(batch["border"][1], border)
+    cores = torch.from_numpy(digit_cores(canvas.instances)).float()
+    assert torch.equal(batch["cores"][1], cores)
     rgb = CanvasDataset(generator, "val", size=8, channels=3)[0]["image"]
     assert rgb.shape == (3, 64, 84)
 

@@ -1,12 +1,19 @@
-"""Instances from probability maps: borders, class splits, touching digits, fragments, filters."""
+"""Instances from probability maps: borders, cores, class splits, touching digits, fragments,
+filters."""
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from digitseg.classes import BACKGROUND, NUM_CLASSES
 from digitseg.data.spec import CanvasSpec
 from digitseg.data.synth import CanvasGenerator
-from digitseg.postprocess import PostprocessConfig, extract_instances, instance_borders
+from digitseg.postprocess import (
+    PostprocessConfig,
+    digit_cores,
+    extract_instances,
+    instance_borders,
+)
 from tests.helpers.digits import tiny_splits
 
 H, W = 40, 96
@@ -89,6 +96,25 @@ def test_borders_reject_zero_width():
         instance_borders(np.zeros((4, 4), np.uint16), width=0)
 
 
+def test_each_digit_has_one_core_inside_its_box_even_when_its_strokes_are_broken():
+    broken_seven = bar((H, W), 20, 8, 34, 11) | bar((H, W), 30, 13, 33, 30)
+    _, instances = paint((broken_seven, 7), (ring((H, W), 50, 10), 0))
+    cores = digit_cores(instances)
+    parts, n = ndimage.label(cores, structure=np.ones((3, 3)))
+    assert n == 2
+    for i in (1, 2):
+        x0, y0, x1, y1 = box_of(instances == i)
+        (core_id,) = set(np.unique(parts[y0:y1, x0:x1])) - {0}
+        assert box_of(parts == core_id)[0] >= x0 and box_of(parts == core_id)[2] <= x1
+
+
+def test_cores_of_overlapping_digits_stay_apart():
+    semantic, instances = two_touching_zeros(overlap=8)
+    cores = digit_cores(instances)
+    assert ndimage.label(cores, structure=np.ones((3, 3)))[1] == 2
+    assert len(extract_instances(probs_of(semantic), cores)) == 2
+
+
 # --- single digits, classes, scores ------------------------------------------------------------
 
 
@@ -162,27 +188,41 @@ def two_touching_zeros(overlap: int = 2):
     return paint((left, 0), (right, 0))
 
 
-def test_touching_same_class_digits_are_separated_by_the_border_map():
+def test_touching_same_class_digits_are_separated_by_their_cores():
     semantic, instances = two_touching_zeros()
-    found = extract_instances(probs_of(semantic), instance_borders(instances).astype(np.float32))
+    found = extract_instances(probs_of(semantic), digit_cores(instances).astype(np.float32))
     assert [f.label for f in found] == [0, 0]
     for f, i in zip(found, (1, 2), strict=True):
         assert np.abs(np.subtract(f.bbox, box_of(instances == i))).max() <= 1
 
 
-def test_soft_border_map_separates_too():
+def test_soft_core_map_separates_too():
     semantic, instances = two_touching_zeros()
-    border = instance_borders(instances) * 0.8 + 0.1  # never exactly 0 or 1
-    assert len(extract_instances(probs_of(semantic), border)) == 2
+    cores = digit_cores(instances) * 0.8 + 0.1  # never exactly 0 or 1
+    assert len(extract_instances(probs_of(semantic), cores)) == 2
 
 
-def test_touching_narrow_pair_without_border_map_stays_one_instance():
+def test_digit_pixels_out_of_reach_of_every_core_still_form_digits():
+    semantic, instances = paint((ring((H, W), 10, 10), 2), (ring((H, W), 60, 10), 3))
+    only_first = digit_cores(np.where(instances == 1, instances, 0))
+    found = extract_instances(probs_of(semantic), only_first.astype(np.float32))
+    assert [(f.label, f.bbox) for f in found] == [(2, (10, 10, 22, 30)), (3, (60, 10, 72, 30))]
+
+
+def test_a_core_takes_the_class_most_of_its_pixels_have():
+    semantic, instances = paint((ring((H, W), 20, 10), 6))
+    semantic[10:13, 20:32] = 5  # the net read the top bar as part of a 5
+    found = extract_instances(probs_of(semantic), digit_cores(instances))
+    assert [(f.label, f.bbox) for f in found] == [(6, (20, 10, 32, 30))]
+
+
+def test_touching_narrow_pair_without_core_map_stays_one_instance():
     semantic, _ = two_touching_zeros()
     (found,) = extract_instances(probs_of(semantic))
     assert (found.label, found.bbox) == (0, (20, 10, 42, 30))
 
 
-def test_wide_component_without_border_map_is_cut_between_digits():
+def test_wide_component_without_core_map_is_cut_between_digits():
     left, right = ring((H, W), 10, 10, w=14), ring((H, W), 26, 10, w=14)
     link = bar((H, W), 24, 18, 26, 21)  # the two digits touch through a short link
     semantic, _ = paint((left | link, 5), (right, 5))
@@ -195,11 +235,13 @@ def test_wide_component_without_border_map_is_cut_between_digits():
 # --- fragments, specks, punctuation --------------------------------------------------------------
 
 
-def test_broken_stroke_is_merged():
+@pytest.mark.parametrize("with_cores", [False, True])
+def test_broken_stroke_is_merged(with_cores):
     top = bar((H, W), 20, 8, 34, 11)  # a 7 whose stem lost its first pixels
     stem = bar((H, W), 30, 13, 33, 30)
-    semantic, _ = paint((top | stem, 7))
-    (found,) = extract_instances(probs_of(semantic))
+    semantic, instances = paint((top | stem, 7))
+    cores = digit_cores(instances) if with_cores else None
+    (found,) = extract_instances(probs_of(semantic), cores)
     assert (found.label, found.bbox, found.area) == (7, (20, 8, 34, 30), top.sum() + stem.sum())
 
 
@@ -239,7 +281,7 @@ def test_blank_map_has_no_instances():
 def test_bad_shapes_are_rejected():
     with pytest.raises(ValueError, match="probs"):
         extract_instances(np.zeros((10, H, W), np.float32))
-    with pytest.raises(ValueError, match="border"):
+    with pytest.raises(ValueError, match="cores"):
         extract_instances(np.zeros((NUM_CLASSES, H, W), np.float32), np.zeros((H, W + 1)))
 
 
@@ -259,19 +301,23 @@ def test_instances_of_generated_number_lines_are_recovered():
         repeat_prob=0.7,
     )  # fmt: skip
     batch = CanvasGenerator(spec, tiny_splits()).render("val", range(40))
-    offsets, touching_repeats = [], 0
+    ious, touching_repeats = [], 0
     for i in range(len(batch)):
         canvas = batch[i]
-        border = instance_borders(canvas.instances)
-        found = extract_instances(probs_of(canvas.semantic), border.astype(np.float32))
+        cores = digit_cores(canvas.instances)
+        found = extract_instances(probs_of(canvas.semantic), cores.astype(np.float32))
         assert [f.label for f in found] == canvas.labels.tolist(), f"canvas {i}"
-        boxes = zip(found, canvas.boxes, strict=True)
-        offsets += [np.abs(np.subtract(f.bbox, box)).max() for f, box in boxes]
+        for k, f in enumerate(found, start=1):
+            mask = np.zeros(canvas.instances.shape, bool)
+            x0, y0, x1, y1 = f.bbox
+            mask[y0:y1, x0:x1] = f.mask
+            truth = canvas.instances == k
+            ious.append((mask & truth).sum() / (mask | truth).sum())
         for k in np.flatnonzero(canvas.labels[:-1] == canvas.labels[1:]) + 1:
             pair = np.where(np.isin(canvas.instances, (k, k + 1)), canvas.instances, 0)
             touching_repeats += instance_borders(pair).any()
     assert touching_repeats >= 40  # the test does exercise touching digits of one class
-    offsets = np.array(offsets)
-    # Where two digits overlap, a few pixels could belong to either: boxes may move a little.
-    assert (offsets <= 1).mean() >= 0.95
-    assert offsets.max() <= 2
+    ious = np.array(ious)
+    # Where two digits touch or overlap, the pixels near the contact may go to either.
+    assert np.median(ious) >= 0.9
+    assert ious.min() >= 0.6

@@ -20,7 +20,7 @@ from digitseg.data.rng import split_key
 from digitseg.data.sources import build_generator, build_train_generator
 from digitseg.data.synth import CanvasGenerator
 from digitseg.data.transforms import Augment, build_augment, match_channels, to_tensor
-from digitseg.postprocess.instances import instance_borders
+from digitseg.postprocess.instances import digit_cores
 
 
 class CanvasIndices(Sampler[int]):
@@ -45,8 +45,8 @@ class CanvasIndices(Sampler[int]):
 
 class CanvasDataset(Dataset):
     """Canvases of one split as model inputs: ``image`` (C, H, W) float, ``mask`` (H, W) long
-    class ids and ``border`` (H, W) float, 1 where two digit instances touch (the target of
-    the net's instance-border channel, see :func:`~digitseg.postprocess.instance_borders`).
+    class ids and ``cores`` (H, W) float, 1 at the centre of each digit instance (the target
+    of the net's core channel, see :func:`~digitseg.postprocess.digit_cores`).
 
     Batches are rendered together through ``__getitems__``, which the DataLoader calls with
     a whole batch of indices.
@@ -72,7 +72,7 @@ class CanvasDataset(Dataset):
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         batch = self.generator.render(self.split, indices)
-        images, masks, borders = [], [], []
+        images, masks, cores = [], [], []
         for index, image, semantic, instances in zip(
             indices, batch.images, batch.semantic, batch.instances, strict=True
         ):
@@ -83,11 +83,11 @@ class CanvasDataset(Dataset):
                 )
             images.append(to_tensor(image))
             masks.append(torch.from_numpy(np.asarray(semantic, dtype=np.int64)))
-            borders.append(torch.from_numpy(instance_borders(instances)))
+            cores.append(torch.from_numpy(digit_cores(instances)))
         return {
             "image": torch.stack(images),
             "mask": torch.stack(masks),
-            "border": torch.stack(borders).float(),
+            "cores": torch.stack(cores).float(),
             "index": torch.as_tensor(indices),
         }
 

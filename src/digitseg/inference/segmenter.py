@@ -112,13 +112,13 @@ class Segmenter:
         self, image: np.ndarray, polarity: str = "auto", scale: float | None = None
     ) -> Segmentation:
         """Instances, text and class map of ``image``; ``scale`` None means estimated."""
-        probs, border, used_polarity, used_scale = self.predict(image, polarity, scale)
-        instances = extract_instances(probs, border, self.postprocess)
+        probs, cores, used_polarity, used_scale = self.predict(image, polarity, scale)
+        instances = extract_instances(probs, cores, self.postprocess)
         labels = probs.argmax(0).astype(np.uint8)
         return Segmentation(instances, read_text(instances), labels, used_polarity, used_scale)
 
     def predict(self, image: np.ndarray, polarity: str = "auto", scale: float | None = None):
-        """Class probabilities (11, H, W), border probability (H, W) or None, polarity, scale."""
+        """Class probabilities (11, H, W), core probability (H, W) or None, polarity, scale."""
         if polarity not in POLARITIES:
             raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
         height, width = image.shape[:2]
@@ -141,8 +141,8 @@ class Segmenter:
                 [cv2.resize(o, (width, height), interpolation=cv2.INTER_LINEAR) for o in outputs]
             )
         probs = _softmax(outputs[:NUM_CLASSES])
-        border = 1 / (1 + np.exp(-outputs[NUM_CLASSES])) if len(outputs) > NUM_CLASSES else None
-        return probs, border, found, float(factor)
+        cores = 1 / (1 + np.exp(-outputs[NUM_CLASSES])) if len(outputs) > NUM_CLASSES else None
+        return probs, cores, found, float(factor)
 
     def _tiled(self, x: np.ndarray) -> np.ndarray:
         """Net outputs (K, H, W) for one input (C, H, W), in overlapping tiles when large."""

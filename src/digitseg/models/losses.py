@@ -1,4 +1,4 @@
-"""Weighted sum of cross-entropy and Dice losses for multiclass segmentation."""
+"""Losses: weighted cross-entropy + Dice for the classes, BCE + Dice for the digit cores."""
 
 import segmentation_models_pytorch as smp
 import torch
@@ -63,3 +63,15 @@ class SegmentationLoss(nn.Module):
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Scalar loss for logits (B, C, H, W) and long class ids (B, H, W)."""
         return self.components(logits, target)["loss"]
+
+
+def core_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Loss of the digit-core channel: binary cross-entropy plus soft Dice (cores cover a few
+    percent of the pixels, and Dice keeps their small blobs from fading), in float32.
+
+    ``logits`` and ``target`` are (B, H, W); ``target`` is 1 on core pixels, else 0.
+    """
+    logits, target = logits.float(), target.float()
+    probs = torch.sigmoid(logits)
+    dice = 1 - (2 * (probs * target).sum() + 1) / (probs.sum() + target.sum() + 1)
+    return F.binary_cross_entropy_with_logits(logits, target) + dice

@@ -12,12 +12,12 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MaxMetric
 
 from digitseg.classes import NUM_CLASSES
 from digitseg.metrics.semantic import SegmentationMetrics, to_log_dict
+from digitseg.models.losses import core_loss
 
 STAGES = ("val", "test")
 HEADLINE = "miou_digits"
@@ -28,9 +28,9 @@ _STEP_ARGS = ("total_steps", "T_max")
 class SegmentationModule(L.LightningModule):
     """Per-pixel classification into 10 digits and background.
 
-    A net with one output beyond the 11 classes also learns where two digit instances touch
-    (binary cross-entropy against the batch's ``border``, weighted by ``border_weight``), which
-    post-processing uses to split touching digits of the same class.
+    A net with one output beyond the 11 classes also learns the core of each digit instance
+    (:func:`~digitseg.models.losses.core_loss` against the batch's ``cores``, weighted by
+    ``core_weight``), around which post-processing groups digit pixels into instances.
     """
 
     def __init__(
@@ -39,14 +39,14 @@ class SegmentationModule(L.LightningModule):
         loss: nn.Module,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
-        border_weight: float = 1.0,
+        core_weight: float = 1.0,
         channels_last: bool = True,
         compile: bool = False,
     ) -> None:
         super().__init__()
         self.net = net
         self.loss = loss
-        self.border_weight = border_weight
+        self.core_weight = core_weight
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.channels_last = channels_last
@@ -69,10 +69,8 @@ class SegmentationModule(L.LightningModule):
         parts = self.loss.components(logits, batch["mask"])
         total = parts.pop("loss")
         if outputs.shape[1] > NUM_CLASSES:
-            parts["border"] = F.binary_cross_entropy_with_logits(
-                outputs[:, NUM_CLASSES].float(), batch["border"]
-            )
-            total = total + self.border_weight * parts["border"]
+            parts["core"] = core_loss(outputs[:, NUM_CLASSES], batch["cores"])
+            total = total + self.core_weight * parts["core"]
         return total, parts, logits
 
     def setup(self, stage: str) -> None:
@@ -100,8 +98,8 @@ class SegmentationModule(L.LightningModule):
         loss, parts, logits = self.compute_loss(batch)
         size = len(batch["mask"])
         self.log(f"{stage}/loss", loss, sync_dist=True, batch_size=size)
-        if "border" in parts:
-            self.log(f"{stage}/loss_border", parts["border"], sync_dist=True, batch_size=size)
+        if "core" in parts:
+            self.log(f"{stage}/loss_core", parts["core"], sync_dist=True, batch_size=size)
         self.metrics[stage].update(logits.argmax(1), batch["mask"])
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:

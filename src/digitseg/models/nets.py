@@ -109,7 +109,7 @@ def build_net(
 
     ``arch`` is an smp architecture name (case-insensitive, e.g. "Unet", "FPN") or "FCN8"
     (which ignores ``encoder_name`` and has no pretrained weights). ``extra_channels`` leaves
-    room for extra outputs such as an instance border channel. ``kwargs`` go to the model.
+    room for extra outputs such as the digit-core channel. ``kwargs`` go to the model.
     The padding multiple is the model's output stride (``encoder.output_stride`` for smp).
     """
     if extra_channels < 0:

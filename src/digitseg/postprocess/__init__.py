@@ -4,6 +4,7 @@ from digitseg.postprocess.crops import ink_crop, masked_ink, mnist_crop
 from digitseg.postprocess.instances import (
     Instance,
     PostprocessConfig,
+    digit_cores,
     extract_instances,
     instance_borders,
 )
@@ -12,6 +13,7 @@ from digitseg.postprocess.reading_order import order_instances, read_text, readi
 __all__ = [
     "Instance",
     "PostprocessConfig",
+    "digit_cores",
     "extract_instances",
     "ink_crop",
     "instance_borders",

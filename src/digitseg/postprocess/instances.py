@@ -1,29 +1,28 @@
-"""From per-pixel class probabilities (and an optional instance-border map) to digit instances.
+"""From per-pixel class probabilities (and an optional digit-core map) to digit instances.
 
-:func:`extract_instances` works in five steps:
+:func:`extract_instances` works in four steps:
 
 1. **Classes.** The label map is the argmax of the probabilities; digit pixels are those not
    labelled background. A connected part of one class smaller than ``island_area`` (a few
    pixels of a 3 inside an 8) takes the class most of its neighbours have, where the net gave
    that class at least ``island_prob`` there; a component made only of such islands takes the
    class of highest summed probability.
-2. **Split.** A class's connected part is split where the border map separates touching
-   digits of the same class (the "00" of "1000"): seeds are the connected parts of its pixels
-   with border probability below ``border_threshold`` (seeds under ``min_seed_area`` pixels
-   are ignored), and a part with two seeds or more is shared among them by a seeded
-   watershed on the border probability, kept inside the part. Without a border map, a part
-   wider than ``split_aspect`` times the digit height is cut at its emptiest columns into
-   digits of aspect about ``digit_aspect`` (distance-transform peaks, the usual seeds,
-   follow the skeleton of thin strokes and do not mark digits).
-3. **Merge.** Fragments of one digit (broken strokes, or a digit cut in two by another one
-   crossing it) are merged when the union stays digit-sized (see :class:`PostprocessConfig`).
-4. **Filter.** Specks under ``min_area`` pixels are dropped, then instances shorter than
+2. **Group.** With a core map (the net's estimate of :func:`digit_cores`: a small blob at
+   the centre of each digit), each connected core of at least ``min_core_area`` pixels is
+   one digit: every digit pixel joins the nearest core within ``core_reach`` digit heights,
+   so touching digits of one class (the "00" of "1000") come apart and broken strokes stay
+   together. The digit is the class of highest summed probability over its pixels. Digit
+   pixels out of reach of every core form digits by class part. Without a core map, a
+   class's connected part wider than ``split_aspect`` times the digit height is cut at its
+   emptiest columns into digits of aspect about ``digit_aspect``, and fragments of one digit
+   (broken strokes, or a digit cut in two by another one crossing it) are merged when the
+   union stays digit-sized (see :class:`PostprocessConfig`).
+3. **Filter.** Specks under ``min_area`` pixels are dropped, then instances shorter than
    ``min_height_ratio`` of the median instance height (a comma or a dot the net took for ink).
-5. **Describe.** Each instance gets its class, score, box, area and mask; the list comes in
+4. **Describe.** Each instance gets its class, score, box, area and mask; the list comes in
    reading order (:func:`~digitseg.postprocess.reading_order.order_instances`).
 """
 
-import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -33,10 +32,10 @@ from scipy import ndimage
 from digitseg.classes import BACKGROUND, NUM_CLASSES, NUM_DIGITS
 from digitseg.postprocess.reading_order import order_instances
 
-# Growing by these in turn spreads labels by octagonal distance, close to Euclidean.
-_STEPS = (cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)), np.ones((3, 3), np.uint8))
-# The watershed floods the border map in this many equal steps from the seed threshold to 1.
-_FLOOD_LEVELS = 5
+# A digit's core (see digit_cores): an ellipse at its box centre, this fraction of the box's
+# width and height across each semi-axis, and at least CORE_MIN_RADIUS px.
+CORE_FRACTION = 0.15
+CORE_MIN_RADIUS = 1.5
 # Offsets of the four "forward" 8-neighbours: each neighbouring pair of pixels is seen once.
 _FORWARD = ((0, 1), (1, 0), (1, 1), (1, -1))
 
@@ -53,35 +52,37 @@ class PostprocessConfig:
       pixels takes the class most of its neighbours have when the net's mean probability of
       that class over the part is at least ``island_prob`` (class noise inside a digit, not a
       corner of a neighbouring digit).
-    - ``border_threshold`` (0.5): pixels with a lower border probability seed the watershed.
-    - ``min_seed_area`` (4): smaller seeds are ignored (their pixels are flooded).
-    - ``merge_distance`` (4.0): pieces of one class whose nearest pixels are at most this far
-      apart (Euclidean, px) are merge candidates, the closest first. They merge when their
-      union box is digit-sized: at most ``max_merge_aspect`` (1.2) times as wide as high,
-      ``max_merge_width`` (1.0) times as wide and ``max_merge_height`` (1.3) times as high as
-      the typical digit height (that of the connected component most digit pixels are in).
-      A pair that does not qualify as a crossed digit (another digit's pixels within
+    - ``core_threshold`` (0.5): pixels with at least this core probability are core pixels.
+    - ``min_core_area`` (3): smaller connected cores are ignored.
+    - ``core_reach`` (0.75): digit pixels farther than this many typical digit heights (that
+      of the connected component most digit pixels are in) from every core join no core.
+    - Without a core map: ``split_aspect`` (1.3), ``digit_aspect`` (0.75): a part wider than
+      ``split_aspect`` times its height and the typical digit height is cut into
+      ``round(width / (digit_aspect * height))`` digits (at least 2). Pieces of one class whose
+      nearest pixels are at most ``merge_distance`` (4.0) apart (Euclidean, px) are merge
+      candidates, the closest first. They merge when their union box is digit-sized: at most
+      ``max_merge_aspect`` (1.2) times as wide as high, ``max_merge_width`` (1.0) times as
+      wide and ``max_merge_height`` (1.3) times as high as the typical digit height. A pair
+      that does not qualify as a crossed digit (another digit's pixels within
       ``merge_distance`` of both halves) must also not touch and not be two whole digits side
       by side, as "11" with a small gap: both at least ``full_height`` (0.75) of the union's
       height.
-    - ``split_aspect`` (1.3), ``digit_aspect`` (0.75): without a border map, a part wider than
-      ``split_aspect`` times its height and the typical digit height is cut into
-      ``round(width / (digit_aspect * height))`` digits (at least 2).
     """
 
     min_area: int = 16
     min_height_ratio: float = 0.35
     island_area: int = 16
     island_prob: float = 0.25
-    border_threshold: float = 0.5
-    min_seed_area: int = 4
+    core_threshold: float = 0.5
+    min_core_area: int = 3
+    core_reach: float = 0.75
+    split_aspect: float = 1.3
+    digit_aspect: float = 0.75
     merge_distance: float = 4.0
     max_merge_aspect: float = 1.2
     max_merge_height: float = 1.3
     max_merge_width: float = 1.0
     full_height: float = 0.75
-    split_aspect: float = 1.3
-    digit_aspect: float = 0.75
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,10 +108,8 @@ def instance_borders(instances: np.ndarray, width: int = 1) -> np.ndarray:
     ``instances`` is an (H, W) map of ids below 65535, 0 for background; distance is
     Chebyshev (``width=1``: the 8 neighbours), as digit parts are 8-connected and digits
     often touch only diagonally. Only contacts between instances count, not an instance's
-    edge with the background or the image frame: MNIST strokes are 2-4 px wide, so marking
-    the outer edge too would mark two thirds of every digit and leave some digits no pixel
-    to seed from. The border is marked on both sides of a contact, so no seed pixel of one
-    digit neighbours one of another. This is also the training target of the border channel.
+    edge with the background or the image frame. The border is marked on both sides of a
+    contact. Evaluation uses it to tell touching digits from free-standing ones.
     """
     if width < 1:
         raise ValueError(f"width must be >= 1, got {width}")
@@ -123,30 +122,59 @@ def instance_borders(instances: np.ndarray, width: int = 1) -> np.ndarray:
     return (ids > 0) & ((largest != ids) | (smallest != ids_or_max))
 
 
+def digit_cores(instances: np.ndarray) -> np.ndarray:
+    """The core of each instance: the pixels of an ellipse at the centre of its box, with
+    semi-axes ``CORE_FRACTION`` of the box's width and height (at least ``CORE_MIN_RADIUS``),
+    that no other instance's ellipse covers or touches.
+
+    ``instances`` is an (H, W) map of ids, 0 for background. A core lies inside its digit's
+    box and is one connected blob, even where the digit's strokes are broken; cores of
+    touching or overlapping digits stay apart. This is the training target of the net's core
+    channel, which :func:`extract_instances` groups digit pixels around.
+    """
+    boxes = [b for b in ndimage.find_objects(np.asarray(instances, np.int32)) if b is not None]
+    if not boxes:
+        return np.zeros(instances.shape, bool)
+    (y0, y1), (x0, x1) = np.array(
+        [[(b[axis].start, b[axis].stop) for b in boxes] for axis in (0, 1)]
+    ).transpose(0, 2, 1)
+    radius_y = np.maximum(CORE_FRACTION * (y1 - y0), CORE_MIN_RADIUS)[:, None, None]
+    radius_x = np.maximum(CORE_FRACTION * (x1 - x0), CORE_MIN_RADIUS)[:, None, None]
+    rows = np.arange(instances.shape[0])[None, :, None] - ((y0 + y1 - 1) / 2)[:, None, None]
+    cols = np.arange(instances.shape[1])[None, None, :] - ((x0 + x1 - 1) / 2)[:, None, None]
+    inside = (rows / radius_y) ** 2 + (cols / radius_x) ** 2 <= 1  # (n, H, W)
+    alone = inside.sum(axis=0) == 1
+    ellipses = np.where(alone, inside.argmax(axis=0) + 1, 0).astype(np.uint16)
+    return alone & ~instance_borders(ellipses)
+
+
 def extract_instances(
-    probs: np.ndarray, border: np.ndarray | None = None, config: PostprocessConfig | None = None
+    probs: np.ndarray, cores: np.ndarray | None = None, config: PostprocessConfig | None = None
 ) -> list[Instance]:
     """Digit instances of one image, in reading order (see the module docstring).
 
-    ``probs`` is (11, H, W), the class probabilities of each pixel; ``border`` (H, W) in
-    [0, 1] (or bool), the probability that a pixel lies where two digits touch (see
-    :func:`instance_borders`), or None.
+    ``probs`` is (11, H, W), the class probabilities of each pixel; ``cores`` (H, W) in
+    [0, 1] (or bool), the probability that a pixel lies in a digit's core (see
+    :func:`digit_cores`), or None.
     """
     config = config or PostprocessConfig()
     probs = np.asarray(probs)
     if probs.ndim != 3 or probs.shape[0] != NUM_CLASSES:
         raise ValueError(f"probs must be ({NUM_CLASSES}, H, W), got shape {probs.shape}")
-    if border is not None and np.shape(border) != probs.shape[1:]:
-        raise ValueError(f"border must be {probs.shape[1:]}, got shape {np.shape(border)}")
+    if cores is not None and np.shape(cores) != probs.shape[1:]:
+        raise ValueError(f"cores must be {probs.shape[1:]}, got shape {np.shape(cores)}")
     labels = probs.argmax(axis=0).astype(np.uint8)
     labels = _absorb_islands(labels, probs, config)
     digit_height = _typical_height(labels != BACKGROUND)
-    pieces, classes, touching = _split(labels, border, digit_height, config)
-    pieces, classes = _merge_fragments(pieces, classes, touching, digit_height, config)
+    if cores is None:
+        pieces, classes, touching = _split(labels, digit_height, config)
+        pieces, classes = _merge_fragments(pieces, classes, touching, digit_height, config)
+    else:
+        pieces, classes = _group_around_cores(labels, probs, cores, digit_height, config)
     return order_instances(_describe(pieces, classes, probs, config))
 
 
-# --- 1. classes --------------------------------------------------------------------------------
+# --- 1. classes -----------------------------------------------------------------------------------
 
 
 def _class_parts(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -234,36 +262,75 @@ def _typical_height(digits: np.ndarray) -> float:
     return float(heights[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
-# --- 2. split ----------------------------------------------------------------------------------
+# --- 2. group -------------------------------------------------------------------------------------
 
 
-def _split(labels, border: np.ndarray | None, digit_height: float, config: PostprocessConfig):
-    """Pieces: class parts split by seeds of the border map, or by columns without one.
+def _group_around_cores(labels, probs, cores, digit_height: float, config: PostprocessConfig):
+    """Pieces: digit pixels grouped by their nearest core, the rest by class part.
+
+    Each digit pixel first joins the nearest core within reach, which gives every core the
+    class of highest summed probability over its pixels; then it moves to the nearest core of
+    its own class, where one is within reach, so that a digit keeps the strokes that reach
+    into a neighbour of another class. Returns the piece id map and the class of each id.
+    """
+    digits = labels != BACKGROUND
+    solid = (np.asarray(cores) >= config.core_threshold).view(np.uint8)
+    n, core_ids, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= config.min_core_area
+    keep[0] = False
+    renumber = np.zeros(n, np.int32)
+    renumber[keep] = np.arange(1, keep.sum() + 1)
+    core_ids = renumber[core_ids]
+    n_cores = int(keep.sum())
+    reach = config.core_reach * max(digit_height, 1.0)
+    pieces = np.where(digits, _nearest(core_ids, reach), 0)
+    classes = _summed_class(pieces, probs, n_cores)
+    for c in np.unique(classes[1:]):
+        own = _nearest(np.where(classes[core_ids] == c, core_ids, 0), reach)
+        move = (labels == c) & (own > 0)
+        pieces[move] = own[move]
+    classes = _summed_class(pieces, probs, n_cores)
+    # Digit pixels out of every core's reach: one piece per class part.
+    grouped = pieces > 0
+    parts, part_classes, _ = _class_parts(np.where(grouped, BACKGROUND, labels).astype(np.uint8))
+    pieces = np.where(parts > 0, parts + n_cores, pieces)
+    return pieces, np.concatenate([classes, part_classes[1:]])
+
+
+def _nearest(ids: np.ndarray, reach: float) -> np.ndarray:
+    """Each pixel's nearest non-zero id of ``ids`` at most ``reach`` px away, else 0."""
+    if not ids.any():
+        return np.zeros_like(ids)
+    distance, (rows, cols) = ndimage.distance_transform_edt(ids == 0, return_indices=True)
+    return np.where(distance <= reach, ids[rows, cols], 0)
+
+
+def _summed_class(pieces: np.ndarray, probs: np.ndarray, n: int) -> np.ndarray:
+    """(n + 1,) the digit of highest summed probability over each piece 0..n (0: unused)."""
+    inside = pieces > 0
+    summed = [np.bincount(pieces[inside], probs[c][inside], n + 1) for c in range(NUM_DIGITS)]
+    return np.stack(summed).argmax(axis=0)
+
+
+def _split(labels, digit_height: float, config: PostprocessConfig):
+    """Pieces: class parts, those wider than a digit cut at their emptiest columns.
 
     Returns the piece id map, the class of each id, and the set of touching id pairs.
     """
-    parts, classes, areas = _class_parts(labels)
+    parts, classes, _ = _class_parts(labels)
     boxes = ndimage.find_objects(parts)
     pieces = parts.copy()
     classes = list(classes)
-    if border is None:
-        splittable = _wide(boxes, digit_height, config.split_aspect)
-    else:
-        splittable = _crossed(parts, areas, border, config)
-    for part in splittable:
+    for part in _wide(boxes, digit_height, config.split_aspect):
         box = boxes[part - 1]
         inside = parts[box] == part
-        if border is None:
-            height = max(inside.shape[0], digit_height)
-            split = _column_split(inside, round(inside.shape[1] / (config.digit_aspect * height)))
-        else:
-            split = _seeded_split(inside, border[box], config)
-        if split is not None:
-            # The first sub-piece keeps the part's id, the others get new ones.
-            extra = int(split.max()) - 1
-            new_ids = np.array([part, *range(len(classes), len(classes) + extra)])
-            pieces[box][inside] = new_ids[split[inside] - 1]
-            classes.extend([classes[part]] * extra)
+        height = max(inside.shape[0], digit_height)
+        split = _column_split(inside, round(inside.shape[1] / (config.digit_aspect * height)))
+        # The first sub-piece keeps the part's id, the others get new ones.
+        extra = int(split.max()) - 1
+        new_ids = np.array([part, *range(len(classes), len(classes) + extra)])
+        pieces[box][inside] = new_ids[split[inside] - 1]
+        classes.extend([classes[part]] * extra)
     return pieces, np.array(classes), _touching(pieces)
 
 
@@ -272,49 +339,6 @@ def _wide(boxes, digit_height: float, split_aspect: float) -> np.ndarray:
     sides = np.array([(s[0].stop - s[0].start, s[1].stop - s[1].start) for s in boxes], int)
     heights, widths = sides.reshape(-1, 2).T
     return 1 + np.flatnonzero(widths > split_aspect * np.maximum(heights, digit_height))
-
-
-def _crossed(parts, areas, border, config: PostprocessConfig) -> np.ndarray:
-    """Ids of the parts with border pixels and room for two seeds."""
-    on_border = parts[(parts > 0) & (border >= config.border_threshold)]
-    crossed = np.bincount(on_border, minlength=len(areas)) > 0
-    return np.flatnonzero(crossed & (areas >= 2 * config.min_seed_area))
-
-
-def _seeded_split(inside: np.ndarray, border: np.ndarray, config: PostprocessConfig):
-    """Watershed of one part from its seeds, or None when it has fewer than two."""
-    seeds = (inside & (border < config.border_threshold)).view(np.uint8)
-    n, markers, stats, _ = cv2.connectedComponentsWithStats(seeds, connectivity=8)
-    small = stats[:, cv2.CC_STAT_AREA] < config.min_seed_area
-    small[0] = False
-    if n - 1 - small.sum() < 2:
-        return None
-    renumber = np.zeros(n, np.uint16)
-    renumber[~small] = np.arange((~small).sum())
-    return _flood(renumber[markers], inside, border, config.border_threshold)
-
-
-def _flood(markers: np.ndarray, inside: np.ndarray, border: np.ndarray, threshold: float):
-    """Seeded watershed: grow ``markers`` over ``inside`` through ever higher border levels.
-
-    At each level, labels spread over the unlabelled pixels at or below it one step at a
-    time, 4- and 8-neighbours in turn, so a plateau is shared by (octagonal) distance to the
-    seeds; where two labels arrive at once, the larger one wins. (scipy's ``watershed_ift``
-    gives a whole plateau to one seed, and border maps are mostly plateaus.)
-    """
-    labels = markers.copy()
-    for level in [*np.linspace(threshold, 1.0, _FLOOD_LEVELS)[:-1], np.inf]:
-        todo = inside & (labels == 0) & (border <= level)
-        idle = 0
-        for step in itertools.cycle(_STEPS):
-            if not todo.any() or idle == len(_STEPS):
-                break
-            grown = cv2.dilate(labels, step)
-            new = todo & (grown > 0)
-            labels[new] = grown[new]
-            todo &= ~new
-            idle = 0 if new.any() else idle + 1
-    return labels
 
 
 def _column_split(inside: np.ndarray, k: int) -> np.ndarray:
@@ -345,7 +369,7 @@ def _touching(pieces: np.ndarray) -> set[tuple[int, int]]:
     return {(int(x), int(y)) for x, y in pairs}
 
 
-# --- 3. merge ----------------------------------------------------------------------------------
+# --- 2b. merge (without a core map) ---------------------------------------------------------------
 
 
 def _merge_fragments(pieces, classes, touching, digit_height: float, config):
@@ -354,7 +378,7 @@ def _merge_fragments(pieces, classes, touching, digit_height: float, config):
     Two groups merge when their union box is digit-sized and either a third group's pixels
     lie close to both (a digit crossing the one they were cut from), or they do not touch
     and are not two whole digits side by side. Touching groups were put apart by the class
-    split, the border map or the column cut, and stay apart unless another digit is between.
+    split or the column cut, and stay apart unless another digit is between.
     Returns the merged piece map (ids of merged pieces are those of their first piece).
     """
     boxes = _boxes(pieces, len(classes))
@@ -457,7 +481,7 @@ def _side_by_side(a, b, union, config: PostprocessConfig) -> bool:
     return bool(min(_heights(a), _heights(b)) >= config.full_height * (union[3] - union[1]))
 
 
-# --- 4-5. filter and describe ------------------------------------------------------------------
+# --- 3-4. filter and describe ---------------------------------------------------------------------
 
 
 def _describe(pieces, classes, probs: np.ndarray, config: PostprocessConfig) -> list[Instance]:

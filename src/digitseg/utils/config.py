@@ -23,8 +23,11 @@ def register_resolvers() -> None:
     ``${sqlite_url:<path>}`` (the last two from :mod:`digitseg.utils.resume`)."""
     from digitseg.utils.resume import slurm_run_name, sqlite_url
 
-    resolvers = {"wandb_offline": _wandb_offline, "slurm_run_name": slurm_run_name,
-                 "sqlite_url": sqlite_url}
+    resolvers = {
+        "wandb_offline": _wandb_offline,
+        "slurm_run_name": slurm_run_name,
+        "sqlite_url": sqlite_url,
+    }
     for name, resolver in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)
