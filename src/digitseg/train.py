@@ -25,7 +25,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from digitseg.models.checkpoint import save_model
+from digitseg.models.checkpoint import init_weights, save_model
 from digitseg.utils.config import CONF_DIR, instantiate_dict, print_config_tree
 from digitseg.utils.loggers import close_loggers
 from digitseg.utils.resume import keep_wandb_id, start_checkpoint
@@ -47,6 +47,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         cfg.data, in_channels=cfg.model.net.in_channels, paths=cfg.paths, _convert_="all"
     )
     model = instantiate(cfg.model)
+    if cfg.get("init_weights"):
+        init_weights(model.net, cfg.init_weights)
+        log.info("net initialised from %s", cfg.init_weights)
     model.config = OmegaConf.to_container(cfg, resolve=True)
     loggers = instantiate_dict(cfg.logger)
     # The learning-rate monitor needs a logger to write to.
@@ -104,7 +107,7 @@ def _export_best(cfg: DictConfig, trainer: L.Trainer, model) -> None:
             local,
         )
         return
-    save_model(target, model.net, model.config, metrics)
+    save_model(target, model.net, model.config, metrics, half=cfg.export.half)
     log.info("model exported to %s", target)
 
 

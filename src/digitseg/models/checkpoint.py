@@ -56,6 +56,21 @@ def save_model(
 def load_model(path: str | Path, map_location: str | torch.device = "cpu"):
     """The net of a model file, in eval mode, and the file's payload (config, metrics)."""
     path = Path(path)
+    payload = _read(path, map_location)
+    net = instantiate(payload["config"]["model"]["net"])
+    _load_weights(net, payload, path, "the net its config builds")
+    return net.eval(), payload
+
+
+def init_weights(net: nn.Module, path: str | Path) -> None:
+    """Start ``net`` from the weights of a model file (to fine-tune it); the file's net must
+    have the same layers and shapes."""
+    path = Path(path)
+    _load_weights(_unwrap(net), _read(path, "cpu"), path, "the configured model.net")
+
+
+def _read(path: Path, map_location) -> dict[str, Any]:
+    """The checked payload of a model file."""
     if not path.is_file():
         raise CheckpointError(f"no model file at {path}; train one with `make train`")
     try:
@@ -72,14 +87,14 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu"):
             f"{path} has model file format {payload.get('format_version')}, this digitseg "
             f"({__version__}) reads format {FORMAT_VERSION}: retrain or use a matching version"
         )
-    net = instantiate(payload["config"]["model"]["net"])
+    return payload
+
+
+def _load_weights(net: nn.Module, payload: dict, path: Path, target: str) -> None:
     try:
         net.load_state_dict(payload["state_dict"])
     except RuntimeError as error:
-        raise CheckpointError(
-            f"{path}: weights do not fit the net its config builds: {error}"
-        ) from error
-    return net.eval(), payload
+        raise CheckpointError(f"{path}: weights do not fit {target}: {error}") from error
 
 
 def _unwrap(net: nn.Module) -> nn.Module:
