@@ -14,7 +14,7 @@ Three sources:
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import cv2
@@ -41,28 +41,19 @@ MIN_PART_AREA = 16
 
 
 @dataclass(frozen=True)
-class EvalItem:
-    """One canvas with its truth, as :class:`~digitseg.data.synth.Canvas` plus its index.
+class EvalItem(Canvas):
+    """One canvas with its truth: a :class:`~digitseg.data.synth.Canvas`, its ``index`` and
+    ``line_layout``, whether the digits were placed in one line (as the ``numbers`` preset
+    does)."""
 
-    ``instances`` (H, W) uint16 ids 1..n, instance i+1 of label ``labels[i]`` and box
-    ``boxes[i]`` (x0, y0, x1, y1, exclusive ends); ``line_layout`` whether the digits were
-    placed in one line (as the ``numbers`` preset does).
-    """
-
-    index: int
-    image: np.ndarray
-    semantic: np.ndarray
-    instances: np.ndarray
-    labels: np.ndarray
-    boxes: np.ndarray
-    style: str
+    index: int = 0
     line_layout: bool = False
 
     @classmethod
     def from_canvas(cls, index: int, canvas: Canvas, line_layout: bool) -> "EvalItem":
         """Canvas ``index`` of a generator (``line_layout``: its spec's layout is ``line``)."""
-        fields = (canvas.image, canvas.semantic, canvas.instances, canvas.labels, canvas.boxes)
-        return cls(index, *fields, canvas.style, line_layout)
+        parts = {field.name: getattr(canvas, field.name) for field in fields(Canvas)}
+        return cls(**parts, index=index, line_layout=line_layout)
 
     def truth(self) -> list[Instance]:
         """The true digits as post-processing's instances (score 1), in instance order."""
@@ -127,7 +118,7 @@ def folder_source(folder: str | Path, count: int | None = None) -> EvalSource:
     def items() -> Iterator[EvalItem]:
         found = zip(range(total), read_coco_split(folder), styles, strict=False)
         for index, split_item, style in found:
-            yield EvalItem(index, *split_item, style=style, line_layout=line_layout)
+            yield EvalItem(*split_item, style, index=index, line_layout=line_layout)
 
     info = {"kind": "folder", "folder": str(folder), "preset": coco["info"].get("preset")}
     info |= {"split": coco["info"].get("split"), "count": total}
@@ -155,7 +146,7 @@ def m2nist_source(folder: str | Path, count: int | None = None, batch_size: int 
             for index, image, onehot in zip(range(start, stop), batch, onehots, strict=True):
                 semantic = one_hot_to_classes(onehot)
                 ids, labels, boxes = instances_from_semantic(semantic)
-                yield EvalItem(index, image, semantic, ids, labels, boxes, "unknown", line_layout)
+                yield EvalItem(image, semantic, ids, labels, boxes, "unknown", index, line_layout)
 
     description = {"kind": "m2nist", "folder": str(folder), "preset": info.get("preset")}
     description |= {"split": info.get("split"), "count": total}
