@@ -45,6 +45,13 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["unet", "fcn8"])
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every model")
     args = parser.parse_args()
+    known = sorted(path.stem for path in Path(CONF_DIR, "model").glob("*.yaml"))
+    unknown = [model for model in args.models if model not in known]
+    if unknown:
+        parser.error(
+            f"unknown model config(s) {unknown}: choose from {known} (conf/model/); "
+            "put Hydra overrides after --, as in: --models unet fcn8 -- trainer.max_epochs=2"
+        )
     out_dir = Path("outputs", "compare", datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
     results = {model: run(model, args.overrides, out_dir) for model in args.models}
 
