@@ -125,3 +125,25 @@ def test_onnx_backend_gives_the_same_instances(tiny_model, inputs, tmp_path):
         assert np.allclose(probs_torch, probs_onnx, atol=1e-4)
         ours, theirs = torch_run.segment(picture), onnx_run.segment(picture)
         assert [(i.label, i.bbox) for i in ours] == [(i.label, i.bbox) for i in theirs]
+
+
+def test_walkthrough_figure_stacks_input_overlay_and_crops(tiny_model, inputs):
+    import importlib.util
+    from pathlib import Path
+
+    from digitseg.viz.overlays import draw_boxes, overlay, to_rgb
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "walkthrough_figure.py"
+    spec = importlib.util.spec_from_file_location("walkthrough_figure", script)
+    walkthrough = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(walkthrough)
+    image = np.asarray(Image.open(inputs / "canvas_0.png"))
+    segmenter = Segmenter.from_checkpoint(tiny_model)
+    picture = walkthrough.figure(image, segmenter)
+
+    height, gap = image.shape[0], walkthrough.GAP
+    result = segmenter.run(image)
+    assert picture.shape[1] == image.shape[1] and picture.shape[0] > 2 * (height + gap)
+    np.testing.assert_array_equal(picture[:height], to_rgb(image))
+    boxes = draw_boxes(overlay(image, result.labels), result.instances)
+    np.testing.assert_array_equal(picture[height + gap : 2 * height + gap], boxes)

@@ -1,0 +1,52 @@
+"""The README's picture: an input, its predicted classes with one box per digit, and the
+crops, top to bottom.
+
+    python scripts/walkthrough_figure.py       # docs/examples/amount.jpg -> docs/walkthrough.png
+    python scripts/walkthrough_figure.py IMAGE OUT.png --checkpoint models/digit_segmenter.ckpt
+"""
+
+import argparse
+
+import cv2
+import numpy as np
+
+from digitseg.inference import Segmenter
+from digitseg.inference.images import read_image
+from digitseg.postprocess import ink_crop
+from digitseg.viz.overlays import draw_boxes, overlay, to_rgb
+
+GAP = 6  # white pixels between the rows and between the crops
+
+
+def figure(image: np.ndarray, segmenter: Segmenter) -> np.ndarray:
+    """Input, overlay with boxes and the row of crops, stacked (RGB)."""
+    result = segmenter.run(image)
+    width = image.shape[1]
+    crops = [to_rgb(ink_crop(image, instance)) for instance in result.instances]
+    height = max((c.shape[0] for c in crops), default=1)
+    row = np.full((height, width, 3), 255, np.uint8)
+    x = 0
+    for crop in crops:
+        if x + crop.shape[1] > width:
+            break
+        row[: crop.shape[0], x : x + crop.shape[1]] = crop
+        x += crop.shape[1] + GAP
+    gap = np.full((GAP, width, 3), 255, np.uint8)
+    boxes = draw_boxes(overlay(image, result.labels), result.instances)
+    return np.concatenate([to_rgb(image), gap, boxes, gap, row])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("image", nargs="?", default="docs/examples/amount.jpg")
+    parser.add_argument("out", nargs="?", default="docs/walkthrough.png")
+    parser.add_argument("--checkpoint", default="models/digit_segmenter.ckpt")
+    args = parser.parse_args()
+    segmenter = Segmenter.from_checkpoint(args.checkpoint)
+    picture = figure(read_image(args.image), segmenter)
+    cv2.imwrite(args.out, cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+    print(f"{args.out}: {picture.shape[1]}x{picture.shape[0]}")
+
+
+if __name__ == "__main__":
+    main()
