@@ -1,14 +1,23 @@
 """One markdown table of the headline numbers of several ``digitseg-eval`` report folders.
 
-    python scripts/headline_table.py outputs/eval/release_m2nist outputs/eval/release_numbers
+python scripts/headline_table.py outputs/eval/release_m2nist outputs/eval/release_numbers
 """
 
 import json
 import sys
 from pathlib import Path
 
-COLUMNS = ("preset", "canvases", "miou_digits", "miou (11)", "instance F1", "label acc.",
-           "touching recall", "exact match", "CER")
+COLUMNS = (
+    "preset",
+    "canvases",
+    "miou_digits",
+    "miou (11)",
+    "instance F1",
+    "label acc.",
+    "touching recall",
+    "exact match",
+    "CER",
+)
 
 
 def row(folder: Path) -> list[str]:
@@ -16,11 +25,17 @@ def row(folder: Path) -> list[str]:
     pixel, instance = report["pixel"], report["instance"]
     touching = report["breakdowns"]["contact"].get("touching", {})
     source = report["source"]
-    values = [pixel["miou_digits"], pixel["miou"], instance["f1"], instance["label_accuracy"],
-              touching.get("recall"), instance["exact_match"], instance["cer"]]
+    values = [
+        pixel["miou_digits"],
+        pixel["miou"],
+        instance["f1"],
+        instance["label_accuracy"],
+        touching.get("recall"),
+        instance["exact_match"],
+        instance["cer"],
+    ]
     cells = ["n/a" if v is None else f"{v:.4f}" for v in values]
-    return [str(source.get("preset", folder.name)),
-            str(instance["images"]), *cells]
+    return [str(source.get("preset", folder.name)), str(instance["images"]), *cells]
 
 
 def main(folders: list[str]) -> None:
