@@ -13,7 +13,7 @@ import numpy as np
 from digitseg.inference import Segmenter
 from digitseg.inference.images import read_image
 from digitseg.postprocess import ink_crop
-from digitseg.viz.overlays import draw_boxes, overlay, to_rgb
+from digitseg.viz import annotate, to_rgb
 
 GAP = 6  # white pixels between the rows and between the crops
 
@@ -32,8 +32,8 @@ def figure(image: np.ndarray, segmenter: Segmenter) -> np.ndarray:
         row[: crop.shape[0], x : x + crop.shape[1]] = crop
         x += crop.shape[1] + GAP
     gap = np.full((GAP, width, 3), 255, np.uint8)
-    boxes = draw_boxes(overlay(image, result.labels), result.instances)
-    return np.concatenate([to_rgb(image), gap, boxes, gap, row])
+    annotated = annotate(image, result.labels, result.instances)
+    return np.concatenate([to_rgb(image), gap, annotated, gap, row])
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ from digitseg.inference.images import DEFAULT_MAX_PIXELS
 from digitseg.inference.segmenter import POLARITIES
 from digitseg.models.checkpoint import CheckpointError
 from digitseg.postprocess import ink_crop, mnist_crop
-from digitseg.viz import draw_boxes, overlay
+from digitseg.viz import annotate
 
 DEFAULT_CHECKPOINT = Path("models/digit_segmenter.ckpt")
 log = logging.getLogger("digitseg.segment")
@@ -153,7 +153,7 @@ def _segment_one(segmenter: Segmenter, path: Path, relative: Path, output: Path,
     if args.save_masks:
         (output / stem).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(result.labels).save(output / f"{stem}_mask.png")
-        picture = draw_boxes(overlay(image, result.labels), result.instances)
+        picture = annotate(image, result.labels, result.instances)
         Image.fromarray(picture).save(output / f"{stem}_overlay.png")
     height, width = image.shape[:2]
     return {

@@ -131,7 +131,7 @@ def test_walkthrough_figure_stacks_input_overlay_and_crops(tiny_model, inputs):
     import importlib.util
     from pathlib import Path
 
-    from digitseg.viz.overlays import draw_boxes, overlay, to_rgb
+    from digitseg.viz import annotate, to_rgb
 
     script = Path(__file__).resolve().parents[2] / "scripts" / "walkthrough_figure.py"
     spec = importlib.util.spec_from_file_location("walkthrough_figure", script)
@@ -145,5 +145,5 @@ def test_walkthrough_figure_stacks_input_overlay_and_crops(tiny_model, inputs):
     result = segmenter.run(image)
     assert picture.shape[1] == image.shape[1] and picture.shape[0] > 2 * (height + gap)
     np.testing.assert_array_equal(picture[:height], to_rgb(image))
-    boxes = draw_boxes(overlay(image, result.labels), result.instances)
-    np.testing.assert_array_equal(picture[height + gap : 2 * height + gap], boxes)
+    annotated = annotate(image, result.labels, result.instances)
+    np.testing.assert_array_equal(picture[height + gap : 2 * height + gap], annotated)

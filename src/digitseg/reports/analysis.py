@@ -20,7 +20,7 @@ from digitseg.inference import Segmenter
 from digitseg.postprocess import Instance, ink_crop
 from digitseg.reports.inputs import EvalItem, folder_source, m2nist_source
 from digitseg.reports.writing import CANVASES, INSTANCES, METRICS
-from digitseg.viz import draw_boxes, overlay, to_rgb
+from digitseg.viz import annotate, to_rgb
 
 REPORTS_DIR = REPO_ROOT / "outputs" / "eval"
 # Columns of canvases.csv that hold text; the others hold numbers or booleans.
@@ -136,8 +136,8 @@ def inspect(segmenter: Segmenter, item: EvalItem, scale: float | None = 1.0) -> 
     picture = side_by_side(
         [
             item.image,
-            draw_boxes(overlay(item.image, item.semantic), item.truth()),
-            draw_boxes(overlay(item.image, result.labels), result.instances),
+            annotate(item.image, item.semantic, item.truth()),
+            annotate(item.image, result.labels, result.instances),
         ]
     )
     return Inspection(picture, item.truth_text(), result.text, result.instances)

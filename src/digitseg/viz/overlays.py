@@ -37,6 +37,12 @@ def gallery(images, truths, predictions, scale: int = 2, gap: int = 2) -> np.nda
     return grid.repeat(scale, axis=0).repeat(scale, axis=1)
 
 
+def annotate(image: np.ndarray, labels: np.ndarray, instances) -> np.ndarray:
+    """``labels`` in their class colours over ``image``, with each instance's box and label:
+    the overlay picture of ``digitseg-segment --save-masks``."""
+    return draw_boxes(overlay(image, labels), instances)
+
+
 def draw_boxes(image: np.ndarray, instances) -> np.ndarray:
     """RGB copy of ``image`` with each instance's box and label in its class colour."""
     picture = to_rgb(image).copy()
