@@ -115,6 +115,14 @@ def test_cores_of_overlapping_digits_stay_apart():
     assert len(extract_instances(probs_of(semantic), cores)) == 2
 
 
+def test_core_of_a_flat_digit_at_the_image_frame_is_its_ellipse_cut_by_the_frame():
+    instances = np.zeros((H, W), np.uint16)
+    instances[0:2, W - 20 :] = 1  # a box 2 high and 20 wide in the top right corner
+    ys, xs = np.nonzero(digit_cores(instances))
+    # Semi-axes 3 px (0.15 x 20) and 1.5 px (the minimum) around (W - 10.5, 0.5).
+    assert (ys.min(), ys.max()) == (0, 1) and (xs.min(), xs.max()) == (W - 13, W - 8)
+
+
 # --- single digits, classes, scores ------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@
    reading order (:func:`~digitseg.postprocess.reading_order.order_instances`).
 """
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -132,19 +133,26 @@ def digit_cores(instances: np.ndarray) -> np.ndarray:
     touching or overlapping digits stay apart. This is the training target of the net's core
     channel, which :func:`extract_instances` groups digit pixels around.
     """
-    boxes = [b for b in ndimage.find_objects(np.asarray(instances, np.int32)) if b is not None]
-    if not boxes:
-        return np.zeros(instances.shape, bool)
-    (y0, y1), (x0, x1) = np.array(
-        [[(b[axis].start, b[axis].stop) for b in boxes] for axis in (0, 1)]
-    ).transpose(0, 2, 1)
-    radius_y = np.maximum(CORE_FRACTION * (y1 - y0), CORE_MIN_RADIUS)[:, None, None]
-    radius_x = np.maximum(CORE_FRACTION * (x1 - x0), CORE_MIN_RADIUS)[:, None, None]
-    rows = np.arange(instances.shape[0])[None, :, None] - ((y0 + y1 - 1) / 2)[:, None, None]
-    cols = np.arange(instances.shape[1])[None, None, :] - ((x0 + x1 - 1) / 2)[:, None, None]
-    inside = (rows / radius_y) ** 2 + (cols / radius_x) ** 2 <= 1  # (n, H, W)
-    alone = inside.sum(axis=0) == 1
-    ellipses = np.where(alone, inside.argmax(axis=0) + 1, 0).astype(np.uint16)
+    covers = np.zeros(instances.shape, np.uint8)  # how many ellipses cover each pixel
+    ellipses = np.zeros(instances.shape, np.uint16)  # the id of one ellipse covering it
+    height, width = instances.shape
+    for index, box in enumerate(ndimage.find_objects(np.asarray(instances, np.int32)), 1):
+        if box is None:
+            continue
+        (y0, y1), (x0, x1) = [(axis.start, axis.stop) for axis in box]
+        centre_y, centre_x = (y0 + y1 - 1) / 2, (x0 + x1 - 1) / 2
+        radius_y = max(CORE_FRACTION * (y1 - y0), CORE_MIN_RADIUS)
+        radius_x = max(CORE_FRACTION * (x1 - x0), CORE_MIN_RADIUS)
+        top, left = max(0, math.ceil(centre_y - radius_y)), max(0, math.ceil(centre_x - radius_x))
+        bottom = min(height, math.floor(centre_y + radius_y) + 1)
+        right = min(width, math.floor(centre_x + radius_x) + 1)
+        rows = (np.arange(top, bottom)[:, None] - centre_y) / radius_y
+        cols = (np.arange(left, right)[None, :] - centre_x) / radius_x
+        inside = rows**2 + cols**2 <= 1
+        covers[top:bottom, left:right] += inside
+        ellipses[top:bottom, left:right][inside] = index
+    alone = covers == 1
+    ellipses[~alone] = 0
     return alone & ~instance_borders(ellipses)
 
 
