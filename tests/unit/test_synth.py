@@ -10,10 +10,17 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from scipy import ndimage
 
 from digitseg.classes import BACKGROUND
 from digitseg.data.digits import DigitSet
-from digitseg.data.spec import BACKGROUND_STYLES, LAYOUTS, CanvasSpec, SpecError
+from digitseg.data.spec import (
+    BACKGROUND_STYLES,
+    DEFAULT_DISTRACTOR_KINDS,
+    LAYOUTS,
+    CanvasSpec,
+    SpecError,
+)
 from digitseg.data.synth import CanvasBatch, CanvasGenerator
 
 # Every feature at once: warps, overlaps, all backgrounds, marks, random polarity.
@@ -445,10 +452,11 @@ def test_repeated_classes(fake_digits):
 # --- marks and styles --------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("kinds", [DEFAULT_DISTRACTOR_KINDS, ("slash",)])
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_distractors_are_background(fake_digits, layout):
+def test_distractors_are_background(fake_digits, layout, kinds):
     plain = CanvasSpec(width=120, layout=layout, **INK_ONLY)
-    marked = dataclasses.replace(plain, distractors=(3, 3))
+    marked = dataclasses.replace(plain, distractors=(3, 3), distractor_kinds=kinds)
     without, with_marks = render(plain, fake_digits), render(marked, fake_digits)
     for name in ("semantic", "instances", "labels", "boxes"):
         for a, b in zip(getattr(without, name), getattr(with_marks, name), strict=True):
@@ -456,6 +464,20 @@ def test_distractors_are_background(fake_digits, layout):
     changed = with_marks.images != without.images
     assert changed.sum() > 100
     assert (with_marks.semantic[changed] == BACKGROUND).all()
+
+
+def test_slashes_on_a_line_are_upright_strokes_across_its_middle(fake_digits):
+    plain = CanvasSpec(width=160, layout="line", **INK_ONLY)
+    marked = dataclasses.replace(plain, distractors=(2, 2), distractor_kinds=("slash",))
+    without, with_marks = render(plain, fake_digits), render(marked, fake_digits)
+    slashes = 0
+    for canvas, changed in zip(with_marks, with_marks.images != without.images, strict=True):
+        middle = (canvas.boxes[:, 1].min() + canvas.boxes[:, 3].max()) // 2
+        for rows, cols in ndimage.find_objects(ndimage.label(changed)[0]):
+            assert rows.start <= middle < rows.stop
+            assert rows.stop - rows.start > cols.stop - cols.start
+            slashes += 1
+    assert slashes > len(with_marks)
 
 
 def test_paper_is_rgb_with_dark_ink_on_light(fake_digits):

@@ -1,8 +1,9 @@
-"""Non-digit marks (dots, commas, dashes, underlines, specks) drawn into the ink layer.
+"""Non-digit marks (dots, commas, dashes, underlines, specks, slashes) drawn into the ink layer.
 
 Marks keep clear of every digit's box, so they never change a digit's mask: they are
 background in the labels, which is what the model must learn of punctuation on real scans.
-On ``line`` layouts dots and commas sit on the line's baseline, as in "1,000.50".
+On ``line`` layouts dots and commas sit on the line's baseline, as in "1,000.50", and
+slashes, a little taller than the digits, straddle the line, as in "19/19".
 
 Marks come in ``SIZES`` sizes per kind, drawn once per digit height; placing them is
 vectorised over the canvases of a chunk, one mark at a time.
@@ -20,6 +21,7 @@ from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 SIZES = 8
 _TRIES = 8
 _ON_BASELINE = ("dot", "comma")
+_ACROSS_LINE = ("slash",)
 # A box (x0, y0, x1, y1) that touches nothing on a canvas.
 NOWHERE = (-8, -8, -8, -8)
 
@@ -83,17 +85,22 @@ def draw_distractors(
 def _candidate_boxes(spec: CanvasSpec, bank: _MarkBank, mark, kind, u, digit_boxes, shape):
     """Boxes (x0, y0, x1, y1) of each mark's ``_TRIES`` random places: (B, marks, tries, 4).
 
-    On lines, dots and commas sit on the baseline (the lowest digit box bottom).
+    On lines, dots and commas sit on the baseline (the lowest digit box bottom) and slashes
+    are centred on the middle of the line (of the highest box top and the baseline).
     """
     height, width = shape
     mark_h, mark_w = bank.height[mark][..., None], bank.width[mark][..., None]
     x0 = np.floor(u[:, 0] * (width - mark_w + 1)).astype(np.int64)
     y0 = np.floor(u[:, 1] * (height - mark_h + 1)).astype(np.int64)
     if spec.layout == "line":
-        baseline = np.where(digit_boxes[..., 0] >= 0, digit_boxes[..., 3], -1).max(1)
-        sits = np.isin(kind, [i for i, k in enumerate(spec.distractor_kinds) if k in _ON_BASELINE])
-        on_line = np.clip(baseline[:, None, None] - mark_h // 2, 0, height - mark_h)
-        y0 = np.where((sits & (baseline[:, None] >= 0))[..., None], on_line, y0)
+        used = digit_boxes[..., 0] >= 0
+        baseline = np.where(used, digit_boxes[..., 3], -1).max(1)
+        top = np.where(used, digit_boxes[..., 1], height).min(1)
+        placed = (baseline >= 0)[:, None, None]
+        for kinds, y in ((_ON_BASELINE, baseline), (_ACROSS_LINE, (top + baseline) // 2)):
+            ids = [i for i, k in enumerate(spec.distractor_kinds) if k in kinds]
+            on_line = np.clip(y[:, None, None] - mark_h // 2, 0, height - mark_h)
+            y0 = np.where(np.isin(kind, ids)[..., None] & placed, on_line, y0)
     return np.stack(np.broadcast_arrays(x0, y0, x0 + mark_w, y0 + mark_h), -1)
 
 
@@ -189,4 +196,23 @@ def _speck(size: float, digit_height: float) -> np.ndarray:
     return mark
 
 
-_MARKS = {"dot": _dot, "comma": _comma, "dash": _dash, "underline": _underline, "speck": _speck}
+def _slash(size: float, digit_height: float) -> np.ndarray:
+    """A "/" 0.95-1.35 digit heights tall, slanting 38 to 25 degrees from upright: more than
+    most upright-written ones, so that the slash stays apart from the digit 1."""
+    height = max(5, round((0.95 + 0.4 * size) * digit_height))
+    width = max(2, round(height * (0.8 - 0.35 * size)))
+    thickness = max(1, round(0.1 * digit_height)) + int(size > 0.5)
+    mark = _canvas(height + thickness + 1, width + thickness + 1)
+    low, high = (thickness // 2 + 1, height), (width, thickness // 2 + 1)
+    cv2.line(mark, low, high, 255, thickness, cv2.LINE_AA)
+    return mark
+
+
+_MARKS = {
+    "dot": _dot,
+    "comma": _comma,
+    "dash": _dash,
+    "underline": _underline,
+    "speck": _speck,
+    "slash": _slash,
+}

@@ -9,7 +9,10 @@ from dataclasses import dataclass, field, fields
 LAYOUTS = ("scatter", "line")
 BACKGROUND_STYLES = ("black", "noise", "paper")
 POLARITIES = ("light_on_dark", "dark_on_light", "random")
-DISTRACTOR_KINDS = ("dot", "comma", "dash", "underline", "speck")
+DISTRACTOR_KINDS = ("dot", "comma", "dash", "underline", "speck", "slash")
+# The kinds a spec draws unless it names its own: the presets' fixed splits were drawn with
+# these, so a new kind joins only the specs that ask for it.
+DEFAULT_DISTRACTOR_KINDS = ("dot", "comma", "dash", "underline", "speck")
 
 # Ink of an MNIST digit fills about 20 of its 28 pixels; used to check that digits can fit.
 MNIST_INK_SIDE = 20
@@ -45,7 +48,8 @@ class CanvasSpec:
     ``backgrounds`` maps styles to weights; any ``paper`` weight makes every image of the
     spec RGB. ``ruled_lines`` is the chance that paper is ruled. ``polarity`` applies to the
     ``black`` and ``noise`` styles (paper is always dark ink on light). ``distractors`` is
-    the (min, max) count of non-digit marks of ``distractor_kinds``, labelled background.
+    the (min, max) count of non-digit marks of ``distractor_kinds``, labelled background
+    (``slash``, the "/" of dates, only when asked for).
     """
 
     height: int = 64
@@ -65,7 +69,7 @@ class CanvasSpec:
     backgrounds: dict[str, float] = field(default_factory=lambda: {"black": 1.0})
     ruled_lines: float = 0.0
     distractors: tuple[int, int] = (0, 0)
-    distractor_kinds: tuple[str, ...] = DISTRACTOR_KINDS
+    distractor_kinds: tuple[str, ...] = DEFAULT_DISTRACTOR_KINDS
     polarity: str = "light_on_dark"
     placement_tries: int = 16
 
