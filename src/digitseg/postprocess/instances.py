@@ -248,11 +248,8 @@ def _absorb_islands(labels: np.ndarray, probs: np.ndarray, config: PostprocessCo
     labels[parts == 0] = BACKGROUND
     unsettled = ~settled[parts]
     if unsettled.any():
-        _, components = cv2.connectedComponents(unsettled.view(np.uint8), connectivity=8)
-        sums = np.stack(
-            [np.bincount(components[unsettled], probs[c][unsettled]) for c in range(NUM_DIGITS)]
-        )
-        labels[unsettled] = sums.argmax(axis=0)[components[unsettled]]
+        n, components = cv2.connectedComponents(unsettled.view(np.uint8), connectivity=8)
+        labels[unsettled] = _summed_class(components, probs, n - 1)[components[unsettled]]
     return labels
 
 
