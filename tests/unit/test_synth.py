@@ -480,6 +480,27 @@ def test_slashes_on_a_line_are_upright_strokes_across_its_middle(fake_digits):
     assert slashes > len(with_marks)
 
 
+@pytest.mark.parametrize(("kind", "row"), [("slash", "middle"), ("dot", "baseline")])
+def test_separators_are_background_marks_between_neighbours(fake_digits, kind, row):
+    plain = CanvasSpec(width=200, min_digits=3, max_digits=3, layout="line", **INK_ONLY)
+    separated = dataclasses.replace(plain, separators=1.0, separator_kinds=(kind,))
+    without, batch = render(plain, fake_digits), render(separated, fake_digits)
+    for a, b in zip(without.labels, batch.labels, strict=True):
+        np.testing.assert_array_equal(a, b)  # the same digits, only spaced out
+    separators = 0
+    for canvas in batch:
+        boxes = canvas.boxes[np.argsort(canvas.boxes[:, 0])]
+        baseline, top = boxes[:, 3].max(), boxes[:, 1].min()
+        line_row = baseline - 1 if row == "baseline" else (top + baseline) // 2
+        marks = (canvas.image > 0) & (canvas.semantic == BACKGROUND)
+        for rows, cols in ndimage.find_objects(ndimage.label(marks)[0]):
+            gap = np.flatnonzero((boxes[:-1, 2] < cols.start) & (cols.stop < boxes[1:, 0]))
+            assert len(gap) == 1, "a separator lies between two neighbours"
+            assert rows.start <= line_row < rows.stop
+            separators += 1
+    assert separators == sum(len(labels) - 1 for labels in batch.labels)
+
+
 def test_paper_is_rgb_with_dark_ink_on_light(fake_digits):
     spec = CanvasSpec(backgrounds={"paper": 1.0}, ruled_lines=1.0)
     batch = render(spec, fake_digits)

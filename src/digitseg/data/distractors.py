@@ -5,6 +5,10 @@ background in the labels, which is what the model must learn of punctuation on r
 On ``line`` layouts dots and commas sit on the line's baseline, as in "1,000.50", and
 slashes, a little taller than the digits, straddle the line, as in "19/19".
 
+*Separators* are such marks written between two digits of a line: the line layout widens the
+gap before a digit to hold one (:func:`choose_separators`), and :func:`draw_separators`
+draws it there, on the baseline (dots, commas) or across the middle (slashes, dashes).
+
 Marks come in ``SIZES`` sizes per kind, drawn once per digit height; placing them is
 vectorised over the canvases of a chunk, one mark at a time.
 """
@@ -22,6 +26,8 @@ SIZES = 8
 _TRIES = 8
 _ON_BASELINE = ("dot", "comma")
 _ACROSS_LINE = ("slash",)
+# Free pixels kept on each side of a separator, so that it never touches a digit's box.
+_CLEARANCE = 2
 # A box (x0, y0, x1, y1) that touches nothing on a canvas.
 NOWHERE = (-8, -8, -8, -8)
 
@@ -55,19 +61,90 @@ def _mark_bank(kinds: tuple[str, ...], digit_height: float) -> _MarkBank:
     )
 
 
+class Separators(NamedTuple):
+    """Per digit of a line, the separator in the gap before it: its mark (an index into the
+    ``separator_kinds`` bank, -1 for none), the extra gap it needs and its ink value."""
+
+    mark: np.ndarray
+    space: np.ndarray
+    value: np.ndarray
+
+    def take(self, rows: np.ndarray) -> "Separators":
+        return Separators(*(column[rows] for column in self))
+
+
+def choose_separators(
+    spec: CanvasSpec, canvas: np.ndarray, slot: np.ndarray, rnd: CounterRandom, stream: int
+) -> Separators:
+    """Draw, with chance ``spec.separators``, a separator before each digit (its canvas, slot)."""
+    if spec.separators == 0:
+        none = np.zeros(len(canvas), np.int64)
+        return Separators(none - 1, none, none)
+    bank = _mark_bank(spec.separator_kinds, _digit_height(spec))
+    u = rnd.uniform(stream, 4 * spec.max_digits).reshape(-1, spec.max_digits, 4)[canvas, slot]
+    kind = to_integers(u[:, 1], 0, len(spec.separator_kinds) - 1)
+    mark = np.where(
+        u[:, 0] < spec.separators, kind * SIZES + to_integers(u[:, 2], 0, SIZES - 1), -1
+    )
+    space = np.where(mark >= 0, bank.width[mark] + 2 * _CLEARANCE, 0)
+    return Separators(mark, space, to_integers(u[:, 3], 150, 255))
+
+
+def draw_separators(
+    spec: CanvasSpec,
+    ink: np.ndarray,
+    digit_boxes: np.ndarray,
+    separators: Separators,
+    where: tuple[np.ndarray, np.ndarray],
+    gap_end: np.ndarray,
+) -> np.ndarray:
+    """Draw ``separators`` into ``ink`` (B, H, W) in place, each in the gap before the digit
+    at ``where`` (canvas, slot), which ends at that digit's left mask edge ``gap_end``.
+
+    ``digit_boxes`` are as for :func:`draw_distractors`. A separator that would touch a
+    digit's box or leave the canvas is left out. Returns the drawn ones' boxes (B, slots, 4),
+    ``NOWHERE`` elsewhere, for :func:`draw_distractors` to keep clear of.
+    """
+    occupied = np.full(digit_boxes.shape, NOWHERE, np.int64)
+    if len(separators.mark) == 0:
+        return occupied
+    height, width = ink.shape[1:]
+    canvas, slot = where
+    bank = _mark_bank(spec.separator_kinds, _digit_height(spec))
+    mark_h, mark_w = bank.height[separators.mark], bank.width[separators.mark]
+    baseline, middle = _line_rows(digit_boxes, height)
+    on_baseline = [i for i, k in enumerate(spec.separator_kinds) if k in _ON_BASELINE]
+    row = np.where(np.isin(separators.mark // SIZES, on_baseline), baseline[canvas], middle[canvas])
+    y0 = np.clip(row - mark_h // 2, 0, height - mark_h)
+    x0 = gap_end - separators.space + _CLEARANCE
+    boxes = np.stack([x0, y0, x0 + mark_w, y0 + mark_h], -1)
+    clear = ~_touch(boxes[:, None], digit_boxes[canvas]).any(-1)
+    drawn = clear & (x0 >= 0) & (x0 + mark_w <= width)
+    mark, value = separators.mark[drawn], separators.value[drawn]
+    _stamp(ink, bank, mark, value, canvas[drawn], y0[drawn], x0[drawn])
+    occupied[canvas[drawn], slot[drawn]] = boxes[drawn]
+    return occupied
+
+
 def draw_distractors(
-    spec: CanvasSpec, ink: np.ndarray, digit_boxes: np.ndarray, rnd: CounterRandom, stream: int
+    spec: CanvasSpec,
+    ink: np.ndarray,
+    digit_boxes: np.ndarray,
+    occupied: np.ndarray,
+    rnd: CounterRandom,
+    stream: int,
 ) -> None:
-    """Draw marks into ``ink`` (B, H, W) in place, clear of ``digit_boxes``.
+    """Draw marks into ``ink`` (B, H, W) in place, clear of ``digit_boxes`` and ``occupied``.
 
     ``digit_boxes`` (B, slots, 4) are each canvas's digit boxes (x0, y0, x1, y1), unused
-    slots set to ``NOWHERE``. A mark that finds no free place in a few tries is left out.
+    slots set to ``NOWHERE``; ``occupied`` (B, k, 4) are boxes of marks already drawn. A mark
+    that finds no free place in a few tries is left out.
     """
     low, high = spec.distractors
     if high == 0:
         return
     n = len(ink)
-    bank = _mark_bank(spec.distractor_kinds, MNIST_INK_SIDE * sum(spec.scale) / 2)
+    bank = _mark_bank(spec.distractor_kinds, _digit_height(spec))
     u = rnd.uniform(stream, 1 + high * (3 + 2 * _TRIES))
     count = to_integers(u[:, 0], low, high)
     kind_u, size_u, value_u = u[:, 1 : 1 + 3 * high].reshape(n, 3, high).transpose(1, 0, 2)
@@ -75,7 +152,8 @@ def draw_distractors(
     mark = kind * SIZES + to_integers(size_u, 0, SIZES - 1)
     corner_u = u[:, 1 + 3 * high :].reshape(n, 2, high, _TRIES)
     boxes = _candidate_boxes(spec, bank, mark, kind, corner_u, digit_boxes, ink.shape[1:])
-    chosen, drawn = _first_clear(boxes, digit_boxes, count, ink.shape[1:])
+    clear_of = np.concatenate([digit_boxes, occupied], 1)
+    chosen, drawn = _first_clear(boxes, clear_of, count, ink.shape[1:])
     canvas, j = np.nonzero(drawn)
     corner = boxes[canvas, j, chosen[canvas, j]]
     value = to_integers(value_u[canvas, j], 150, 255)
@@ -93,19 +171,31 @@ def _candidate_boxes(spec: CanvasSpec, bank: _MarkBank, mark, kind, u, digit_box
     x0 = np.floor(u[:, 0] * (width - mark_w + 1)).astype(np.int64)
     y0 = np.floor(u[:, 1] * (height - mark_h + 1)).astype(np.int64)
     if spec.layout == "line":
-        used = digit_boxes[..., 0] >= 0
-        baseline = np.where(used, digit_boxes[..., 3], -1).max(1)
-        top = np.where(used, digit_boxes[..., 1], height).min(1)
+        baseline, middle = _line_rows(digit_boxes, height)
         placed = (baseline >= 0)[:, None, None]
-        for kinds, y in ((_ON_BASELINE, baseline), (_ACROSS_LINE, (top + baseline) // 2)):
+        for kinds, y in ((_ON_BASELINE, baseline), (_ACROSS_LINE, middle)):
             ids = [i for i, k in enumerate(spec.distractor_kinds) if k in kinds]
             on_line = np.clip(y[:, None, None] - mark_h // 2, 0, height - mark_h)
             y0 = np.where(np.isin(kind, ids)[..., None] & placed, on_line, y0)
     return np.stack(np.broadcast_arrays(x0, y0, x0 + mark_w, y0 + mark_h), -1)
 
 
-def _first_clear(boxes: np.ndarray, digit_boxes: np.ndarray, count: np.ndarray, shape):
-    """Mark by mark, the first try clear of the digits and of earlier marks.
+def _line_rows(digit_boxes: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each canvas's baseline (its lowest digit box bottom; -1 without digits) and middle row
+    (halfway from the highest box top to the baseline)."""
+    used = digit_boxes[..., 0] >= 0
+    baseline = np.where(used, digit_boxes[..., 3], -1).max(1)
+    top = np.where(used, digit_boxes[..., 1], height).min(1)
+    return baseline, (top + baseline) // 2
+
+
+def _digit_height(spec: CanvasSpec) -> float:
+    """The ink height of a digit of mean scale, which sizes the marks."""
+    return MNIST_INK_SIDE * sum(spec.scale) / 2
+
+
+def _first_clear(boxes: np.ndarray, clear_of: np.ndarray, count: np.ndarray, shape):
+    """Mark by mark, the first try clear of the ``clear_of`` boxes and of earlier marks.
 
     Returns the chosen try (B, marks) and whether the mark is drawn: one of the canvas's
     ``count`` marks, smaller than the canvas, with a clear try.
@@ -114,7 +204,7 @@ def _first_clear(boxes: np.ndarray, digit_boxes: np.ndarray, count: np.ndarray, 
     height, width = shape
     size_ok = boxes[..., 0, 2] - boxes[..., 0, 0] <= width
     size_ok &= boxes[..., 0, 3] - boxes[..., 0, 1] <= height
-    taken = [digit_boxes]
+    taken = [clear_of]
     drawn = np.zeros((n, marks), bool)
     chosen = np.zeros((n, marks), np.int64)
     rows = np.arange(n)

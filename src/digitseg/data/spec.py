@@ -13,6 +13,8 @@ DISTRACTOR_KINDS = ("dot", "comma", "dash", "underline", "speck", "slash")
 # The kinds a spec draws unless it names its own: the presets' fixed splits were drawn with
 # these, so a new kind joins only the specs that ask for it.
 DEFAULT_DISTRACTOR_KINDS = ("dot", "comma", "dash", "underline", "speck")
+# The marks written between the digits of a number: "12/05", "1,250.00", "555-0199".
+SEPARATOR_KINDS = ("slash", "dot", "comma", "dash")
 
 # Ink of an MNIST digit fills about 20 of its 28 pixels; used to check that digits can fit.
 MNIST_INK_SIDE = 20
@@ -49,7 +51,9 @@ class CanvasSpec:
     spec RGB. ``ruled_lines`` is the chance that paper is ruled. ``polarity`` applies to the
     ``black`` and ``noise`` styles (paper is always dark ink on light). ``distractors`` is
     the (min, max) count of non-digit marks of ``distractor_kinds``, labelled background
-    (``slash``, the "/" of dates, only when asked for).
+    (``slash``, the "/" of dates, only when asked for). On lines, ``separators`` is the
+    chance that a gap between neighbours is widened to hold one mark of ``separator_kinds``,
+    also background, as in "12/05" or "1,250.00".
     """
 
     height: int = 64
@@ -70,6 +74,8 @@ class CanvasSpec:
     ruled_lines: float = 0.0
     distractors: tuple[int, int] = (0, 0)
     distractor_kinds: tuple[str, ...] = DEFAULT_DISTRACTOR_KINDS
+    separators: float = 0.0
+    separator_kinds: tuple[str, ...] = SEPARATOR_KINDS
     polarity: str = "light_on_dark"
     placement_tries: int = 16
 
@@ -168,13 +174,21 @@ def _validate(spec: CanvasSpec) -> None:
         "distractors",
         f"must be (min, max) counts with 0 <= min <= max, got {spec.distractors}",
     )
-    _require(bool(spec.distractor_kinds), "distractor_kinds", "needs at least one kind")
-    for kind in spec.distractor_kinds:
-        _require(
-            kind in DISTRACTOR_KINDS,
-            "distractor_kinds",
-            f"unknown kind '{kind}', choose from {DISTRACTOR_KINDS}",
-        )
+    _require(0 <= spec.separators <= 1, "separators", "must be a probability in [0, 1]")
+    _require(
+        spec.separators == 0 or spec.layout == "line",
+        "separators",
+        "marks between digits need layout: line",
+    )
+    for name in ("distractor_kinds", "separator_kinds"):
+        kinds = getattr(spec, name)
+        _require(bool(kinds), name, "needs at least one kind")
+        for kind in kinds:
+            _require(
+                kind in DISTRACTOR_KINDS,
+                name,
+                f"unknown kind '{kind}', choose from {DISTRACTOR_KINDS}",
+            )
     _require(spec.polarity in POLARITIES, "polarity", f"must be one of {POLARITIES}")
     _require(spec.placement_tries >= 1, "placement_tries", "must be >= 1")
     _validate_fit(spec)

@@ -23,7 +23,13 @@ import numpy as np
 from digitseg.classes import BACKGROUND, NUM_DIGITS
 from digitseg.data.backgrounds import paint_backgrounds
 from digitseg.data.digits import DigitSet
-from digitseg.data.distractors import NOWHERE, draw_distractors
+from digitseg.data.distractors import (
+    NOWHERE,
+    Separators,
+    choose_separators,
+    draw_distractors,
+    draw_separators,
+)
 from digitseg.data.rng import CounterRandom, split_key, to_integers, to_range
 from digitseg.data.spec import BACKGROUND_STYLES, CanvasSpec
 
@@ -41,6 +47,7 @@ class Stream(IntEnum):
     LINE = 3
     SCATTER = 4
     STYLE = 5
+    SEPARATOR = 6
     BACKGROUND = 100
     DISTRACTOR = 200
 
@@ -212,8 +219,11 @@ def _render_chunk(
     n = len(semantic)
     digits = _draw_digits(spec, pool, rnd)
     glyphs = _make_glyphs(spec, pool, digits, rnd)
-    place = _place_line if spec.layout == "line" else _place_scatter
-    origin, placed = place(spec, glyphs, digits, n, rnd)
+    separators = choose_separators(spec, digits.canvas, digits.slot, rnd, Stream.SEPARATOR)
+    if spec.layout == "line":
+        origin, placed = _place_line(spec, glyphs, digits, n, rnd, separators.space)
+    else:
+        origin, placed = _place_scatter(spec, glyphs, digits, n, rnd)
 
     ink = np.zeros(semantic.shape, np.uint8)
     layers = _Layers(ink.reshape(-1), semantic.reshape(-1), instances.reshape(-1))
@@ -226,10 +236,23 @@ def _render_chunk(
 
     digit_boxes = np.full((n, spec.max_digits, 4), NOWHERE, np.int64)
     digit_boxes[digits.canvas[kept], digits.slot[kept]] = boxes
-    draw_distractors(spec, ink, digit_boxes, rnd, Stream.DISTRACTOR)
+    occupied = _draw_separators(spec, ink, digit_boxes, separators, glyphs, digits, origin, placed)
+    draw_distractors(spec, ink, digit_boxes, occupied, rnd, Stream.DISTRACTOR)
     style_ids = _draw_styles(spec, rnd)
     paint_backgrounds(spec, ink, style_ids, rnd, Stream.BACKGROUND, out=batch.images[part])
     batch.styles.extend(BACKGROUND_STYLES[s] for s in style_ids)
+
+
+def _draw_separators(
+    spec, ink, digit_boxes, separators: Separators, glyphs: _Glyphs, digits: _Digits, origin, placed
+) -> np.ndarray:
+    """Draw the separators of placed digits that follow another on their line; returns their
+    boxes (canvases, slots, 4) (see :func:`draw_separators`)."""
+    follows = _instance_ids(digits.canvas, placed) > 1
+    between = np.flatnonzero(follows & (separators.mark >= 0))
+    gap_end = origin[between, 1] + glyphs.mask_box[between, 2]
+    where = digits.canvas[between], digits.slot[between]
+    return draw_separators(spec, ink, digit_boxes, separators.take(between), where, gap_end)
 
 
 def _draw_digits(spec: CanvasSpec, pool: _ClassPools, rnd: CounterRandom) -> _Digits:
@@ -436,8 +459,9 @@ def _overlap_fraction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(np.minimum(area_a, area_b), 1)
 
 
-def _place_line(spec: CanvasSpec, glyphs: _Glyphs, digits: _Digits, n: int, rnd):
-    """Digits side by side on one line, in slot order, ``gap`` apart.
+def _place_line(spec: CanvasSpec, glyphs: _Glyphs, digits: _Digits, n: int, rnd, space):
+    """Digits side by side on one line, in slot order, ``gap`` apart, or ``space`` apart
+    where ``space`` (per digit, 0 for none) asks for room for a separator before a digit.
 
     Digits that would overflow the width are left out. Returns each glyph's frame origin
     (y, x) on its canvas and whether it was placed.
@@ -448,7 +472,7 @@ def _place_line(spec: CanvasSpec, glyphs: _Glyphs, digits: _Digits, n: int, rnd)
     idx = np.flatnonzero(placed)
     canvas, slot = digits.canvas[idx], digits.slot[idx]
     mask, ink = glyphs.mask_box[idx], glyphs.ink_box[idx]
-    x, fits = _line_x(spec, mask, ink, canvas, u[canvas, slot], u[:, -2])
+    x, fits = _line_x(spec, mask, ink, canvas, u[canvas, slot], u[:, -2], space[idx])
     placed[idx] = fits
     y = _line_y(spec, mask, ink, canvas, fits, u[canvas, slots + slot], u[:, -1])
     origin = np.zeros((len(digits.canvas), 2), np.int64)
@@ -456,17 +480,19 @@ def _place_line(spec: CanvasSpec, glyphs: _Glyphs, digits: _Digits, n: int, rnd)
     return origin, placed
 
 
-def _line_x(spec: CanvasSpec, mask, ink, canvas, gap_u, start_u):
+def _line_x(spec: CanvasSpec, mask, ink, canvas, gap_u, start_u, space):
     """Frame x origins of the digits of lines and whether each fits the width.
 
     A negative gap makes neighbours touch or overlap, by at most half the narrower one, so
-    digits stay in reading order. ``gap_u`` are per digit, ``start_u`` per canvas.
+    digits stay in reading order. A digit with ``space`` > 0 gets that gap instead.
+    ``gap_u`` and ``space`` are per digit, ``start_u`` per canvas.
     """
     width = mask[:, 3] - mask[:, 2]
     first = np.ones(len(canvas), bool)
     first[1:] = canvas[1:] != canvas[:-1]
     gap = np.rint(to_range(gap_u, *spec.gap)).astype(np.int64)
     gap = np.maximum(gap, -(np.minimum(width, np.r_[0, width[:-1]]) // 2))
+    gap = np.where(space > 0, space, gap)
     right = _segment_cumsum(np.where(first, width, width + gap), first)
     left = right - width
     # The extent of each line's ink from its first digit to this one.
