@@ -13,6 +13,7 @@ import numpy as np
 from digitseg.inference import Segmenter
 from digitseg.inference.images import read_image
 from digitseg.postprocess import ink_crop
+from digitseg.reports.analysis import side_by_side
 from digitseg.viz import annotate, to_rgb
 
 GAP = 6  # white pixels between the rows and between the crops
@@ -22,18 +23,21 @@ def figure(image: np.ndarray, segmenter: Segmenter) -> np.ndarray:
     """Input, overlay with boxes and the row of crops, stacked (RGB)."""
     result = segmenter.run(image)
     width = image.shape[1]
-    crops = [to_rgb(ink_crop(image, instance)) for instance in result.instances]
-    height = max((c.shape[0] for c in crops), default=1)
-    row = np.full((height, width, 3), 255, np.uint8)
-    x = 0
-    for crop in crops:
-        if x + crop.shape[1] > width:
-            break
-        row[: crop.shape[0], x : x + crop.shape[1]] = crop
-        x += crop.shape[1] + GAP
     gap = np.full((GAP, width, 3), 255, np.uint8)
     annotated = annotate(image, result.labels, result.instances)
-    return np.concatenate([to_rgb(image), gap, annotated, gap, row])
+    crops = crop_row([ink_crop(image, instance) for instance in result.instances], width)
+    return np.concatenate([to_rgb(image), gap, annotated, gap, crops])
+
+
+def crop_row(crops: list[np.ndarray], width: int) -> np.ndarray:
+    """The crops side by side, as many as fit ``width``, on a white row that wide."""
+    ends = np.cumsum([crop.shape[1] + GAP for crop in crops]) - GAP
+    fitting = crops[: int(np.searchsorted(ends, width, side="right"))]
+    row = np.full((max((c.shape[0] for c in fitting), default=1), width, 3), 255, np.uint8)
+    if fitting:
+        strip = side_by_side(fitting, gap=GAP)
+        row[:, : strip.shape[1]] = strip
+    return row
 
 
 def main() -> None:

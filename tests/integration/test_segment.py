@@ -127,16 +127,22 @@ def test_onnx_backend_gives_the_same_instances(tiny_model, inputs, tmp_path):
         assert [(i.label, i.bbox) for i in ours] == [(i.label, i.bbox) for i in theirs]
 
 
-def test_walkthrough_figure_stacks_input_overlay_and_crops(tiny_model, inputs):
+def _walkthrough_script():
+    """scripts/walkthrough_figure.py as a module."""
     import importlib.util
     from pathlib import Path
-
-    from digitseg.viz import annotate, to_rgb
 
     script = Path(__file__).resolve().parents[2] / "scripts" / "walkthrough_figure.py"
     spec = importlib.util.spec_from_file_location("walkthrough_figure", script)
     walkthrough = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(walkthrough)
+    return walkthrough
+
+
+def test_walkthrough_figure_stacks_input_overlay_and_crops(tiny_model, inputs):
+    from digitseg.viz import annotate, to_rgb
+
+    walkthrough = _walkthrough_script()
     image = np.asarray(Image.open(inputs / "canvas_0.png"))
     segmenter = Segmenter.from_checkpoint(tiny_model)
     picture = walkthrough.figure(image, segmenter)
@@ -147,3 +153,14 @@ def test_walkthrough_figure_stacks_input_overlay_and_crops(tiny_model, inputs):
     np.testing.assert_array_equal(picture[:height], to_rgb(image))
     annotated = annotate(image, result.labels, result.instances)
     np.testing.assert_array_equal(picture[height + gap : 2 * height + gap], annotated)
+
+
+def test_walkthrough_crop_row_keeps_the_crops_that_fit_the_width():
+    walkthrough = _walkthrough_script()
+    gap = walkthrough.GAP
+    crops = [np.full((h, 10), 0, np.uint8) for h in (12, 8, 30)]
+    row = walkthrough.crop_row(crops, width=25 + gap)
+    assert row.shape == (12, 25 + gap, 3)  # the third crop does not fit: its height is not used
+    assert (row[:, :10] == 0).all() and (row[:8, 10 + gap : 20 + gap] == 0).all()
+    assert (row[:, 20 + gap :] == 255).all() and (row[8:, 10 + gap :] == 255).all()
+    assert walkthrough.crop_row([], width=7).shape == (1, 7, 3)
