@@ -1,6 +1,6 @@
 """A check on handwriting the model never saw: numbers in handwriting fonts on photo-like paper.
 
-    python scripts/scan_check.py build  --out data/scan_check          # 60 images + labels.json
+    python scripts/scan_check.py build  --out data/scan_check          # 60 images + labels
     python scripts/scan_check.py evaluate --out data/scan_check [--checkpoint ...]
 
 The digits come from handwriting fonts of other writers (Debian: apt-get install
@@ -8,12 +8,14 @@ fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript), not from M
 paper (illumination, grain, ruled lines, ink colour, slight rotation, JPEG) is drawn here,
 independently of the training generator. Numbers carry punctuation ("1,250.75", "12-34")
 that must not be read as digits. ``evaluate`` prints string exact match, character error
-rate and digit-count accuracy of the digits read against the digits written.
+rate and digit-count accuracy of the digits read against the digits written, and exact match
+per kind of punctuation.
 """
 
 import argparse
 import json
 import random
+from collections import defaultdict
 from pathlib import Path
 
 import cv2
@@ -60,7 +62,7 @@ def build(out: Path, count: int, seed: int) -> None:
         )
     rng, prng = np.random.default_rng(seed), random.Random(seed)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    labels = {}
+    labels, written = {}, {}
     for i in range(count):
         text = _number(prng)
         font = ImageFont.truetype(prng.choice(fonts), int(rng.integers(28, 90)))
@@ -76,8 +78,10 @@ def build(out: Path, count: int, seed: int) -> None:
         name = f"{i:03d}.jpg"
         Image.fromarray(image).save(out / "images" / name, quality=int(rng.integers(60, 92)))
         labels[name] = "".join(c for c in text if c.isdigit())
+        written[name] = text
     (out / "labels.json").write_text(json.dumps(labels, indent=1))
-    print(f"wrote {count} images to {out / 'images'} and their digits to {out / 'labels.json'}")
+    (out / "written.json").write_text(json.dumps(written, indent=1))
+    print(f"wrote {count} images to {out / 'images'}, their digits to {out / 'labels.json'}")
 
 
 def _edit_distance(a: str, b: str) -> int:
@@ -95,9 +99,14 @@ def evaluate(out: Path, checkpoint: str) -> None:
 
     segmenter = Segmenter.from_checkpoint(checkpoint)
     labels = json.loads((out / "labels.json").read_text())
+    written_file = out / "written.json"
+    written = json.loads(written_file.read_text()) if written_file.is_file() else {}
+    by_punctuation = defaultdict(list)
     exact = count_ok = errors = total = 0
     for name, truth in labels.items():
         read = segmenter.run(read_image(out / "images" / name)).text.replace("\n", "")
+        marks = "".join(sorted({c for c in written.get(name, truth) if not c.isdigit()}))
+        by_punctuation[marks or "none"].append(read == truth)
         exact += read == truth
         count_ok += len(read) == len(truth)
         errors += _edit_distance(read, truth)
@@ -108,6 +117,9 @@ def evaluate(out: Path, checkpoint: str) -> None:
         f"\n{n} images: exact match {exact / n:.3f}, digit count right {count_ok / n:.3f}, "
         f"character error rate {errors / total:.3f}  ({checkpoint})"
     )
+    if written:
+        shares = (f"'{k}' {np.mean(v):.3f} ({len(v)})" for k, v in sorted(by_punctuation.items()))
+        print("exact match by punctuation (images):", ", ".join(shares))
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -127,22 +128,22 @@ def test_onnx_backend_gives_the_same_instances(tiny_model, inputs, tmp_path):
         assert [(i.label, i.bbox) for i in ours] == [(i.label, i.bbox) for i in theirs]
 
 
-def _walkthrough_script():
-    """scripts/walkthrough_figure.py as a module."""
+def _script(name: str):
+    """scripts/<name>.py as a module."""
     import importlib.util
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[2] / "scripts" / "walkthrough_figure.py"
-    spec = importlib.util.spec_from_file_location("walkthrough_figure", script)
-    walkthrough = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(walkthrough)
-    return walkthrough
+    path = Path(__file__).resolve().parents[2] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
 
 
 def test_walkthrough_figure_stacks_input_overlay_and_crops(tiny_model, inputs):
     from digitseg.viz import annotate, to_rgb
 
-    walkthrough = _walkthrough_script()
+    walkthrough = _script("walkthrough_figure")
     image = np.asarray(Image.open(inputs / "canvas_0.png"))
     segmenter = Segmenter.from_checkpoint(tiny_model)
     picture = walkthrough.figure(image, segmenter)
@@ -156,7 +157,7 @@ def test_walkthrough_figure_stacks_input_overlay_and_crops(tiny_model, inputs):
 
 
 def test_walkthrough_crop_row_keeps_the_crops_that_fit_the_width():
-    walkthrough = _walkthrough_script()
+    walkthrough = _script("walkthrough_figure")
     gap = walkthrough.GAP
     crops = [np.full((h, 10), 0, np.uint8) for h in (12, 8, 30)]
     row = walkthrough.crop_row(crops, width=25 + gap)
@@ -164,3 +165,22 @@ def test_walkthrough_crop_row_keeps_the_crops_that_fit_the_width():
     assert (row[:, :10] == 0).all() and (row[:8, 10 + gap : 20 + gap] == 0).all()
     assert (row[:, 20 + gap :] == 255).all() and (row[8:, 10 + gap :] == 255).all()
     assert walkthrough.crop_row([], width=7).shape == (1, 7, 3)
+
+
+def test_scan_check_scores_each_kind_of_punctuation(tiny_model, inputs, tmp_path, capsys):
+    (tmp_path / "images").mkdir()
+    written = {"a.png": "12/34", "b.png": "5,678.90", "c.png": "0042"}
+    for name, source in zip(written, ["canvas_0.png", "canvas_1.png", "canvas_0.png"], strict=True):
+        (tmp_path / "images" / name).write_bytes((inputs / source).read_bytes())
+    digits = {name: "".join(c for c in text if c.isdigit()) for name, text in written.items()}
+    (tmp_path / "labels.json").write_text(json.dumps(digits))
+    (tmp_path / "written.json").write_text(json.dumps(written))
+    _script("scan_check").evaluate(tmp_path, str(tiny_model))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("a.png: wrote       1234  read ")
+    assert "3 images: exact match" in lines[-2]
+    assert re.fullmatch(
+        r"exact match by punctuation \(images\): ',\.' [01]\.000 \(1\), '/' [01]\.000 \(1\), "
+        r"'none' [01]\.000 \(1\)",
+        lines[-1],
+    )
