@@ -115,7 +115,7 @@ def draw_separators(
     baseline, middle = _line_rows(digit_boxes, height)
     on_baseline = [i for i, k in enumerate(spec.separator_kinds) if k in _ON_BASELINE]
     row = np.where(np.isin(separators.mark // SIZES, on_baseline), baseline[canvas], middle[canvas])
-    y0 = np.clip(row - mark_h // 2, 0, height - mark_h)
+    y0 = _centred_on(row, mark_h, height)
     x0 = gap_end - separators.space + _CLEARANCE
     boxes = np.stack([x0, y0, x0 + mark_w, y0 + mark_h], -1)
     clear = ~_touch(boxes[:, None], digit_boxes[canvas]).any(-1)
@@ -175,7 +175,7 @@ def _candidate_boxes(spec: CanvasSpec, bank: _MarkBank, mark, kind, u, digit_box
         placed = (baseline >= 0)[:, None, None]
         for kinds, y in ((_ON_BASELINE, baseline), (_ACROSS_LINE, middle)):
             ids = [i for i, k in enumerate(spec.distractor_kinds) if k in kinds]
-            on_line = np.clip(y[:, None, None] - mark_h // 2, 0, height - mark_h)
+            on_line = _centred_on(y[:, None, None], mark_h, height)
             y0 = np.where(np.isin(kind, ids)[..., None] & placed, on_line, y0)
     return np.stack(np.broadcast_arrays(x0, y0, x0 + mark_w, y0 + mark_h), -1)
 
@@ -187,6 +187,11 @@ def _line_rows(digit_boxes: np.ndarray, height: int) -> tuple[np.ndarray, np.nda
     baseline = np.where(used, digit_boxes[..., 3], -1).max(1)
     top = np.where(used, digit_boxes[..., 1], height).min(1)
     return baseline, (top + baseline) // 2
+
+
+def _centred_on(row: np.ndarray, mark_h: np.ndarray, height: int) -> np.ndarray:
+    """Top rows of marks ``mark_h`` tall centred on ``row``, kept inside the canvas."""
+    return np.clip(row - mark_h // 2, 0, height - mark_h)
 
 
 def _digit_height(spec: CanvasSpec) -> float:
