@@ -12,6 +12,7 @@ from digitseg import Segmenter
 from digitseg.onnx_export import main as export_main
 from digitseg.segment import main as segment_main
 from tests.helpers.config import requires_mnist
+from tests.helpers.scripts import load_script
 
 
 @pytest.fixture(scope="module")
@@ -128,22 +129,10 @@ def test_onnx_backend_gives_the_same_instances(tiny_model, inputs, tmp_path):
         assert [(i.label, i.bbox) for i in ours] == [(i.label, i.bbox) for i in theirs]
 
 
-def _script(name: str):
-    """scripts/<name>.py as a module."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
-
-
 def test_walkthrough_figure_stacks_input_overlay_and_crops(tiny_model, inputs):
     from digitseg.viz import annotate, to_rgb
 
-    walkthrough = _script("walkthrough_figure")
+    walkthrough = load_script("walkthrough_figure")
     image = np.asarray(Image.open(inputs / "canvas_0.png"))
     segmenter = Segmenter.from_checkpoint(tiny_model)
     picture = walkthrough.figure(image, segmenter)
@@ -157,7 +146,7 @@ def test_walkthrough_figure_stacks_input_overlay_and_crops(tiny_model, inputs):
 
 
 def test_walkthrough_crop_row_keeps_the_crops_that_fit_the_width():
-    walkthrough = _script("walkthrough_figure")
+    walkthrough = load_script("walkthrough_figure")
     gap = walkthrough.GAP
     crops = [np.full((h, 10), 0, np.uint8) for h in (12, 8, 30)]
     row = walkthrough.crop_row(crops, width=25 + gap)
@@ -175,7 +164,7 @@ def test_scan_check_scores_each_kind_of_punctuation(tiny_model, inputs, tmp_path
     digits = {name: "".join(c for c in text if c.isdigit()) for name, text in written.items()}
     (tmp_path / "labels.json").write_text(json.dumps(digits))
     (tmp_path / "written.json").write_text(json.dumps(written))
-    _script("scan_check").evaluate(tmp_path, str(tiny_model))
+    load_script("scan_check").evaluate(tmp_path, str(tiny_model))
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("a.png: wrote       1234  read ")
     assert "3 images: exact match" in lines[-2]

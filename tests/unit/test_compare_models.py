@@ -1,14 +1,10 @@
 """scripts/compare_models.py refuses a model it does not know before training anything."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "compare_models.py"
-spec = importlib.util.spec_from_file_location("compare_models", SCRIPT)
-compare_models = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(compare_models)
+from tests.helpers.scripts import load_script
+
+compare_models = load_script("compare_models")
 
 
 def test_an_override_given_as_a_model_is_refused_with_the_fix(monkeypatch, capsys):

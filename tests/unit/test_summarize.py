@@ -1,16 +1,14 @@
 """scripts/summarize_multirun.py on a hand-made multirun folder."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "summarize_multirun.py"
-spec = importlib.util.spec_from_file_location("summarize_multirun", SCRIPT)
-summarize_multirun = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(summarize_multirun)
+from tests.helpers.scripts import load_script
+
+summarize_multirun = load_script("summarize_multirun")
 
 METRIC = "val/miou_digits_best"
 
