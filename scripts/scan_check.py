@@ -1,6 +1,6 @@
 """A check on handwriting the model never saw: numbers in handwriting fonts on photo-like paper.
 
-    python scripts/scan_check.py build  --out data/scan_check          # 60 images + labels
+    python scripts/scan_check.py build --out data/scan_check [--force]  # 60 images + labels
     python scripts/scan_check.py evaluate --out data/scan_check [--checkpoint ...]
 
 The digits come from handwriting fonts of other writers (Debian: apt-get install
@@ -15,6 +15,7 @@ per kind of punctuation.
 import argparse
 import json
 import random
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -29,13 +30,17 @@ FONTS = [
     "/usr/share/fonts/truetype/femkeklaver/femkeklaver.ttf",
     "/usr/share/fonts/truetype/rufscript/Rufscript010.ttf",
 ]
+# "{dN}" stands for N random digits, drawn afresh for each field ("{d2}/{d2}": "12/05").
 PATTERNS = ("{d4}", "{d2}-{d4}", "{d1},{d3}.{d2}", "{d5}", "{d3}.{d2}", "{d6}", "{d2}/{d2}")
 
 
-def _number(rng: random.Random) -> str:
-    pattern = rng.choice(PATTERNS)
-    fields = {f"d{n}": "".join(rng.choice("0123456789") for _ in range(n)) for n in range(1, 7)}
-    return pattern.format(**fields)
+def number_text(rng: random.Random) -> str:
+    """One written number: a random pattern with random digits in each field."""
+
+    def digits(field: re.Match) -> str:
+        return "".join(rng.choice("0123456789") for _ in range(int(field[1])))
+
+    return re.sub(r"\{d(\d)\}", digits, rng.choice(PATTERNS))
 
 
 def _paper(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -53,19 +58,22 @@ def _paper(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     return paper
 
 
-def build(out: Path, count: int, seed: int) -> None:
-    fonts = [f for f in FONTS if Path(f).is_file()]
-    if not fonts:
+def build(out: Path, count: int, seed: int, force: bool = False) -> None:
+    if (out / "labels.json").exists() and not force:
+        raise SystemExit(f"{out} already holds a set (labels.json); pass --force to rebuild it")
+    missing = [f for f in FONTS if not Path(f).is_file()]
+    if missing:
         raise SystemExit(
-            "no handwriting fonts found: apt-get install fonts-dkg-handwriting "
-            "fonts-breip fonts-femkeklaver fonts-rufscript"
+            f"handwriting fonts missing: {', '.join(missing)}; the set is only the same with all "
+            "of them: apt-get install fonts-dkg-handwriting fonts-breip fonts-femkeklaver "
+            "fonts-rufscript"
         )
     rng, prng = np.random.default_rng(seed), random.Random(seed)
     (out / "images").mkdir(parents=True, exist_ok=True)
     labels, written = {}, {}
     for i in range(count):
-        text = _number(prng)
-        font = ImageFont.truetype(prng.choice(fonts), int(rng.integers(28, 90)))
+        text = number_text(prng)
+        font = ImageFont.truetype(prng.choice(FONTS), int(rng.integers(28, 90)))
         box = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
         width, height = box[2] - box[0] + 80, box[3] - box[1] + 60
         ink = Image.new("L", (width, height), 0)
@@ -131,9 +139,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--checkpoint", default="models/digit_segmenter.ckpt")
+    parser.add_argument("--force", action="store_true", help="build: replace an existing set")
     args = parser.parse_args()
     if args.action == "build":
-        build(args.out, args.count, args.seed)
+        build(args.out, args.count, args.seed, args.force)
     else:
         evaluate(args.out, args.checkpoint)
 

@@ -1,0 +1,36 @@
+"""scripts/scan_check.py: the numbers it writes and the guards of its build step."""
+
+import json
+import random
+import re
+
+import pytest
+
+from tests.helpers.scripts import load_script
+
+scan_check = load_script("scan_check")
+
+
+def test_numbers_follow_the_patterns_with_each_field_drawn_afresh():
+    rng = random.Random(0)
+    numbers = [scan_check.number_text(rng) for _ in range(400)]
+    shapes = {re.sub(r"\d", "9", text) for text in numbers}
+    expected = {re.sub(r"\{d(\d)\}", lambda m: "9" * int(m[1]), p) for p in scan_check.PATTERNS}
+    assert shapes == expected
+    dates = [text.split("/") for text in numbers if "/" in text]
+    # Two fields of the same pattern are independent: a date's halves rarely agree.
+    assert len(dates) > 20 and sum(day == month for day, month in dates) <= len(dates) // 10
+
+
+def test_build_refuses_to_replace_a_set_without_force(tmp_path):
+    (tmp_path / "labels.json").write_text(json.dumps({"mine.jpg": "42"}))
+    with pytest.raises(SystemExit, match=r"already holds a set .*--force"):
+        scan_check.build(tmp_path, count=1, seed=0)
+    assert json.loads((tmp_path / "labels.json").read_text()) == {"mine.jpg": "42"}
+
+
+def test_build_names_missing_fonts_instead_of_drawing_a_different_set(tmp_path, monkeypatch):
+    monkeypatch.setattr(scan_check, "FONTS", [str(tmp_path / "absent.ttf")])
+    with pytest.raises(SystemExit, match=r"fonts missing: .*absent\.ttf.*apt-get install"):
+        scan_check.build(tmp_path / "set", count=1, seed=0)
+    assert not (tmp_path / "set").exists()
