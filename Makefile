@@ -17,6 +17,9 @@ help: ## List the targets
 		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
+	@free_gb=$$(df -Pk . | awk 'NR == 2 {print int($$4 / 1048576)}'); \
+	if [ "$$free_gb" -lt 7 ]; then echo "warning: $$free_gb GB free here; .venv takes about 6 GB" \
+		"(PyTorch's CUDA build on x86_64): free some disk if pip fails with 'No space left'" >&2; fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -e '.[dev]'
 	@touch $(STAMP)
