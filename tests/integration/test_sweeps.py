@@ -50,6 +50,7 @@ def test_optuna_sweep_keeps_its_study_in_sqlite(tmp_path):
         "model.net.arch",
         "model.loss.dice_weight",
         "model.core_weight",
+        "model.loss.contact_weight",
         "model.optimizer.lr",
     }
     results = [json.loads((tmp_path / "sweep" / j / "metrics.json").read_text()) for j in "01"]

@@ -6,11 +6,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from digitseg.classes import BACKGROUND
-from digitseg.data.datamodule import CanvasDataset, CanvasIndices, _collated
+from digitseg.data.datamodule import CONTACT_WIDTH, CanvasDataset, CanvasIndices, _collated
 from digitseg.data.spec import CanvasSpec
 from digitseg.data.synth import CanvasGenerator
 from digitseg.data.transforms import Augment, build_augment, match_channels, to_tensor
-from digitseg.postprocess.instances import digit_cores
+from digitseg.postprocess.instances import digit_cores, instance_borders
 from tests.helpers.digits import tiny_splits
 
 PAPER = CanvasSpec(backgrounds={"paper": 1.0, "black": 1.0})
@@ -49,6 +49,8 @@ def test_batches_match_generator_and_channels(generator):
     assert batch["image"].min() >= -1 and batch["image"].max() <= 1
     cores = torch.from_numpy(digit_cores(canvas.instances)).float()
     assert torch.equal(batch["cores"][1], cores)
+    contacts = torch.from_numpy(instance_borders(canvas.instances, CONTACT_WIDTH))
+    assert batch["contacts"].dtype == torch.bool and torch.equal(batch["contacts"][1], contacts)
     rgb = CanvasDataset(generator, "val", size=8, channels=3)[0]["image"]
     assert rgb.shape == (3, 64, 84)
 

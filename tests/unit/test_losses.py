@@ -62,6 +62,43 @@ def test_class_weights_and_ignore_index():
     torch.testing.assert_close(ignored, expected)
 
 
+def test_contact_pixels_weigh_contact_weight_more_in_the_cross_entropy():
+    torch.manual_seed(0)
+    logits, target = torch.randn(2, NUM_CLASSES, 6, 8), _target()
+    contacts = torch.zeros_like(target, dtype=torch.bool)
+    contacts[0, 1:4, 4] = True
+    per_pixel = F.cross_entropy(logits, target, reduction="none")
+    weight = 1 + 3.0 * contacts.float()
+    expected = (weight * per_pixel).sum() / weight.sum()
+    loss = SegmentationLoss(dice_weight=0, contact_weight=3.0)
+    torch.testing.assert_close(loss(logits, target, contacts), expected)
+    # Without contacts in the image, or with contact_weight 0, it is the plain loss.
+    plain = SegmentationLoss(dice_weight=0)(logits, target)
+    torch.testing.assert_close(loss(logits, target, torch.zeros_like(contacts)), plain)
+    torch.testing.assert_close(SegmentationLoss(dice_weight=0)(logits, target, contacts), plain)
+
+
+def test_contact_weight_combines_with_class_weights_and_ignore_index():
+    torch.manual_seed(0)
+    logits, target = torch.randn(2, NUM_CLASSES, 6, 8), _target()
+    contacts = target != BACKGROUND
+    weights = [2.0] * NUM_CLASSES
+    weights[BACKGROUND] = 0.0
+    weighted = SegmentationLoss(dice_weight=0, class_weights=weights, contact_weight=1.0)
+    ignoring = SegmentationLoss(dice_weight=0, ignore_index=BACKGROUND, contact_weight=1.0)
+    expected = F.cross_entropy(logits.permute(0, 2, 3, 1)[contacts], target[contacts])
+    torch.testing.assert_close(weighted(logits, target, contacts), expected)
+    torch.testing.assert_close(ignoring(logits, target, contacts), expected)
+
+
+def test_contact_weight_needs_contacts_and_must_not_be_negative():
+    logits, target = torch.randn(2, NUM_CLASSES, 6, 8), _target()
+    with pytest.raises(ValueError, match="no 'contacts' map"):
+        SegmentationLoss(contact_weight=1.0)(logits, target)
+    with pytest.raises(ValueError, match="contact_weight must be a non-negative"):
+        SegmentationLoss(contact_weight=-1.0)
+
+
 def test_gradient_flows():
     logits = torch.randn(2, NUM_CLASSES, 6, 8, requires_grad=True)
     SegmentationLoss()(logits, _target()).backward()

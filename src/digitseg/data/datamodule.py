@@ -20,7 +20,11 @@ from digitseg.data.rng import split_key
 from digitseg.data.sources import build_generator, build_train_generator
 from digitseg.data.synth import CanvasGenerator
 from digitseg.data.transforms import Augment, build_augment, match_channels, to_tensor
-from digitseg.postprocess.instances import digit_cores
+from digitseg.postprocess.instances import digit_cores, instance_borders
+
+# A batch's "contacts" are the pixels at most this many px from another digit (the loss can
+# weigh them more: SegmentationLoss.contact_weight).
+CONTACT_WIDTH = 2
 
 
 class CanvasIndices(Sampler[int]):
@@ -45,8 +49,9 @@ class CanvasIndices(Sampler[int]):
 
 class CanvasDataset(Dataset):
     """Canvases of one split as model inputs: ``image`` (C, H, W) float, ``mask`` (H, W) long
-    class ids and ``cores`` (H, W) float, 1 at the centre of each digit instance (the target
-    of the net's core channel, see :func:`~digitseg.postprocess.digit_cores`).
+    class ids, ``cores`` (H, W) float, 1 at the centre of each digit instance (the target
+    of the net's core channel, see :func:`~digitseg.postprocess.digit_cores`), and
+    ``contacts`` (H, W) bool, the pixels within ``CONTACT_WIDTH`` px of another digit.
 
     Batches are rendered together through ``__getitems__``, which the DataLoader calls with
     a whole batch of indices.
@@ -72,7 +77,7 @@ class CanvasDataset(Dataset):
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         batch = self.generator.render(self.split, indices)
-        images, masks, cores = [], [], []
+        images, masks, cores, contacts = [], [], [], []
         for index, image, semantic, instances in zip(
             indices, batch.images, batch.semantic, batch.instances, strict=True
         ):
@@ -84,10 +89,12 @@ class CanvasDataset(Dataset):
             images.append(to_tensor(image))
             masks.append(torch.from_numpy(np.asarray(semantic, dtype=np.int64)))
             cores.append(torch.from_numpy(digit_cores(instances)))
+            contacts.append(torch.from_numpy(instance_borders(instances, CONTACT_WIDTH)))
         return {
             "image": torch.stack(images),
             "mask": torch.stack(masks),
             "cores": torch.stack(cores).float(),
+            "contacts": torch.stack(contacts),
             "index": torch.as_tensor(indices),
         }
 

@@ -9,8 +9,11 @@ from torch import nn
 class SegmentationLoss(nn.Module):
     """``ce_weight * CrossEntropy + dice_weight * Dice``; a term with weight 0 is skipped.
 
-    ``class_weights`` weight the cross-entropy term only. Pixels whose target is
-    ``ignore_index`` count in neither term. Both terms are computed in float32.
+    ``class_weights`` weight the cross-entropy term only, and so does ``contact_weight``: a
+    pixel where two digits meet (the batch's ``contacts``) counts ``1 + contact_weight``
+    times, so that the few visible pixels of a digit mostly hidden by its neighbour weigh
+    more. Pixels whose target is ``ignore_index`` count in neither term. Both terms are
+    computed in float32.
     """
 
     def __init__(
@@ -19,9 +22,14 @@ class SegmentationLoss(nn.Module):
         dice_weight: float = 1.0,
         class_weights: list[float] | None = None,
         ignore_index: int | None = None,
+        contact_weight: float = 0.0,
     ) -> None:
         super().__init__()
-        for name, value in (("ce_weight", ce_weight), ("dice_weight", dice_weight)):
+        for name, value in (
+            ("ce_weight", ce_weight),
+            ("dice_weight", dice_weight),
+            ("contact_weight", contact_weight),
+        ):
             if not value >= 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value}")
         if ce_weight == 0 and dice_weight == 0:
@@ -33,6 +41,7 @@ class SegmentationLoss(nn.Module):
         self.ce_weight = float(ce_weight)
         self.dice_weight = float(dice_weight)
         self.ignore_index = ignore_index
+        self.contact_weight = float(contact_weight)
         self.register_buffer(
             "class_weights",
             None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32),
@@ -43,26 +52,47 @@ class SegmentationLoss(nn.Module):
             else None
         )
 
-    def components(self, logits: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Unweighted active terms (``"ce"``, ``"dice"``) and their weighted sum ``"loss"``."""
+    def components(
+        self, logits: torch.Tensor, target: torch.Tensor, contacts: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Unweighted active terms (``"ce"``, ``"dice"``) and their weighted sum ``"loss"``.
+
+        ``contacts`` (B, H, W), true where two digits meet, is needed when ``contact_weight``
+        is set.
+        """
         logits = logits.float()
         parts = {}
         if self.ce_weight > 0:
-            parts["ce"] = F.cross_entropy(
-                logits,
-                target,
-                weight=self.class_weights,
-                ignore_index=-100 if self.ignore_index is None else self.ignore_index,
-            )
+            parts["ce"] = self._cross_entropy(logits, target, contacts)
         if self.dice is not None:
             parts["dice"] = self.dice(logits, target)
         weights = {"ce": self.ce_weight, "dice": self.dice_weight}
         parts["loss"] = sum(weights[name] * value for name, value in parts.items())
         return parts
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, logits: torch.Tensor, target: torch.Tensor, contacts: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Scalar loss for logits (B, C, H, W) and long class ids (B, H, W)."""
-        return self.components(logits, target)["loss"]
+        return self.components(logits, target, contacts)["loss"]
+
+    def _cross_entropy(
+        self, logits: torch.Tensor, target: torch.Tensor, contacts: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Cross-entropy averaged over the pixels, each weighted by its class and contact."""
+        ignore_index = -100 if self.ignore_index is None else self.ignore_index
+        if self.contact_weight == 0:
+            return F.cross_entropy(
+                logits, target, weight=self.class_weights, ignore_index=ignore_index
+            )
+        if contacts is None:
+            raise ValueError("contact_weight is set but the batch has no 'contacts' map")
+        per_pixel = F.cross_entropy(logits, target, ignore_index=ignore_index, reduction="none")
+        weight = 1 + self.contact_weight * contacts.float()
+        weight = weight * (target != ignore_index)
+        if self.class_weights is not None:
+            weight = weight * self.class_weights[target.clamp(0, len(self.class_weights) - 1)]
+        return (weight * per_pixel).sum() / weight.sum()
 
 
 def core_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -66,7 +66,7 @@ class SegmentationModule(L.LightningModule):
         """Total loss, its named parts, and the class logits."""
         outputs = self.net(self._images(batch))
         logits = outputs[:, :NUM_CLASSES]
-        parts = self.loss.components(logits, batch["mask"])
+        parts = self.loss.components(logits, batch["mask"], batch.get("contacts"))
         total = parts.pop("loss")
         if outputs.shape[1] > NUM_CLASSES:
             parts["core"] = core_loss(outputs[:, NUM_CLASSES], batch["cores"])
