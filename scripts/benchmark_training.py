@@ -16,6 +16,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from digitseg.train import build_datamodule
 from digitseg.utils.config import CONF_DIR
 
 WARMUP, STEPS = 5, 30
@@ -36,9 +37,7 @@ def main(overrides: list[str]) -> None:
     device = torch.device("cuda" if cfg.trainer.accelerator in ("gpu", "cuda") else "cpu")
     dtype = torch.bfloat16 if str(cfg.trainer.precision).startswith("bf16") else None
     torch.manual_seed(0)
-    dm = instantiate(
-        cfg.data, in_channels=cfg.model.net.in_channels, paths=cfg.paths, _convert_="all"
-    )
+    dm = build_datamodule(cfg)
     dm.setup()
     loader = dm.train_dataloader()
     model = instantiate(cfg.model).to(device)

@@ -33,6 +33,18 @@ from digitseg.utils.resume import keep_wandb_id, start_checkpoint
 log = logging.getLogger(__name__)
 
 
+def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
+    """``cfg.data``'s data module, fitted to ``cfg.model``: its input channels, and contact
+    maps in the batches when the loss weighs them (``model.loss.contact_weight``)."""
+    return instantiate(
+        cfg.data,
+        in_channels=cfg.model.net.in_channels,
+        contacts=cfg.model.loss.get("contact_weight", 0) > 0,
+        paths=cfg.paths,
+        _convert_="all",
+    )
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test) the configured model; returns the logged metrics as floats."""
     if cfg.extras.get("ignore_warnings"):
@@ -43,9 +55,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True)
     ckpt_path = start_checkpoint(cfg)
 
-    datamodule = instantiate(
-        cfg.data, in_channels=cfg.model.net.in_channels, paths=cfg.paths, _convert_="all"
-    )
+    datamodule = build_datamodule(cfg)
     model = instantiate(cfg.model)
     if cfg.get("init_weights"):
         init_weights(model.net, cfg.init_weights)

@@ -12,7 +12,7 @@ import torch
 from hydra.utils import instantiate
 
 from digitseg.models.checkpoint import CheckpointError, load_model, save_model
-from digitseg.train import train
+from digitseg.train import build_datamodule, train
 from digitseg.utils.config import CONF_DIR, instantiate_dict
 from tests.helpers.config import compose_train, requires_mnist
 
@@ -49,6 +49,16 @@ def test_fast_dev_run(model, trainer, tmp_path):
     cfg = compose_train([f"model={model}", f"trainer={trainer}", "debug=fdr"], tmp_path)
     metrics = train(cfg)
     assert np.isfinite(metrics["train/loss"])
+
+
+def test_contact_weight_trains_on_batches_that_carry_contacts(tmp_path):
+    plain = build_datamodule(compose_train([], tmp_path))
+    cfg = compose_train(["model.loss.contact_weight=4.0", "debug=fdr"], tmp_path)
+    weighted = build_datamodule(cfg)
+    for dm, has_contacts in ((plain, False), (weighted, True)):
+        dm.setup()
+        assert all(("contacts" in dm.dataset(s)[0]) == has_contacts for s in ("train", "val"))
+    assert np.isfinite(train(cfg)["train/loss"])
 
 
 def test_overfit_one_batch_loss_falls_and_metric_rises(tmp_path):

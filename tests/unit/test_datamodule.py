@@ -49,8 +49,11 @@ def test_batches_match_generator_and_channels(generator):
     assert batch["image"].min() >= -1 and batch["image"].max() <= 1
     cores = torch.from_numpy(digit_cores(canvas.instances)).float()
     assert torch.equal(batch["cores"][1], cores)
+    assert "contacts" not in batch  # only computed when asked for
+    with_contacts = CanvasDataset(generator, "val", size=8, channels=1, contacts=True)
     contacts = torch.from_numpy(instance_borders(canvas.instances, CONTACT_WIDTH))
-    assert batch["contacts"].dtype == torch.bool and torch.equal(batch["contacts"][1], contacts)
+    flags = with_contacts.__getitems__([0, 3])["contacts"]
+    assert flags.dtype == torch.bool and torch.equal(flags[1], contacts)
     rgb = CanvasDataset(generator, "val", size=8, channels=3)[0]["image"]
     assert rgb.shape == (3, 64, 84)
 

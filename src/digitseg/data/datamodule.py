@@ -22,8 +22,8 @@ from digitseg.data.synth import CanvasGenerator
 from digitseg.data.transforms import Augment, build_augment, match_channels, to_tensor
 from digitseg.postprocess.instances import digit_cores, instance_borders
 
-# A batch's "contacts" are the pixels at most this many px from another digit (the loss can
-# weigh them more: SegmentationLoss.contact_weight).
+# A batch's "contacts" are the pixels at most this many px from another digit, which the loss
+# can weigh more (SegmentationLoss.contact_weight).
 CONTACT_WIDTH = 2
 
 
@@ -50,8 +50,9 @@ class CanvasIndices(Sampler[int]):
 class CanvasDataset(Dataset):
     """Canvases of one split as model inputs: ``image`` (C, H, W) float, ``mask`` (H, W) long
     class ids, ``cores`` (H, W) float, 1 at the centre of each digit instance (the target
-    of the net's core channel, see :func:`~digitseg.postprocess.digit_cores`), and
-    ``contacts`` (H, W) bool, the pixels within ``CONTACT_WIDTH`` px of another digit.
+    of the net's core channel, see :func:`~digitseg.postprocess.digit_cores`), and with
+    ``contacts=True`` ``contacts`` (H, W) bool, the pixels within ``CONTACT_WIDTH`` px of
+    another digit.
 
     Batches are rendered together through ``__getitems__``, which the DataLoader calls with
     a whole batch of indices.
@@ -64,9 +65,10 @@ class CanvasDataset(Dataset):
         size: int,
         channels: int,
         augment: Augment | None = None,
+        contacts: bool = False,
     ) -> None:
         self.generator, self.split, self.size = generator, split, size
-        self.channels, self.augment = channels, augment
+        self.channels, self.augment, self.contacts = channels, augment, contacts
         self._key = split_key(generator.seed, f"augment/{split}")
 
     def __len__(self) -> int:
@@ -89,14 +91,17 @@ class CanvasDataset(Dataset):
             images.append(to_tensor(image))
             masks.append(torch.from_numpy(np.asarray(semantic, dtype=np.int64)))
             cores.append(torch.from_numpy(digit_cores(instances)))
-            contacts.append(torch.from_numpy(instance_borders(instances, CONTACT_WIDTH)))
-        return {
+            if self.contacts:
+                contacts.append(torch.from_numpy(instance_borders(instances, CONTACT_WIDTH)))
+        batch = {
             "image": torch.stack(images),
             "mask": torch.stack(masks),
             "cores": torch.stack(cores).float(),
-            "contacts": torch.stack(contacts),
             "index": torch.as_tensor(indices),
         }
+        if self.contacts:
+            batch["contacts"] = torch.stack(contacts)
+        return batch
 
 
 def _collated(batch):
@@ -105,7 +110,8 @@ def _collated(batch):
 
 
 class CanvasDataModule(L.LightningDataModule):
-    """Train, val and test loaders for one ``conf/data`` preset."""
+    """Train, val and test loaders for one ``conf/data`` preset; ``contacts``: batches carry
+    the contact map (see :class:`CanvasDataset`)."""
 
     def __init__(
         self,
@@ -119,6 +125,7 @@ class CanvasDataModule(L.LightningDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         in_channels: int = 1,
+        contacts: bool = False,
         augment: Mapping | None = None,
         mixture: Mapping | None = None,
         mixture_weight: float = 1.0,
@@ -135,7 +142,7 @@ class CanvasDataModule(L.LightningDataModule):
         }
         self.sizes = {"train": train_size, "val": val_size, "test": test_size}
         self.batch_size, self.num_workers = batch_size, num_workers
-        self.in_channels = in_channels
+        self.in_channels, self.contacts = in_channels, contacts
         self.augment_cfg = augment
         self.paths = paths or {}
         self.generator: CanvasGenerator | None = None
@@ -151,10 +158,12 @@ class CanvasDataModule(L.LightningDataModule):
         configured, ``val`` and ``test`` are always the preset's own spec."""
         if split == "train":
             augment = build_augment(self.augment_cfg)
-            return CanvasDataset(
-                self.train_generator, split, self.sizes[split], self.in_channels, augment
-            )
-        return CanvasDataset(self.generator, split, self.sizes[split], self.in_channels)
+            generator = self.train_generator
+        else:
+            generator, augment = self.generator, None
+        return CanvasDataset(
+            generator, split, self.sizes[split], self.in_channels, augment, self.contacts
+        )
 
     def _loader(self, split: str) -> DataLoader:
         trainer = self.trainer

@@ -90,7 +90,7 @@ class SegmentationLoss(nn.Module):
         per_pixel = F.cross_entropy(logits, target, ignore_index=ignore_index, reduction="none")
         weight = 1 + self.contact_weight * contacts.float()
         weight = weight * (target != ignore_index)
-        if self.class_weights is not None:
+        if self.class_weights is not None:  # (clamped: an ignored target may be out of range)
             weight = weight * self.class_weights[target.clamp(0, len(self.class_weights) - 1)]
         return (weight * per_pixel).sum() / weight.sum()
 
