@@ -1,4 +1,4 @@
-"""The shipped model's training chain: experiment=release_gpu, then release_gpu_stage2..4."""
+"""The shipped model's training chain: experiment=release_gpu, then release_gpu_stage2..6."""
 
 import itertools
 
@@ -8,7 +8,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from digitseg.utils.config import CONF_DIR
 
-STAGES = ["release_gpu", "release_gpu_stage2", "release_gpu_stage3", "release_gpu_stage4"]
+STAGES = ["release_gpu"] + [f"release_gpu_stage{n}" for n in range(2, 7)]
 
 
 @pytest.fixture(scope="module")
