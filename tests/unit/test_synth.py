@@ -452,7 +452,7 @@ def test_repeated_classes(fake_digits):
 # --- marks and styles --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kinds", [DEFAULT_DISTRACTOR_KINDS, ("slash",)])
+@pytest.mark.parametrize("kinds", [DEFAULT_DISTRACTOR_KINDS, ("slash", "flat_slash")])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_distractors_are_background(fake_digits, layout, kinds):
     plain = CanvasSpec(width=120, layout=layout, **INK_ONLY)
@@ -466,21 +466,25 @@ def test_distractors_are_background(fake_digits, layout, kinds):
     assert (with_marks.semantic[changed] == BACKGROUND).all()
 
 
-def test_slashes_on_a_line_are_upright_strokes_across_its_middle(fake_digits):
+@pytest.mark.parametrize(("kind", "lean"), [("slash", (0.4, 0.8)), ("flat_slash", (1.0, 1.6))])
+def test_slashes_on_a_line_are_strokes_across_its_middle(fake_digits, kind, lean):
+    """Slashes are taller than wide; flat slashes, leaning 40-60 degrees, mostly wider."""
     plain = CanvasSpec(width=160, layout="line", **INK_ONLY)
-    marked = dataclasses.replace(plain, distractors=(2, 2), distractor_kinds=("slash",))
+    marked = dataclasses.replace(plain, distractors=(2, 2), distractor_kinds=(kind,))
     without, with_marks = render(plain, fake_digits), render(marked, fake_digits)
-    slashes = 0
+    width_per_height = []
     for canvas, changed in zip(with_marks, with_marks.images != without.images, strict=True):
         middle = (canvas.boxes[:, 1].min() + canvas.boxes[:, 3].max()) // 2
         for rows, cols in ndimage.find_objects(ndimage.label(changed)[0]):
             assert rows.start <= middle < rows.stop
-            assert rows.stop - rows.start > cols.stop - cols.start
-            slashes += 1
-    assert slashes > len(with_marks)
+            width_per_height.append((cols.stop - cols.start) / (rows.stop - rows.start))
+    assert len(width_per_height) > len(with_marks)
+    assert lean[0] < np.median(width_per_height) < lean[1]
 
 
-@pytest.mark.parametrize(("kind", "row"), [("slash", "middle"), ("dot", "baseline")])
+@pytest.mark.parametrize(
+    ("kind", "row"), [("slash", "middle"), ("flat_slash", "middle"), ("dot", "baseline")]
+)
 def test_separators_are_background_marks_between_neighbours(fake_digits, kind, row):
     plain = CanvasSpec(width=200, min_digits=3, max_digits=3, layout="line", **INK_ONLY)
     separated = dataclasses.replace(plain, separators=1.0, separator_kinds=(kind,))

@@ -3,7 +3,8 @@
 Marks keep clear of every digit's box, so they never change a digit's mask: they are
 background in the labels, which is what the model must learn of punctuation on real scans.
 On ``line`` layouts dots and commas sit on the line's baseline, as in "1,000.50", and
-slashes, a little taller than the digits, straddle the line, as in "19/19".
+slashes straddle the line, as in "19/19": a little taller than the digits (``slash``) or
+shorter and flatter (``flat_slash``).
 
 *Separators* are such marks written between two digits of a line: the line layout widens the
 gap before a digit to hold one (:func:`choose_separators`), and :func:`draw_separators`
@@ -25,7 +26,7 @@ from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 SIZES = 8
 _TRIES = 8
 _ON_BASELINE = ("dot", "comma")
-_ACROSS_LINE = ("slash",)
+_ACROSS_LINE = ("slash", "flat_slash")
 # Free pixels kept on each side of a separator, so that it never touches a digit's box.
 _CLEARANCE = 2
 # A box (x0, y0, x1, y1) that touches nothing on a canvas.
@@ -295,7 +296,19 @@ def _slash(size: float, digit_height: float) -> np.ndarray:
     """A "/" 0.95-1.35 digit heights tall, slanting 38 to 25 degrees from upright: more than
     most upright-written ones, so that the slash stays apart from the digit 1."""
     height = max(5, round((0.95 + 0.4 * size) * digit_height))
-    width = max(2, round(height * (0.8 - 0.35 * size)))
+    return _stroke(height, round(height * (0.8 - 0.35 * size)), size, digit_height)
+
+
+def _flat_slash(size: float, digit_height: float) -> np.ndarray:
+    """A "/" 0.6-1.0 digit heights tall, slanting 60 to 40 degrees from upright: the short,
+    flat slash many writers put in dates, lower than the digits beside it."""
+    height = max(4, round((0.6 + 0.4 * size) * digit_height))
+    return _stroke(height, round(height * np.tan(np.radians(60 - 20 * size))), size, digit_height)
+
+
+def _stroke(height: int, width: int, size: float, digit_height: float) -> np.ndarray:
+    """A straight "/" from the bottom left to the top right of a ``height`` x ``width`` box."""
+    width = max(2, width)
     thickness = max(1, round(0.1 * digit_height)) + int(size > 0.5)
     mark = _canvas(height + thickness + 1, width + thickness + 1)
     low, high = (thickness // 2 + 1, height), (width, thickness // 2 + 1)
@@ -310,4 +323,5 @@ _MARKS = {
     "underline": _underline,
     "speck": _speck,
     "slash": _slash,
+    "flat_slash": _flat_slash,
 }

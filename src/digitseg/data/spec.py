@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 LAYOUTS = ("scatter", "line")
 BACKGROUND_STYLES = ("black", "noise", "paper")
 POLARITIES = ("light_on_dark", "dark_on_light", "random")
-DISTRACTOR_KINDS = ("dot", "comma", "dash", "underline", "speck", "slash")
+DISTRACTOR_KINDS = ("dot", "comma", "dash", "underline", "speck", "slash", "flat_slash")
 # The kinds a spec draws unless it names its own: the presets' fixed splits were drawn with
 # these, so a new kind joins only the specs that ask for it.
 DEFAULT_DISTRACTOR_KINDS = ("dot", "comma", "dash", "underline", "speck")
@@ -51,9 +51,9 @@ class CanvasSpec:
     spec RGB. ``ruled_lines`` is the chance that paper is ruled. ``polarity`` applies to the
     ``black`` and ``noise`` styles (paper is always dark ink on light). ``distractors`` is
     the (min, max) count of non-digit marks of ``distractor_kinds``, labelled background
-    (``slash``, the "/" of dates, only when asked for). On lines, ``separators`` is the
-    chance that a gap between neighbours is widened to hold one mark of ``separator_kinds``,
-    also background, as in "12/05" or "1,250.00".
+    (``slash`` and ``flat_slash``, the "/" of dates, only when asked for). On lines,
+    ``separators`` is the chance that a gap between neighbours is widened to hold one mark of
+    ``separator_kinds``, also background, as in "12/05" or "1,250.00".
     """
 
     height: int = 64
