@@ -9,7 +9,7 @@ paper (illumination, grain, ruled lines, ink colour, slight rotation, JPEG) is d
 independently of the training generator. Numbers carry punctuation ("1,250.75", "12-34")
 that must not be read as digits. ``evaluate`` prints string exact match, character error
 rate and digit-count accuracy of the digits read against the digits written, and exact match
-per kind of punctuation.
+per kind of punctuation and per typeface.
 """
 
 import argparse
@@ -70,10 +70,11 @@ def build(out: Path, count: int, seed: int, force: bool = False) -> None:
         )
     rng, prng = np.random.default_rng(seed), random.Random(seed)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    labels, written = {}, {}
+    labels, written, typefaces = {}, {}, {}
     for i in range(count):
         text = number_text(prng)
-        font = ImageFont.truetype(prng.choice(FONTS), int(rng.integers(28, 90)))
+        font_file = prng.choice(FONTS)
+        font = ImageFont.truetype(font_file, int(rng.integers(28, 90)))
         box = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
         width, height = box[2] - box[0] + 80, box[3] - box[1] + 60
         ink = Image.new("L", (width, height), 0)
@@ -87,8 +88,10 @@ def build(out: Path, count: int, seed: int, force: bool = False) -> None:
         Image.fromarray(image).save(out / "images" / name, quality=int(rng.integers(60, 92)))
         labels[name] = "".join(c for c in text if c.isdigit())
         written[name] = text
+        typefaces[name] = Path(font_file).stem
     (out / "labels.json").write_text(json.dumps(labels, indent=1))
     (out / "written.json").write_text(json.dumps(written, indent=1))
+    (out / "typefaces.json").write_text(json.dumps(typefaces, indent=1))
     print(f"wrote {count} images to {out / 'images'}, their digits to {out / 'labels.json'}")
 
 
@@ -107,27 +110,40 @@ def evaluate(out: Path, checkpoint: str) -> None:
 
     segmenter = Segmenter.from_checkpoint(checkpoint)
     labels = json.loads((out / "labels.json").read_text())
-    written_file = out / "written.json"
-    written = json.loads(written_file.read_text()) if written_file.is_file() else {}
-    by_punctuation = defaultdict(list)
-    exact = count_ok = errors = total = 0
+    written = _read_json(out / "written.json")
+    hits = {}
+    count_ok = errors = total = 0
     for name, truth in labels.items():
         read = segmenter.run(read_image(out / "images" / name)).text.replace("\n", "")
-        marks = "".join(sorted({c for c in written.get(name, truth) if not c.isdigit()}))
-        by_punctuation[marks or "none"].append(read == truth)
-        exact += read == truth
+        hits[name] = read == truth
         count_ok += len(read) == len(truth)
         errors += _edit_distance(read, truth)
         total += len(truth)
         print(f"{name}: wrote {truth:>10}  read {read}")
     n = len(labels)
     print(
-        f"\n{n} images: exact match {exact / n:.3f}, digit count right {count_ok / n:.3f}, "
-        f"character error rate {errors / total:.3f}  ({checkpoint})"
+        f"\n{n} images: exact match {np.mean(list(hits.values())):.3f}, digit count right "
+        f"{count_ok / n:.3f}, character error rate {errors / total:.3f}  ({checkpoint})"
     )
     if written:
-        shares = (f"'{k}' {np.mean(v):.3f} ({len(v)})" for k, v in sorted(by_punctuation.items()))
-        print("exact match by punctuation (images):", ", ".join(shares))
+        marks = {name: "".join(sorted(set(re.sub(r"\d", "", t)))) for name, t in written.items()}
+        _print_exact_by("punctuation", {name: m or "none" for name, m in marks.items()}, hits)
+    typefaces = _read_json(out / "typefaces.json")  # sets built before it was written lack it
+    if typefaces:
+        _print_exact_by("typeface", typefaces, hits)
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _print_exact_by(what: str, group_of: dict[str, str], hits: dict[str, bool]) -> None:
+    """Exact match per group of images, e.g. per kind of punctuation or per typeface."""
+    groups = defaultdict(list)
+    for name, hit in hits.items():
+        groups[group_of.get(name, "?")].append(hit)
+    shares = (f"'{k}' {np.mean(v):.3f} ({len(v)})" for k, v in sorted(groups.items()))
+    print(f"exact match by {what} (images):", ", ".join(shares))
 
 
 def main() -> None:

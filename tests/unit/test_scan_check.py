@@ -3,10 +3,12 @@
 import json
 import random
 import re
+from pathlib import Path
 
+import matplotlib
 import pytest
 
-from tests.helpers.scripts import load_script
+from tests.helpers.scripts import SCRIPTS_DIR, load_script
 
 scan_check = load_script("scan_check")
 
@@ -34,3 +36,24 @@ def test_build_names_missing_fonts_instead_of_drawing_a_different_set(tmp_path, 
     with pytest.raises(SystemExit, match=r"fonts missing: .*absent\.ttf.*apt-get install"):
         scan_check.build(tmp_path / "set", count=1, seed=0)
     assert not (tmp_path / "set").exists()
+
+
+def test_build_records_each_image_typeface_and_evaluate_reports_by_it(
+    tmp_path, monkeypatch, capsys
+):
+    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    monkeypatch.setattr(
+        scan_check, "FONTS", [str(fonts / "DejaVuSans.ttf"), str(fonts / "DejaVuSerif.ttf")]
+    )
+    scan_check.build(tmp_path, count=6, seed=0)
+    typefaces = json.loads((tmp_path / "typefaces.json").read_text())
+    labels = json.loads((tmp_path / "labels.json").read_text())
+    assert typefaces.keys() == labels.keys()
+    assert set(typefaces.values()) == {"DejaVuSans", "DejaVuSerif"}
+    capsys.readouterr()
+    scan_check.evaluate(tmp_path, str(SCRIPTS_DIR.parent / "models" / "digit_segmenter.ckpt"))
+    by_typeface = capsys.readouterr().out.split("exact match by typeface (images): ")[1]
+    counts = re.findall(r"'(\w+)' [01]\.\d{3} \((\d+)\)", by_typeface)
+    assert {face: int(n) for face, n in counts} == {
+        face: list(typefaces.values()).count(face) for face in set(typefaces.values())
+    }
