@@ -2,6 +2,7 @@
 
     python scripts/scan_check.py build --out data/scan_check [--force]  # 60 images + labels
     python scripts/scan_check.py evaluate --out data/scan_check [--checkpoint ...]
+    python scripts/scan_check.py build --out data/scan_printed --fonts /path/to/Font.ttf ...
 
 The digits come from handwriting fonts of other writers (Debian: apt-get install
 fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript), not from MNIST; the
@@ -58,22 +59,30 @@ def _paper(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     return paper
 
 
-def build(out: Path, count: int, seed: int, force: bool = False) -> None:
+def build(
+    out: Path, count: int, seed: int, force: bool = False, fonts: list[str] | None = None
+) -> None:
+    """Draw ``count`` numbers in ``fonts`` (default: the handwriting ``FONTS``) into ``out``."""
     if (out / "labels.json").exists() and not force:
         raise SystemExit(f"{out} already holds a set (labels.json); pass --force to rebuild it")
-    missing = [f for f in FONTS if not Path(f).is_file()]
+    font_files = fonts or FONTS
+    missing = [f for f in font_files if not Path(f).is_file()]
     if missing:
+        install = (
+            ": apt-get install fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript"
+            if fonts is None
+            else ""
+        )
         raise SystemExit(
-            f"handwriting fonts missing: {', '.join(missing)}; the set is only the same with all "
-            "of them: apt-get install fonts-dkg-handwriting fonts-breip fonts-femkeklaver "
-            "fonts-rufscript"
+            f"fonts missing: {', '.join(missing)}; the set is only the same with all of them"
+            + install
         )
     rng, prng = np.random.default_rng(seed), random.Random(seed)
     (out / "images").mkdir(parents=True, exist_ok=True)
     labels, written, typefaces = {}, {}, {}
     for i in range(count):
         text = number_text(prng)
-        font_file = prng.choice(FONTS)
+        font_file = prng.choice(font_files)
         font = ImageFont.truetype(font_file, int(rng.integers(28, 90)))
         box = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
         width, height = box[2] - box[0] + 80, box[3] - box[1] + 60
@@ -156,9 +165,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--checkpoint", default="models/digit_segmenter.ckpt")
     parser.add_argument("--force", action="store_true", help="build: replace an existing set")
+    parser.add_argument(
+        "--fonts", nargs="+", help="build: TrueType files to write in (default: the five above)"
+    )
     args = parser.parse_args()
     if args.action == "build":
-        build(args.out, args.count, args.seed, args.force)
+        build(args.out, args.count, args.seed, args.force, args.fonts)
     else:
         evaluate(args.out, args.checkpoint)
 

@@ -3,6 +3,8 @@
 import json
 import random
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -38,14 +40,11 @@ def test_build_names_missing_fonts_instead_of_drawing_a_different_set(tmp_path, 
     assert not (tmp_path / "set").exists()
 
 
-def test_build_records_each_image_typeface_and_evaluate_reports_by_it(
-    tmp_path, monkeypatch, capsys
-):
+def test_build_records_each_image_typeface_and_evaluate_reports_by_it(tmp_path, capsys):
     fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-    monkeypatch.setattr(
-        scan_check, "FONTS", [str(fonts / "DejaVuSans.ttf"), str(fonts / "DejaVuSerif.ttf")]
-    )
-    scan_check.build(tmp_path, count=6, seed=0)
+    faces = [str(fonts / "DejaVuSans.ttf"), str(fonts / "DejaVuSerif.ttf")]
+    build = [sys.executable, str(SCRIPTS_DIR / "scan_check.py"), "build", "--out", str(tmp_path)]
+    subprocess.run([*build, "--count", "6", "--seed", "0", "--fonts", *faces], check=True)
     typefaces = json.loads((tmp_path / "typefaces.json").read_text())
     labels = json.loads((tmp_path / "labels.json").read_text())
     assert typefaces.keys() == labels.keys()
@@ -57,3 +56,9 @@ def test_build_records_each_image_typeface_and_evaluate_reports_by_it(
     assert {face: int(n) for face, n in counts} == {
         face: list(typefaces.values()).count(face) for face in set(typefaces.values())
     }
+
+
+def test_build_names_missing_fonts_of_its_own_without_the_apt_hint(tmp_path):
+    with pytest.raises(SystemExit, match=r"fonts missing: .*mine\.ttf") as error:
+        scan_check.build(tmp_path / "set", count=1, seed=0, fonts=[str(tmp_path / "mine.ttf")])
+    assert "apt-get" not in str(error.value)
