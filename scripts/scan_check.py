@@ -135,8 +135,11 @@ def evaluate(out: Path, checkpoint: str) -> None:
         f"{count_ok / n:.3f}, character error rate {errors / total:.3f}  ({checkpoint})"
     )
     if written:
-        marks = {name: "".join(sorted(set(re.sub(r"\d", "", t)))) for name, t in written.items()}
-        _print_exact_by("punctuation", {name: m or "none" for name, m in marks.items()}, hits)
+        punctuation = {
+            name: "".join(sorted(set(re.sub(r"\d", "", written.get(name, truth))))) or "none"
+            for name, truth in labels.items()
+        }
+        _print_exact_by("punctuation", punctuation, hits)
     typefaces = _read_json(out / "typefaces.json")  # sets built before it was written lack it
     if typefaces:
         _print_exact_by("typeface", typefaces, hits)

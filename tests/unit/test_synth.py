@@ -466,8 +466,11 @@ def test_distractors_are_background(fake_digits, layout, kinds):
     assert (with_marks.semantic[changed] == BACKGROUND).all()
 
 
-@pytest.mark.parametrize(("kind", "lean"), [("slash", (0.4, 0.8)), ("flat_slash", (1.0, 1.6))])
-def test_slashes_on_a_line_are_strokes_across_its_middle(fake_digits, kind, lean):
+@pytest.mark.parametrize(
+    ("kind", "each", "median"),
+    [("slash", (0.0, 1.0), (0.4, 0.8)), ("flat_slash", (0.8, 2.0), (1.0, 1.6))],
+)
+def test_slashes_on_a_line_are_strokes_across_its_middle(fake_digits, kind, each, median):
     """Slashes are taller than wide; flat slashes, leaning 40-60 degrees, mostly wider."""
     plain = CanvasSpec(width=160, layout="line", **INK_ONLY)
     marked = dataclasses.replace(plain, distractors=(2, 2), distractor_kinds=(kind,))
@@ -478,8 +481,9 @@ def test_slashes_on_a_line_are_strokes_across_its_middle(fake_digits, kind, lean
         for rows, cols in ndimage.find_objects(ndimage.label(changed)[0]):
             assert rows.start <= middle < rows.stop
             width_per_height.append((cols.stop - cols.start) / (rows.stop - rows.start))
+            assert each[0] < width_per_height[-1] < each[1]
     assert len(width_per_height) > len(with_marks)
-    assert lean[0] < np.median(width_per_height) < lean[1]
+    assert median[0] < np.median(width_per_height) < median[1]
 
 
 @pytest.mark.parametrize(
