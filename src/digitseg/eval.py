@@ -42,7 +42,7 @@ def evaluate(cfg: DictConfig) -> dict:
         print_config_tree(cfg, cfg.paths.output_dir, first=("checkpoint", "source", "data"))
     if cfg.worst_k < 1:
         raise ValueError(f"worst_k must be >= 1, got {cfg.worst_k}")
-    segmenter = Segmenter.from_checkpoint(cfg.checkpoint, device=cfg.device)
+    segmenter = Segmenter.from_checkpoint(cfg.checkpoint, device=cfg.device, zooms=cfg.zooms)
     source = open_source(cfg)
     if source.count < 1:
         raise ValueError("nothing to evaluate: count must be >= 1")
@@ -54,6 +54,7 @@ def evaluate(cfg: DictConfig) -> dict:
         evaluation.add(item, segmenter.run(item.image, polarity=cfg.polarity, scale=cfg.scale))
 
     settings = {k: cfg[k] for k in ("scale", "polarity", "iou_threshold")}
+    settings["zooms"] = list(cfg.zooms)
     metrics = {
         "model": model_info(cfg.checkpoint, segmenter.config),
         "source": source.info | settings,

@@ -56,6 +56,7 @@ def test_report_folder_holds_every_file(m2nist_report):
         "scale": 1.0,
         "polarity": "auto",
         "iou_threshold": 0.5,
+        "zooms": [1.0, 1.3],
     }
     assert on_disk["model"]["trained_on"] == "m2nist"
     for key in ("miou_digits", "miou", "pixel_accuracy", "iou", "dice", "confusion_matrix"):

@@ -42,11 +42,14 @@ def test_segment_writes_the_output_contract(tiny_model, inputs, tmp_path):
             "--checkpoint",
             str(tiny_model),
             "--save-masks",
+            "--zooms",
+            "1",
         ]
     )
     assert code == 2  # one corrupt file among good ones
     predictions = json.loads((out / "predictions.json").read_text())
     assert predictions["model"]["checkpoint"] == str(tiny_model)
+    assert predictions["model"]["zooms"] == [1.0]
     assert [e["file"] for e in predictions["errors"]] == ["broken.png"]
     assert [i["file"] for i in predictions["images"]] == ["canvas_0.png", "canvas_1.png"]
     for image in predictions["images"]:

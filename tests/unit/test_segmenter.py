@@ -1,4 +1,4 @@
-"""Segmenter pre-processing with a stand-in backend: polarity, scale, tiling."""
+"""Segmenter pre-processing with a stand-in backend: polarity, scale, zooms, tiling."""
 
 import numpy as np
 import pytest
@@ -34,6 +34,29 @@ class BrightIsDigit:
         logits[:, 7] = np.where(bright, 10.0, -10.0)
         logits[:, BACKGROUND] = -logits[:, 7]
         return logits
+
+
+class ReadsBetterEnlarged:
+    """Bright pixels are a likely 7 at the image's size and a sure 1 enlarged; grey pixels
+    are likely background at the image's size and a likely 1 enlarged. A view is enlarged
+    when its width is at least ``wide``. Outputs are log-probabilities."""
+
+    multiple = 16
+    AS_IS = {"bright": {7: 0.6, 1: 0.4}, "grey": {BACKGROUND: 0.7, 1: 0.3}}
+    ENLARGED = {"bright": {1: 0.9, 7: 0.1}, "grey": {1: 0.9, BACKGROUND: 0.1}}
+
+    def __init__(self, wide: int) -> None:
+        self.wide = wide
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        table = self.ENLARGED if batch.shape[3] >= self.wide else self.AS_IS
+        x = batch[:, 0]
+        probs = np.full((batch.shape[0], NUM_CLASSES) + x.shape[1:], 1e-6, np.float32)
+        probs[:, BACKGROUND] = np.where(x > -0.5, 1e-6, 1.0)
+        for name, pixels in (("grey", (x > -0.5) & (x <= 0.5)), ("bright", x > 0.5)):
+            for label, p in table[name].items():
+                probs[:, label] = np.where(pixels, p, probs[:, label])
+        return np.log(probs)
 
 
 def _digit_image(height=64, width=96, light_on_dark=True) -> np.ndarray:
@@ -73,6 +96,20 @@ def test_scale_is_estimated_from_ink_height_and_boxes_stay_in_input_pixels():
     assert np.allclose(instance.bbox, (100, 100, 240, 300), atol=6)
 
 
+def test_zooms_average_the_digit_classes_and_the_first_zoom_finds_the_ink():
+    image = _digit_image()
+    image[50:60, 30:44] = 100  # grey: ink only to the enlarged view
+    bright, grey = image == 255, image == 100
+    backend = ReadsBetterEnlarged(wide=150)
+    as_is = Segmenter(backend, CONFIG, zooms=[1.0]).run(image, scale=1.0).labels
+    assert (as_is[bright] == 7).all() and (as_is[~bright] == BACKGROUND).all()
+    both = Segmenter(backend, CONFIG, zooms=[1.0, 2.0]).run(image, scale=1.0)
+    assert both.scale == 1.0 and [i.label for i in both.instances] == [1, 1]
+    assert (both.labels[grey] == BACKGROUND).all()
+    enlarged_only = Segmenter(backend, CONFIG, zooms=[2.0]).run(image, scale=1.0).labels
+    assert (enlarged_only[52:58, 32:42] == 1).all()  # the grey block, but for its rim
+
+
 def test_tiles_cover_large_images_exactly():
     backend = BrightIsDigit()
     segmenter = Segmenter(backend, CONFIG, tile_size=64, overlap=16)
@@ -87,5 +124,8 @@ def test_tiles_cover_large_images_exactly():
 def test_bad_settings_are_rejected():
     with pytest.raises(ValueError, match="multiple of 16"):
         Segmenter(BrightIsDigit(), CONFIG, tile_size=100)
+    for zooms in ([], [1.0, 0.0]):
+        with pytest.raises(ValueError, match="zooms"):
+            Segmenter(BrightIsDigit(), CONFIG, zooms=zooms)
     with pytest.raises(ValueError, match="polarity"):
         Segmenter(BrightIsDigit(), CONFIG).run(_digit_image(), polarity="upside_down")

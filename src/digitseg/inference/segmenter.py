@@ -7,11 +7,15 @@
 Before the net runs, the image is brought to what the model was trained on: its channels,
 its ink polarity (detected from the image, or forced) and its digit size (digits are scaled
 to the training height, estimated from the ink's connected parts, or by a forced factor).
-Large images run in overlapping tiles, so the net's memory stays bounded. Probabilities are
-scaled back to the input's size, so boxes and masks are in input pixels.
+The net then reads the image at each of a few zooms of that size (``zooms``, by default as
+is and enlarged 1.3 times: small digits read better enlarged, and the average of both views
+beats either alone) and its probabilities are averaged. Large images run in overlapping
+tiles, so the net's memory stays bounded. Probabilities are scaled back to the input's
+size, so boxes and masks are in input pixels.
 """
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +23,7 @@ import cv2
 import numpy as np
 import torch
 
-from digitseg.classes import NUM_CLASSES
+from digitseg.classes import BACKGROUND, NUM_CLASSES
 from digitseg.data.spec import MNIST_INK_SIDE
 from digitseg.data.transforms import match_channels
 from digitseg.models.checkpoint import CheckpointError, load_model
@@ -27,6 +31,8 @@ from digitseg.postprocess import Instance, PostprocessConfig, extract_instances,
 
 POLARITIES = ("auto", "dark_on_light", "light_on_dark")
 ONNX_METADATA_KEY = "digitseg_config"
+# The net reads each image at these zooms of its normalised size; see docs/benchmarks.md.
+DEFAULT_ZOOMS = (1.0, 1.3)
 
 
 @dataclass(frozen=True)
@@ -74,12 +80,16 @@ class Segmenter:
         tile_size: int = 512,
         overlap: int = 64,
         postprocess: PostprocessConfig | None = None,
+        zooms: Sequence[float] = DEFAULT_ZOOMS,
     ) -> None:
         if tile_size % backend.multiple or overlap >= tile_size:
             raise ValueError(
                 f"tile_size must be a multiple of {backend.multiple} and larger than overlap"
             )
+        if not zooms or min(zooms) <= 0:
+            raise ValueError(f"zooms must be one or more positive factors, got {list(zooms)}")
         self.backend, self.config = backend, config
+        self.zooms = tuple(float(zoom) for zoom in zooms)
         self.tile_size, self.overlap = tile_size, overlap
         self.postprocess = postprocess or PostprocessConfig()
         spec = config["data"]["spec"]
@@ -130,19 +140,28 @@ class Segmenter:
             pixels, gray = 255 - pixels, 255 - gray
         light_ink = gray if (found == "dark_on_light") == flip else 255 - gray
         factor = scale or estimate_scale(light_ink, self.digit_height)
+        views = [self._outputs_at(pixels, factor * zoom) for zoom in self.zooms]
+        first = _softmax(views[0][:NUM_CLASSES])
+        mean = np.mean([_softmax(view[:NUM_CLASSES]) for view in views], axis=0)
+        same = (mean.argmax(0) == BACKGROUND) == (first.argmax(0) == BACKGROUND)
+        probs = np.where(same, mean, first)
+        cores = _sigmoid(views[0][NUM_CLASSES]) if len(views[0]) > NUM_CLASSES else None
+        return probs, cores, found, float(factor)
+
+    def _outputs_at(self, pixels: np.ndarray, factor: float) -> np.ndarray:
+        """Net outputs (K, H, W) at the input's size for ``pixels`` resized by ``factor``."""
+        height, width = pixels.shape[:2]
         if factor != 1.0:
             size = (max(1, round(width * factor)), max(1, round(height * factor)))
             pixels = cv2.resize(
                 pixels, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
             )
         outputs = self._tiled(_to_input(pixels))
-        if factor != 1.0:
-            outputs = np.stack(
-                [cv2.resize(o, (width, height), interpolation=cv2.INTER_LINEAR) for o in outputs]
-            )
-        probs = _softmax(outputs[:NUM_CLASSES])
-        cores = 1 / (1 + np.exp(-outputs[NUM_CLASSES])) if len(outputs) > NUM_CLASSES else None
-        return probs, cores, found, float(factor)
+        if factor == 1.0:
+            return outputs
+        return np.stack(
+            [cv2.resize(o, (width, height), interpolation=cv2.INTER_LINEAR) for o in outputs]
+        )
 
     def _tiled(self, x: np.ndarray) -> np.ndarray:
         """Net outputs (K, H, W) for one input (C, H, W), in overlapping tiles when large."""
@@ -212,6 +231,10 @@ def _to_input(pixels: np.ndarray) -> np.ndarray:
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(0, keepdims=True))
     return shifted / shifted.sum(0, keepdims=True)
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-logits))
 
 
 def _tile_starts(size: int, tile: int, overlap: int) -> list[int]:
