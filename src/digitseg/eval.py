@@ -54,7 +54,7 @@ def evaluate(cfg: DictConfig) -> dict:
         evaluation.add(item, segmenter.run(item.image, polarity=cfg.polarity, scale=cfg.scale))
 
     settings = {k: cfg[k] for k in ("scale", "polarity", "iou_threshold")}
-    settings["zooms"] = list(cfg.zooms)
+    settings["zooms"] = list(segmenter.zooms)
     metrics = {
         "model": model_info(cfg.checkpoint, segmenter.config),
         "source": source.info | settings,

@@ -78,8 +78,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         nargs="+",
         default=list(DEFAULT_ZOOMS),
-        help="the net reads each image at these zooms of that size and averages "
-        "(default: %(default)s; --zooms 1 is about twice as fast)",
+        help="the net reads each image at these factors of its digit-normalised size; the "
+        "first decides where the digits are, the mean of all which digit each is "
+        "(default: %(default)s; --zooms 1 reads once, faster)",
     )
     parser.add_argument(
         "--save-masks",

@@ -36,27 +36,31 @@ class BrightIsDigit:
         return logits
 
 
-class ReadsBetterEnlarged:
-    """Bright pixels are a likely 7 at the image's size and a sure 1 enlarged; grey pixels
-    are likely background at the image's size and a likely 1 enlarged. A view is enlarged
-    when its width is at least ``wide``. Outputs are log-probabilities."""
+class ReadsOtherwiseEnlarged:
+    """A view is enlarged when at least ``wide`` px wide. Bright pixels are likely a 7 as is,
+    a 2 or a 1 enlarged: the first view says 7, the last 2, their mean 1. Grey pixels are
+    likely background as is, but ink enlarged, where they read as bright ones do: their
+    mean is a 1. Outputs log-probabilities of the 11 classes and a core logit (ink: 5)."""
 
     multiple = 16
-    AS_IS = {"bright": {7: 0.6, 1: 0.4}, "grey": {BACKGROUND: 0.7, 1: 0.3}}
-    ENLARGED = {"bright": {1: 0.9, 7: 0.1}, "grey": {1: 0.9, BACKGROUND: 0.1}}
+    AS_IS = {"bright": {7: 0.6, 1: 0.4}, "grey": {BACKGROUND: 0.6, 1: 0.4}}
+    ENLARGED = {"bright": {2: 0.5, 1: 0.45, 7: 0.05}, "grey": {2: 0.5, 1: 0.45, 7: 0.05}}
 
     def __init__(self, wide: int) -> None:
         self.wide = wide
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        table = self.ENLARGED if batch.shape[3] >= self.wide else self.AS_IS
         x = batch[:, 0]
-        probs = np.full((batch.shape[0], NUM_CLASSES) + x.shape[1:], 1e-6, np.float32)
-        probs[:, BACKGROUND] = np.where(x > -0.5, 1e-6, 1.0)
-        for name, pixels in (("grey", (x > -0.5) & (x <= 0.5)), ("bright", x > 0.5)):
-            for label, p in table[name].items():
-                probs[:, label] = np.where(pixels, p, probs[:, label])
-        return np.log(probs)
+        tables = self.ENLARGED if x.shape[2] >= self.wide else self.AS_IS
+        kinds = {"bright": x > 0.5, "grey": (x > -0.5) & (x <= 0.5)}
+        probs = np.full((x.shape[0], NUM_CLASSES) + x.shape[1:], 1e-6, np.float32)
+        probs[:, BACKGROUND] = 1.0
+        for kind, pixels in kinds.items():
+            for label in range(NUM_CLASSES):
+                probs[:, label] = np.where(pixels, tables[kind].get(label, 1e-6), probs[:, label])
+        ink = probs[:, BACKGROUND] < 0.5
+        cores = np.where(ink, 5.0, -5.0)[:, None]
+        return np.concatenate([np.log(probs), cores], axis=1)
 
 
 def _digit_image(height=64, width=96, light_on_dark=True) -> np.ndarray:
@@ -97,17 +101,22 @@ def test_scale_is_estimated_from_ink_height_and_boxes_stay_in_input_pixels():
 
 
 def test_zooms_average_the_digit_classes_and_the_first_zoom_finds_the_ink():
-    image = _digit_image()
+    image = _digit_image()  # 96 px wide: as is below ``wide``, doubled above it
     image[50:60, 30:44] = 100  # grey: ink only to the enlarged view
-    bright, grey = image == 255, image == 100
-    backend = ReadsBetterEnlarged(wide=150)
-    as_is = Segmenter(backend, CONFIG, zooms=[1.0]).run(image, scale=1.0).labels
+    bright, grey_inside = image == 255, (slice(52, 58), slice(32, 42))
+    backend = ReadsOtherwiseEnlarged(wide=150)
+
+    def read(zooms):
+        probs, cores, _, _ = Segmenter(backend, CONFIG, zooms=zooms).predict(image, scale=1.0)
+        return probs.argmax(0), cores
+
+    as_is, cores_as_is = read([1.0])
     assert (as_is[bright] == 7).all() and (as_is[~bright] == BACKGROUND).all()
-    both = Segmenter(backend, CONFIG, zooms=[1.0, 2.0]).run(image, scale=1.0)
-    assert both.scale == 1.0 and [i.label for i in both.instances] == [1, 1]
-    assert (both.labels[grey] == BACKGROUND).all()
-    enlarged_only = Segmenter(backend, CONFIG, zooms=[2.0]).run(image, scale=1.0).labels
-    assert (enlarged_only[52:58, 32:42] == 1).all()  # the grey block, but for its rim
+    both, cores_both = read([1.0, 2.0])
+    assert (both[bright] == 1).all()  # the mean, neither the first view's 7 nor the last's 2
+    assert (both[grey_inside] == BACKGROUND).all() and np.array_equal(cores_both, cores_as_is)
+    enlarged_only, cores_enlarged = read([2.0])
+    assert (enlarged_only[grey_inside] == 2).all() and (cores_enlarged[grey_inside] > 0.5).all()
 
 
 def test_tiles_cover_large_images_exactly():
@@ -124,6 +133,7 @@ def test_tiles_cover_large_images_exactly():
 def test_bad_settings_are_rejected():
     with pytest.raises(ValueError, match="multiple of 16"):
         Segmenter(BrightIsDigit(), CONFIG, tile_size=100)
+    assert Segmenter(BrightIsDigit(), CONFIG, zooms=1).zooms == (1.0,)
     for zooms in ([], [1.0, 0.0]):
         with pytest.raises(ValueError, match="zooms"):
             Segmenter(BrightIsDigit(), CONFIG, zooms=zooms)

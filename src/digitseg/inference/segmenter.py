@@ -7,11 +7,11 @@
 Before the net runs, the image is brought to what the model was trained on: its channels,
 its ink polarity (detected from the image, or forced) and its digit size (digits are scaled
 to the training height, estimated from the ink's connected parts, or by a forced factor).
-The net then reads the image at each of a few zooms of that size (``zooms``, by default as
-is and enlarged 1.3 times: small digits read better enlarged, and the average of both views
-beats either alone) and its probabilities are averaged. Large images run in overlapping
-tiles, so the net's memory stays bounded. Probabilities are scaled back to the input's
-size, so boxes and masks are in input pixels.
+The net then reads the image at each of a few ``zooms`` of that size (by default as is and
+enlarged 1.3 times: small digits read better enlarged). The first zoom's view decides where
+ink and digit centres are; the views' averaged probabilities decide which digit each ink
+pixel is. Large images run in overlapping tiles, so the net's memory stays bounded.
+Probabilities are scaled back to the input's size, so boxes and masks are in input pixels.
 """
 
 import json
@@ -71,7 +71,12 @@ class _OnnxBackend:
 
 
 class Segmenter:
-    """A trained model plus the pre- and post-processing that make it read digits."""
+    """A trained model plus the pre- and post-processing that make it read digits.
+
+    ``zooms``: factors (or one factor) of the normalised size at which the net reads each
+    image; order matters, as the first zoom's view alone decides where the ink and the digit
+    centres are, and all views' mean probabilities which digit each ink pixel is.
+    """
 
     def __init__(
         self,
@@ -80,14 +85,15 @@ class Segmenter:
         tile_size: int = 512,
         overlap: int = 64,
         postprocess: PostprocessConfig | None = None,
-        zooms: Sequence[float] = DEFAULT_ZOOMS,
+        zooms: float | Sequence[float] = DEFAULT_ZOOMS,
     ) -> None:
         if tile_size % backend.multiple or overlap >= tile_size:
             raise ValueError(
                 f"tile_size must be a multiple of {backend.multiple} and larger than overlap"
             )
+        zooms = [zooms] if isinstance(zooms, int | float) else list(zooms)
         if not zooms or min(zooms) <= 0:
-            raise ValueError(f"zooms must be one or more positive factors, got {list(zooms)}")
+            raise ValueError(f"zooms must be one or more positive factors, got {zooms}")
         self.backend, self.config = backend, config
         self.zooms = tuple(float(zoom) for zoom in zooms)
         self.tile_size, self.overlap = tile_size, overlap
@@ -128,10 +134,15 @@ class Segmenter:
         return Segmentation(instances, read_text(instances), labels, used_polarity, used_scale)
 
     def predict(self, image: np.ndarray, polarity: str = "auto", scale: float | None = None):
-        """Class probabilities (11, H, W), core probability (H, W) or None, polarity, scale."""
+        """Class probabilities (11, H, W), core probability (H, W) or None, polarity, scale.
+
+        ``scale`` is the factor that normalises the digit size (None: estimated); the net
+        reads the image at that factor times each of ``zooms``. Where the first view and the
+        views' mean agree on ink or background, the probabilities are the mean; elsewhere,
+        and for the cores, they are the first view's.
+        """
         if polarity not in POLARITIES:
             raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
-        height, width = image.shape[:2]
         pixels = match_channels(image, self.in_channels)
         gray = match_channels(image, 1)
         found = detect_polarity(gray) if polarity == "auto" else polarity
@@ -140,24 +151,28 @@ class Segmenter:
             pixels, gray = 255 - pixels, 255 - gray
         light_ink = gray if (found == "dark_on_light") == flip else 255 - gray
         factor = scale or estimate_scale(light_ink, self.digit_height)
-        views = [self._outputs_at(pixels, factor * zoom) for zoom in self.zooms]
-        first = _softmax(views[0][:NUM_CLASSES])
-        mean = np.mean([_softmax(view[:NUM_CLASSES]) for view in views], axis=0)
-        same = (mean.argmax(0) == BACKGROUND) == (first.argmax(0) == BACKGROUND)
-        probs = np.where(same, mean, first)
-        cores = _sigmoid(views[0][NUM_CLASSES]) if len(views[0]) > NUM_CLASSES else None
+        first_logits = self._outputs_at(pixels, factor * self.zooms[0])
+        first = _softmax(first_logits[:NUM_CLASSES])
+        cores = _sigmoid(first_logits[NUM_CLASSES]) if len(first_logits) > NUM_CLASSES else None
+        del first_logits
+        mean = first.copy()
+        for zoom in self.zooms[1:]:
+            mean += _softmax(self._outputs_at(pixels, factor * zoom)[:NUM_CLASSES])
+        mean /= len(self.zooms)
+        agree_on_ink = (mean.argmax(0) == BACKGROUND) == (first.argmax(0) == BACKGROUND)
+        probs = np.where(agree_on_ink, mean, first)
         return probs, cores, found, float(factor)
 
-    def _outputs_at(self, pixels: np.ndarray, factor: float) -> np.ndarray:
-        """Net outputs (K, H, W) at the input's size for ``pixels`` resized by ``factor``."""
+    def _outputs_at(self, pixels: np.ndarray, resize: float) -> np.ndarray:
+        """Net outputs (K, H, W) at the input's size for ``pixels`` resized by ``resize``."""
         height, width = pixels.shape[:2]
-        if factor != 1.0:
-            size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        if resize != 1.0:
+            size = (max(1, round(width * resize)), max(1, round(height * resize)))
             pixels = cv2.resize(
-                pixels, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+                pixels, size, interpolation=cv2.INTER_AREA if resize < 1 else cv2.INTER_LINEAR
             )
         outputs = self._tiled(_to_input(pixels))
-        if factor == 1.0:
+        if resize == 1.0:
             return outputs
         return np.stack(
             [cv2.resize(o, (width, height), interpolation=cv2.INTER_LINEAR) for o in outputs]
