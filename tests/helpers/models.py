@@ -7,6 +7,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from digitseg.models.checkpoint import save_model
+from digitseg.train import build_datamodule
 from tests.helpers.config import compose_train
 
 
@@ -14,7 +15,7 @@ def train_tiny_model(path: Path, steps: int = 60) -> Path:
     """Fit the test-sized U-Net (with its core channel) to a few m2nist canvases."""
     cfg = compose_train(["data.batch_size=8"], path.parent)
     torch.manual_seed(0)
-    dm = instantiate(cfg.data, paths=cfg.paths, _convert_="all")
+    dm = build_datamodule(cfg)
     dm.setup()
     batch = dm.dataset("val").__getitems__(list(range(8)))
     model = instantiate(cfg.model)

@@ -29,7 +29,7 @@ def test_every_config_option_composes_and_instantiates(group, tmp_path):
     for option in _options(group):
         cfg = compose_train([f"{group}={option}"], tmp_path)
         if group == "data":
-            dm = instantiate(cfg.data, paths=cfg.paths, _convert_="all")
+            dm = build_datamodule(cfg)
             dm.setup()
             assert dm.dataset("val")[0]["image"].shape[-2:] == (
                 cfg.data.spec.height,
@@ -63,7 +63,7 @@ def test_contact_weight_trains_on_batches_that_carry_contacts(tmp_path):
 
 def test_overfit_one_batch_loss_falls_and_metric_rises(tmp_path):
     cfg = compose_train(["data.batch_size=2"], tmp_path)
-    dm = instantiate(cfg.data, paths=cfg.paths, _convert_="all")
+    dm = build_datamodule(cfg)
     dm.setup()
     batch = dm.dataset("val").__getitems__([0, 1])
     model = instantiate(cfg.model)
