@@ -14,7 +14,7 @@ HPARAMS ?= unet_optuna
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@free_gb=$$(df -Pk . | awk 'NR == 2 {print int($$4 / 1048576)}'); \
@@ -34,6 +34,9 @@ data: mnist ## Write each preset's fixed val/test canvases to data/generated/ (A
 
 train: mnist ## Train (Hydra overrides in ARGS="model=fcn8 trainer.max_epochs=3")
 	$(BIN)/digitseg-train $(ARGS)
+
+train-classifier: mnist ## Train the digit classifier that reads each found digit again (ARGS=overrides)
+	$(BIN)/digitseg-train-classifier $(ARGS)
 
 sweep: mnist ## Multirun sweep: make sweep [HPARAMS=unet_optuna|seeds] [ARGS="hydra.sweeper.n_trials=40"]
 	$(BIN)/digitseg-train -m hparams_search=$(HPARAMS) $(ARGS)
@@ -74,4 +77,4 @@ clean: ## Remove caches and run outputs (keeps .venv, data/ and models/)
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
 
 
-.PHONY: help setup mnist data train sweep sweep-slurm segment eval wandb-sync test test-full lint format benchmark clean
+.PHONY: help setup mnist data train train-classifier sweep sweep-slurm segment eval wandb-sync test test-full lint format benchmark clean

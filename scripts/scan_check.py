@@ -2,6 +2,7 @@
 
     python scripts/scan_check.py build --out data/scan_check [--force]  # 60 images + labels
     python scripts/scan_check.py evaluate --out data/scan_check [--checkpoint ...]
+    python scripts/scan_check.py evaluate --classifier none   # the segmenter's labels alone
     python scripts/scan_check.py build --out data/scan_printed --fonts /path/to/Font.ttf ...
 
 The digits come from handwriting fonts of other writers (Debian: apt-get install
@@ -113,11 +114,11 @@ def _edit_distance(a: str, b: str) -> int:
     return row[-1]
 
 
-def evaluate(out: Path, checkpoint: str) -> None:
+def evaluate(out: Path, checkpoint: str, classifier: Path | None) -> None:
     from digitseg import Segmenter
     from digitseg.inference import read_image
 
-    segmenter = Segmenter.from_checkpoint(checkpoint)
+    segmenter = Segmenter.from_checkpoint(checkpoint, classifier=classifier)
     labels = json.loads((out / "labels.json").read_text())
     written = _read_json(out / "written.json")
     hits = {}
@@ -132,7 +133,8 @@ def evaluate(out: Path, checkpoint: str) -> None:
     n = len(labels)
     print(
         f"\n{n} images: exact match {np.mean(list(hits.values())):.3f}, digit count right "
-        f"{count_ok / n:.3f}, character error rate {errors / total:.3f}  ({checkpoint})"
+        f"{count_ok / n:.3f}, character error rate {errors / total:.3f}  ({checkpoint}, "
+        f"classifier {classifier})"
     )
     if written:
         punctuation = {
@@ -167,6 +169,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--checkpoint", default="models/digit_segmenter.ckpt")
+    parser.add_argument(
+        "--classifier",
+        default="models/digit_classifier.ckpt",
+        help="evaluate: digit classifier model file; none: the segmenter alone",
+    )
     parser.add_argument("--force", action="store_true", help="build: replace an existing set")
     parser.add_argument(
         "--fonts", nargs="+", help="build: TrueType files to write in (default: the five above)"
@@ -175,7 +182,9 @@ def main() -> None:
     if args.action == "build":
         build(args.out, args.count, args.seed, args.force, args.fonts)
     else:
-        evaluate(args.out, args.checkpoint)
+        from digitseg.segment import classifier_option
+
+        evaluate(args.out, args.checkpoint, classifier_option(args.classifier))
 
 
 if __name__ == "__main__":

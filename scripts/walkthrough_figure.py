@@ -14,6 +14,7 @@ from digitseg.inference import Segmenter
 from digitseg.inference.images import read_image
 from digitseg.postprocess import ink_crop
 from digitseg.reports.analysis import side_by_side
+from digitseg.segment import DEFAULT_CLASSIFIER, classifier_option
 from digitseg.viz import annotate, to_rgb
 
 GAP = 6  # white pixels between the rows and between the crops
@@ -45,8 +46,9 @@ def main() -> None:
     parser.add_argument("image", nargs="?", default="docs/examples/amount.jpg")
     parser.add_argument("out", nargs="?", default="docs/walkthrough.png")
     parser.add_argument("--checkpoint", default="models/digit_segmenter.ckpt")
+    parser.add_argument("--classifier", type=classifier_option, default=DEFAULT_CLASSIFIER)
     args = parser.parse_args()
-    segmenter = Segmenter.from_checkpoint(args.checkpoint)
+    segmenter = Segmenter.from_checkpoint(args.checkpoint, classifier=args.classifier)
     picture = figure(read_image(args.image), segmenter)
     cv2.imwrite(args.out, cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
     print(f"{args.out}: {picture.shape[1]}x{picture.shape[0]}")

@@ -42,7 +42,9 @@ def evaluate(cfg: DictConfig) -> dict:
         print_config_tree(cfg, cfg.paths.output_dir, first=("checkpoint", "source", "data"))
     if cfg.worst_k < 1:
         raise ValueError(f"worst_k must be >= 1, got {cfg.worst_k}")
-    segmenter = Segmenter.from_checkpoint(cfg.checkpoint, device=cfg.device, zooms=cfg.zooms)
+    segmenter = Segmenter.from_checkpoint(
+        cfg.checkpoint, device=cfg.device, zooms=cfg.zooms, classifier=cfg.classifier
+    )
     source = open_source(cfg)
     if source.count < 1:
         raise ValueError("nothing to evaluate: count must be >= 1")
@@ -53,7 +55,7 @@ def evaluate(cfg: DictConfig) -> dict:
     ):
         evaluation.add(item, segmenter.run(item.image, polarity=cfg.polarity, scale=cfg.scale))
 
-    settings = {k: cfg[k] for k in ("scale", "polarity", "iou_threshold")}
+    settings = {k: cfg[k] for k in ("scale", "polarity", "iou_threshold", "classifier")}
     settings["zooms"] = list(segmenter.zooms)
     metrics = {
         "model": model_info(cfg.checkpoint, segmenter.config),

@@ -35,6 +35,7 @@ from digitseg.postprocess import ink_crop, mnist_crop
 from digitseg.viz import annotate
 
 DEFAULT_CHECKPOINT = Path("models/digit_segmenter.ckpt")
+DEFAULT_CLASSIFIER = Path("models/digit_classifier.ckpt")
 log = logging.getLogger("digitseg.segment")
 
 
@@ -57,6 +58,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--checkpoint",
         default=str(DEFAULT_CHECKPOINT),
         help="model file (.ckpt, or .onnx with --backend onnxruntime)",
+    )
+    parser.add_argument(
+        "--classifier",
+        type=classifier_option,
+        default=DEFAULT_CLASSIFIER,
+        help="digit classifier model file that reads each digit again; none: the segmenter's "
+        "labels alone (default: %(default)s)",
     )
     parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch")
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, ...")
@@ -100,6 +108,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def classifier_option(value: str) -> Path | None:
+    """A ``--classifier`` value: a model file, or ``none`` for no classifier."""
+    return None if value.lower() == "none" else Path(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -136,6 +149,7 @@ def _prepare(args: argparse.Namespace):
         device=args.device,
         tile_size=args.tile_size,
         zooms=args.zooms,
+        classifier=args.classifier,
     )
     output.mkdir(parents=True, exist_ok=True)
     return files, segmenter, output
@@ -187,6 +201,7 @@ def _write_reports(output: Path, args, segmenter: Segmenter, images: list, error
         "version": __version__,
         "backend": args.backend,
         "zooms": list(segmenter.zooms),
+        "classifier": None if args.classifier is None else str(args.classifier),
         "config": {"model": config["model"]["net"], "data": config["data"].get("name")},
     }
     with open(output / "predictions.json", "w") as file:

@@ -25,7 +25,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from digitseg.models.checkpoint import init_weights, save_model
+from digitseg.models.checkpoint import export_model, init_weights, save_model
 from digitseg.utils.config import CONF_DIR, instantiate_dict, print_config_tree
 from digitseg.utils.loggers import close_loggers
 from digitseg.utils.resume import keep_wandb_id, start_checkpoint
@@ -106,19 +106,7 @@ def _export_best(cfg: DictConfig, trainer: L.Trainer, model) -> None:
         Path(cfg.paths.output_dir, "digit_segmenter.ckpt"), model.net, model.config, metrics
     )
     log.info("model file: %s", local)
-    target = cfg.export.path
-    if target is None:
-        return
-    if Path(target).exists() and not cfg.export.overwrite:
-        log.warning(
-            "%s exists and was left unchanged; the new model is %s "
-            "(pass export.overwrite=true to replace it)",
-            target,
-            local,
-        )
-        return
-    save_model(target, model.net, model.config, metrics, half=cfg.export.half)
-    log.info("model exported to %s", target)
+    export_model(cfg.export, local, model.net, model.config, metrics)
 
 
 def _prepare_sweep_job(cfg: DictConfig) -> None:

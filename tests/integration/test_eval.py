@@ -13,7 +13,7 @@ from PIL import Image
 
 from digitseg.data.export import write_split
 from digitseg.data.sources import build_generator
-from digitseg.eval import compose_eval, evaluate
+from digitseg.eval import REPO_ROOT, compose_eval, evaluate
 from digitseg.models.checkpoint import CheckpointError
 from tests.helpers.config import requires_mnist
 
@@ -57,6 +57,7 @@ def test_report_folder_holds_every_file(m2nist_report):
         "polarity": "auto",
         "iou_threshold": 0.5,
         "zooms": [1.0, 1.3],
+        "classifier": str(REPO_ROOT / "models" / "digit_classifier.ckpt"),
     }
     assert on_disk["model"]["trained_on"] == "m2nist"
     for key in ("miou_digits", "miou", "pixel_accuracy", "iou", "dice", "confusion_matrix"):

@@ -44,12 +44,15 @@ def test_segment_writes_the_output_contract(tiny_model, inputs, tmp_path):
             "--save-masks",
             "--zooms",
             "1",
+            "--classifier",
+            "none",
         ]
     )
     assert code == 2  # one corrupt file among good ones
     predictions = json.loads((out / "predictions.json").read_text())
     assert predictions["model"]["checkpoint"] == str(tiny_model)
     assert predictions["model"]["zooms"] == [1.0]
+    assert predictions["model"]["classifier"] is None
     assert [e["file"] for e in predictions["errors"]] == ["broken.png"]
     assert [i["file"] for i in predictions["images"]] == ["canvas_0.png", "canvas_1.png"]
     for image in predictions["images"]:
@@ -97,7 +100,39 @@ def test_segment_refuses_bad_starts_before_any_work(tiny_model, inputs, tmp_path
         )
         == 1
     )
-    assert "make train" in capsys.readouterr().err
+    assert f"no model file at {tmp_path / 'none.ckpt'}" in capsys.readouterr().err
+    assert (
+        segment_main(
+            [
+                "--input_dir",
+                str(inputs),
+                "--output_dir",
+                str(tmp_path / "o"),
+                "--checkpoint",
+                str(tiny_model),
+                "--classifier",
+                str(tmp_path / "classifier.ckpt"),
+            ]
+        )
+        == 1
+    )
+    assert "no classifier model file at" in capsys.readouterr().err
+    assert (
+        segment_main(
+            [
+                "--input_dir",
+                str(inputs),
+                "--output_dir",
+                str(tmp_path / "o"),
+                "--checkpoint",
+                str(tiny_model),
+                "--classifier",
+                str(tiny_model),
+            ]
+        )
+        == 1
+    )
+    assert "is not a digit classifier model file" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert (
         segment_main(
@@ -167,7 +202,7 @@ def test_scan_check_scores_each_kind_of_punctuation(tiny_model, inputs, tmp_path
     digits = {name: "".join(c for c in text if c.isdigit()) for name, text in written.items()}
     (tmp_path / "labels.json").write_text(json.dumps(digits))
     (tmp_path / "written.json").write_text(json.dumps(written))
-    load_script("scan_check").evaluate(tmp_path, str(tiny_model))
+    load_script("scan_check").evaluate(tmp_path, str(tiny_model), classifier=None)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("a.png: wrote       1234  read ")
     assert "3 images: exact match" in lines[-2]

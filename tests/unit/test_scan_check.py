@@ -50,7 +50,10 @@ def test_build_records_each_image_typeface_and_evaluate_reports_by_it(tmp_path, 
     assert typefaces.keys() == labels.keys()
     assert set(typefaces.values()) == {"DejaVuSans", "DejaVuSerif"}
     capsys.readouterr()
-    scan_check.evaluate(tmp_path, str(SCRIPTS_DIR.parent / "models" / "digit_segmenter.ckpt"))
+    models = SCRIPTS_DIR.parent / "models"
+    scan_check.evaluate(
+        tmp_path, str(models / "digit_segmenter.ckpt"), models / "digit_classifier.ckpt"
+    )
     by_typeface = capsys.readouterr().out.split("exact match by typeface (images): ")[1]
     counts = re.findall(r"'(\w+)' [01]\.\d{3} \((\d+)\)", by_typeface)
     assert {face: int(n) for face, n in counts} == {

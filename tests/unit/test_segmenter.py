@@ -2,14 +2,16 @@
 
 import numpy as np
 import pytest
+import torch
 
-from digitseg.classes import BACKGROUND, NUM_CLASSES
+from digitseg.classes import BACKGROUND, NUM_CLASSES, NUM_DIGITS
 from digitseg.inference.segmenter import (
     Segmenter,
     detect_polarity,
     estimate_scale,
     trained_polarities,
 )
+from digitseg.models.checkpoint import CheckpointError
 
 CONFIG = {
     "model": {"net": {"in_channels": 1}},
@@ -139,3 +141,36 @@ def test_bad_settings_are_rejected():
             Segmenter(BrightIsDigit(), CONFIG, zooms=zooms)
     with pytest.raises(ValueError, match="polarity"):
         Segmenter(BrightIsDigit(), CONFIG).run(_digit_image(), polarity="upside_down")
+
+
+class SaysThree(torch.nn.Module):
+    """Stand-in classifier: every crop is surely a 3; keeps the crops it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bias = torch.nn.Parameter(torch.zeros(NUM_DIGITS))
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        self.crops = crops
+        logits = torch.full((len(crops), NUM_DIGITS), -20.0)
+        logits[:, 3] = 20.0
+        return logits + self.bias
+
+
+def test_a_classifier_relabels_the_digits_and_reads_dark_ink_as_light():
+    classifier = SaysThree()
+    result = Segmenter(BrightIsDigit(), CONFIG, classifier=classifier).run(
+        _digit_image(light_on_dark=False)
+    )
+    assert result.text == "33" and all(i.score > 0.9 for i in result.instances)
+    assert set(np.unique(result.labels)) == {7, BACKGROUND}  # the class map is the segmenter's
+    ink, mask = classifier.crops[0].numpy()
+    assert ink.max() == pytest.approx(1.0) and ink[mask == 0].max() == 0.0
+    alone = Segmenter(BrightIsDigit(), CONFIG).run(_digit_image(light_on_dark=False))
+    assert alone.text == "77"
+
+
+def test_a_missing_classifier_file_is_named(tmp_path):
+    missing = tmp_path / "classifier.ckpt"
+    with pytest.raises(CheckpointError, match=f"no classifier model file at {missing}"):
+        Segmenter.from_checkpoint(tmp_path / "segmenter.ckpt", classifier=missing)

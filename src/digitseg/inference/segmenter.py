@@ -1,7 +1,9 @@
 """The Python API behind ``digitseg-segment``: image in, digit instances in reading order out.
 
     from digitseg import Segmenter
-    segmenter = Segmenter.from_checkpoint("models/digit_segmenter.ckpt")
+    segmenter = Segmenter.from_checkpoint(
+        "models/digit_segmenter.ckpt", classifier="models/digit_classifier.ckpt"
+    )
     instances = segmenter.segment(image)          # list of Instance, reading order
 
 Before the net runs, the image is brought to what the model was trained on: its channels,
@@ -12,6 +14,8 @@ enlarged 1.3 times: small digits read better enlarged). The first zoom's view de
 ink and digit centres are; the views' averaged probabilities decide which digit each ink
 pixel is. Large images run in overlapping tiles, so the net's memory stays bounded.
 Probabilities are scaled back to the input's size, so boxes and masks are in input pixels.
+With a ``classifier`` (:mod:`digitseg.classifier`), each digit found is read again from a
+crop around it, and its label is the one both nets' probabilities agree on best.
 """
 
 import json
@@ -24,6 +28,12 @@ import numpy as np
 import torch
 
 from digitseg.classes import BACKGROUND, NUM_CLASSES
+from digitseg.classifier import (
+    DigitClassifier,
+    classifier_probabilities,
+    combine_labels,
+    light_ink,
+)
 from digitseg.data.spec import MNIST_INK_SIDE
 from digitseg.data.transforms import match_channels
 from digitseg.models.checkpoint import CheckpointError, load_model
@@ -76,6 +86,9 @@ class Segmenter:
     ``zooms``: factors (or one factor) of the normalised size at which the net reads each
     image; order matters, as the first zoom's view alone decides where the ink and the digit
     centres are, and all views' mean probabilities which digit each ink pixel is.
+    ``classifier``: a :class:`~digitseg.classifier.DigitClassifier` (on the device the
+    segmenter runs on) whose reading of each digit's crop joins the segmenter's in choosing
+    its label; None: the segmenter's probabilities alone choose it.
     """
 
     def __init__(
@@ -86,6 +99,7 @@ class Segmenter:
         overlap: int = 64,
         postprocess: PostprocessConfig | None = None,
         zooms: float | Sequence[float] = DEFAULT_ZOOMS,
+        classifier: torch.nn.Module | None = None,
     ) -> None:
         if tile_size % backend.multiple or overlap >= tile_size:
             raise ValueError(
@@ -95,6 +109,7 @@ class Segmenter:
         if not zooms or min(zooms) <= 0:
             raise ValueError(f"zooms must be one or more positive factors, got {zooms}")
         self.backend, self.config = backend, config
+        self.classifier = classifier.eval() if classifier is not None else None
         self.zooms = tuple(float(zoom) for zoom in zooms)
         self.tile_size, self.overlap = tile_size, overlap
         self.postprocess = postprocess or PostprocessConfig()
@@ -105,18 +120,30 @@ class Segmenter:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, backend: str = "torch", device: str = "auto", **kwargs
+        cls,
+        path: str | Path,
+        backend: str = "torch",
+        device: str = "auto",
+        classifier: str | Path | None = None,
+        **kwargs,
     ) -> "Segmenter":
-        """Load a model file (``.ckpt``; or ``.onnx`` with ``backend="onnxruntime"``)."""
+        """Load a model file (``.ckpt``; or ``.onnx`` with ``backend="onnxruntime"``) and,
+        when ``classifier`` names one, a digit classifier's model file."""
+        if backend not in ("torch", "onnxruntime"):
+            raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() and backend == "torch" else "cpu"
+        if classifier is not None:
+            kwargs["classifier"] = _load_classifier(Path(classifier)).to(device)
         if backend == "torch":
             net, payload = load_model(path)
-            device = (
-                ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-            )
+            if isinstance(net, DigitClassifier):
+                raise CheckpointError(
+                    f"{path} is a digit classifier, not a segmenter model file; "
+                    "pass it as the classifier"
+                )
             return cls(_TorchBackend(net, device), payload["config"], **kwargs)
-        if backend == "onnxruntime":
-            return cls(*_load_onnx(Path(path)), **kwargs)
-        raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+        return cls(*_load_onnx(Path(path)), **kwargs)
 
     def segment(
         self, image: np.ndarray, polarity: str = "auto", scale: float | None = None
@@ -130,6 +157,10 @@ class Segmenter:
         """Instances, text and class map of ``image``; ``scale`` None means estimated."""
         probs, cores, used_polarity, used_scale = self.predict(image, polarity, scale)
         instances = extract_instances(probs, cores, self.postprocess)
+        if self.classifier is not None:
+            ink = light_ink(match_channels(image, 1), used_polarity)
+            theirs = classifier_probabilities(self.classifier, ink, instances)
+            instances = combine_labels(instances, probs, theirs)
         labels = probs.argmax(0).astype(np.uint8)
         return Segmentation(instances, read_text(instances), labels, used_polarity, used_scale)
 
@@ -146,11 +177,9 @@ class Segmenter:
         pixels = match_channels(image, self.in_channels)
         gray = match_channels(image, 1)
         found = detect_polarity(gray) if polarity == "auto" else polarity
-        flip = found not in self.polarities
-        if flip:
-            pixels, gray = 255 - pixels, 255 - gray
-        light_ink = gray if (found == "dark_on_light") == flip else 255 - gray
-        factor = scale or estimate_scale(light_ink, self.digit_height)
+        if found not in self.polarities:
+            pixels = 255 - pixels
+        factor = scale or estimate_scale(light_ink(gray, found), self.digit_height)
         first_logits = self._outputs_at(pixels, factor * self.zooms[0])
         first = _softmax(first_logits[:NUM_CLASSES])
         cores = _sigmoid(first_logits[NUM_CLASSES]) if len(first_logits) > NUM_CLASSES else None
@@ -257,6 +286,22 @@ def _tile_starts(size: int, tile: int, overlap: int) -> list[int]:
         return [0]
     starts = list(range(0, size - tile, tile - overlap))
     return starts + [size - tile]
+
+
+def _load_classifier(path: Path) -> DigitClassifier:
+    """The digit classifier of a model file ``digitseg-train-classifier`` wrote."""
+    if not path.is_file():
+        raise CheckpointError(
+            f"no classifier model file at {path}; train one with `make train-classifier`, "
+            "or read without one (--classifier none, classifier=null)"
+        )
+    net, _ = load_model(path)
+    if not isinstance(net, DigitClassifier):
+        raise CheckpointError(
+            f"{path} is not a digit classifier model file (it builds a {type(net).__name__}); "
+            "write one with `make train-classifier`"
+        )
+    return net
 
 
 def _load_onnx(path: Path):

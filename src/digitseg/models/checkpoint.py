@@ -5,6 +5,8 @@ The file holds only tensors and plain Python values, so it is read with
 format or version is a clear error.
 """
 
+import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from torch import nn
 
 from digitseg import __version__
 
+log = logging.getLogger(__name__)
 FORMAT = "digitseg-segmenter"
 FORMAT_VERSION = 1
 
@@ -51,6 +54,33 @@ def save_model(
     torch.save(payload, tmp)
     tmp.replace(path)
     return path
+
+
+def export_model(
+    export: Mapping[str, Any],
+    local: Path,
+    net: nn.Module,
+    config: dict[str, Any],
+    metrics: dict[str, float],
+) -> Path | None:
+    """Save ``net`` with ``config`` and ``metrics`` at ``export.path`` too (``export.half``:
+    in float16), unless a file is there and ``export.overwrite`` is false: then the warning
+    names ``local``, the copy just saved in the run folder. Returns the path written, or
+    None."""
+    target = export.get("path")
+    if target is None:
+        return None
+    if Path(target).exists() and not export.get("overwrite", False):
+        log.warning(
+            "%s exists and was left unchanged; the new model is %s "
+            "(pass export.overwrite=true to replace it)",
+            target,
+            local,
+        )
+        return None
+    written = save_model(target, net, config, metrics, half=export.get("half", False))
+    log.info("model exported to %s", written)
+    return written
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu"):

@@ -92,8 +92,10 @@ class Instance:
 
     ``label`` is the digit (0-9); ``score`` the mean, over the instance's pixels, of the
     predicted (softmax) probability of that digit: a calibrated confidence when the net's
-    probabilities are. ``bbox`` is (x0, y0, x1, y1) with exclusive ends, tight around the
-    mask; ``area`` the number of pixels; ``mask`` a bool array of the box's size.
+    probabilities are (a digit classifier's second reading replaces both: see
+    :func:`digitseg.classifier.combine_labels`). ``bbox`` is (x0, y0, x1, y1) with exclusive
+    ends, tight around the mask; ``area`` the number of pixels; ``mask`` a bool array of the
+    box's size.
     """
 
     label: int

@@ -77,6 +77,7 @@ def report_markdown(metrics: dict) -> str:
                 f"Model trained on `{model.get('trained_on')}` ({model.get('net')}). "
                 f"Canvases: {where}, split `{source.get('split')}`, {source['count']} canvases "
                 f"({source['kind']}); scale {source.get('scale')}, zooms {source.get('zooms')}, "
+                f"classifier {source.get('classifier')}, "
                 f"polarity {source.get('polarity')}, IoU threshold {source.get('iou_threshold')}.",
                 "## Headline",
                 headline_markdown(metrics),

@@ -1,0 +1,66 @@
+"""Training crops for the classifier: the true digits of generated canvases, cut as the
+segmenter's digits are cut at inference (:func:`~digitseg.classifier.classifier_input`)."""
+
+import cv2
+import numpy as np
+
+from digitseg.classifier.crops import CROP_SIDE, classifier_input, light_ink
+from digitseg.data.rng import split_key
+from digitseg.data.synth import CanvasGenerator
+from digitseg.data.transforms import Augment, match_channels
+from digitseg.inference.segmenter import detect_polarity
+
+# Predicted masks are a little off the truth: each true mask is grown by one pixel all round
+# with this probability, or with the next one (digits of at least SHRINK_MIN_AREA pixels)
+# shrunk by one pixel on its top and left edges.
+GROW_PROB = 0.3
+SHRINK_PROB = 0.15
+SHRINK_MIN_AREA = 60
+# Digits with fewer visible pixels are left out (the generator's min_visible_area).
+MIN_AREA = 16
+
+
+def render_crops(
+    generator: CanvasGenerator,
+    split: str,
+    indices: range,
+    augment: Augment | None = None,
+    batch_size: int = 64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (N, 2, CROP_SIDE, CROP_SIDE) crops (ink and mask, 0-255) of the digits of
+    canvases ``indices`` of ``split``, and their digits (N,); a pure function of the
+    generator's seed, the split and the indices."""
+    key = split_key(generator.seed, f"classifier/{split}")
+    crops, digits = [], []
+    for start in range(indices.start, indices.stop, batch_size):
+        chunk = list(range(start, min(start + batch_size, indices.stop)))
+        batch = generator.render(split, chunk)
+        for k, index in enumerate(chunk):
+            rng = np.random.default_rng([key, index])
+            gray = match_channels(batch.images[k], 1)
+            instances = batch.instances[k]
+            if augment is not None:
+                gray, (instances,) = augment(key ^ index, gray, [instances])
+            ink = light_ink(gray, detect_polarity(gray))
+            for number, digit in enumerate(batch.labels[k], start=1):
+                mask = _jitter((instances == number).astype(np.uint8), rng)
+                if mask.sum() < MIN_AREA:
+                    continue
+                ys, xs = np.nonzero(mask)
+                box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+                crop = classifier_input(ink, box, mask[box[1] : box[3], box[0] : box[2]])
+                crops.append(np.round(crop * 255).astype(np.uint8))
+                digits.append(digit)
+    if not crops:
+        return np.zeros((0, 2, CROP_SIDE, CROP_SIDE), np.uint8), np.zeros(0, np.uint8)
+    return np.stack(crops), np.asarray(digits, np.uint8)
+
+
+def _jitter(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``mask`` grown or shrunk at random (see GROW_PROB, SHRINK_PROB)."""
+    draw = rng.random()
+    if draw < GROW_PROB:
+        return cv2.dilate(mask, np.ones((3, 3), np.uint8))
+    if draw < GROW_PROB + SHRINK_PROB and mask.sum() >= SHRINK_MIN_AREA:
+        return cv2.erode(mask, np.ones((2, 2), np.uint8))
+    return mask

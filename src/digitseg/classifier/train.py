@@ -1,0 +1,128 @@
+"""``digitseg-train-classifier`` / ``make train-classifier``: train the digit classifier.
+
+    digitseg-train-classifier canvases.numbers=6000 trainer.max_epochs=2
+
+Crops of the true digits of each ``sources`` preset's train canvases (``canvases`` of each)
+train it; the same of their val canvases measure it. The model file goes to the run folder
+and to ``export.path`` (``models/digit_classifier.ckpt``), which the segmenter reads.
+"""
+
+import logging
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import hydra
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader, TensorDataset
+
+from digitseg.classifier.data import render_crops
+from digitseg.data.sources import build_generator
+from digitseg.data.transforms import build_augment
+from digitseg.models.checkpoint import export_model, save_model
+from digitseg.utils.config import CONF_DIR, instantiate_dict, print_config_tree
+from digitseg.utils.loggers import close_loggers
+
+log = logging.getLogger(__name__)
+# Canvases one rendering job draws crops from.
+JOB_CANVASES = 2000
+
+
+class ClassifierModule(L.LightningModule):
+    """Cross-entropy with label smoothing, AdamW and a one-cycle learning rate."""
+
+    def __init__(self, net: torch.nn.Module, lr: float, weight_decay: float, smoothing: float):
+        super().__init__()
+        self.net, self.lr, self.weight_decay, self.smoothing = net, lr, weight_decay, smoothing
+
+    def training_step(self, batch, _):
+        crops, digits = batch
+        logits = self.net(_shifted(crops.float() / 255))
+        loss = F.cross_entropy(logits, digits.long(), label_smoothing=self.smoothing)
+        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/acc", (logits.argmax(1) == digits).float().mean(), prog_bar=True)
+        return loss
+
+    def validation_step(self, batch, _):
+        crops, digits = batch
+        logits = self.net(crops.float() / 255)
+        self.log("val/acc", (logits.argmax(1) == digits).float().mean(), prog_bar=True)
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        steps = int(self.trainer.estimated_stepping_batches)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, self.lr, total_steps=steps)
+        return [optimizer], [{"scheduler": schedule, "interval": "step"}]
+
+
+def _shifted(crops: torch.Tensor, most: int = 2) -> torch.Tensor:
+    """The batch rolled by up to ``most`` px in x and y (one random shift for all; the
+    crops' borders are mostly dark, so what wraps round is too)."""
+    dy, dx = torch.randint(-most, most + 1, (2,)).tolist()
+    return torch.roll(crops, (dy, dx), dims=(2, 3))
+
+
+def crop_dataset(cfg: DictConfig, split: str, counts: dict[str, int]) -> TensorDataset:
+    """Crops of canvases ``0..counts[name]-1`` of ``split`` of each source preset, rendered
+    in parallel jobs of ``JOB_CANVASES`` canvases."""
+    if sum(counts.values()) < 1:
+        raise ValueError(f"no {split} canvases to cut crops from: give canvases > 0")
+    jobs = [
+        (cfg.sources[name], cfg.paths, split, range(start, min(start + JOB_CANVASES, count)))
+        for name, count in counts.items()
+        for start in range(0, count, JOB_CANVASES)
+    ]
+    with ProcessPoolExecutor(cfg.workers) as pool:
+        parts = list(pool.map(_render_job, *zip(*jobs, strict=True)))
+    crops = np.concatenate([part[0] for part in parts])
+    digits = np.concatenate([part[1] for part in parts])
+    log.info("%s: %d crops from %d canvases", split, len(digits), sum(counts.values()))
+    return TensorDataset(torch.from_numpy(crops), torch.from_numpy(digits.astype(np.int64)))
+
+
+def _render_job(data_cfg, paths_cfg, split: str, indices: range):
+    augment = build_augment(data_cfg.get("augment")) if split == "train" else None
+    return render_crops(build_generator(data_cfg, paths_cfg), split, indices, augment)
+
+
+def train_classifier(cfg: DictConfig) -> dict[str, float]:
+    """Render the crops, fit the classifier, export it; returns the final metrics."""
+    if cfg.extras.get("print_config"):
+        print_config_tree(cfg, cfg.paths.output_dir, first=("sources", "canvases", "net"))
+    L.seed_everything(cfg.seed, workers=True)
+    train_set = crop_dataset(cfg, "train", dict(cfg.canvases))
+    val_set = crop_dataset(cfg, "val", {name: cfg.val_canvases for name in cfg.canvases})
+    net = instantiate(cfg.net)
+    module = ClassifierModule(net, cfg.lr, cfg.weight_decay, cfg.label_smoothing)
+    loggers = instantiate_dict(cfg.logger)
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=instantiate_dict(cfg.callbacks), logger=loggers or False
+    )
+    train_loader = DataLoader(train_set, cfg.batch_size, shuffle=True, drop_last=True)
+    val_loader = DataLoader(val_set, 1024)
+    try:
+        trainer.fit(module, train_loader, val_loader)
+    finally:
+        close_loggers(trainer.loggers)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    _export(cfg, net, metrics)
+    return metrics
+
+
+def _export(cfg: DictConfig, net: torch.nn.Module, metrics: dict[str, float]) -> None:
+    """The model file in the run folder and at ``export.path``."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config["model"] = {"net": config["net"]}  # where load_model finds the net's config
+    local = save_model(Path(cfg.paths.output_dir, "digit_classifier.ckpt"), net, config, metrics)
+    log.info("model file: %s (val/acc %.4f)", local, metrics.get("val/acc", float("nan")))
+    export_model(cfg.export, local, net, config, metrics)
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="classifier")
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point."""
+    train_classifier(cfg)

@@ -1,0 +1,77 @@
+"""``digitseg-train-classifier`` end to end on CPU, and its model file in the segmenter."""
+
+import logging
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import open_dict
+
+from digitseg import Segmenter
+from digitseg.classifier import DigitClassifier, classifier_probabilities
+from digitseg.classifier.train import train_classifier
+from digitseg.models.checkpoint import CheckpointError
+from digitseg.postprocess import Instance
+from digitseg.utils.config import CONF_DIR
+from tests.helpers.config import requires_mnist
+
+TINY = [
+    "canvases.numbers=24",
+    "canvases.canvas=16",
+    "val_canvases=8",
+    "workers=1",
+    "batch_size=16",
+    "net.width=4",
+    "trainer.max_epochs=1",
+    "logger=csv",
+    "callbacks.progress_bar=null",
+    "extras.print_config=false",
+]
+
+
+def compose_classifier(out, *overrides: str):
+    requires_mnist()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
+        cfg = compose(config_name="classifier", overrides=[*TINY, *overrides])
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out)
+    return cfg
+
+
+def test_training_exports_a_classifier_the_segmenter_uses(tiny_model, tmp_path, caplog):
+    target = tmp_path / "models" / "classifier.ckpt"
+    cfg = compose_classifier(tmp_path / "run", f"export.path={target}")
+    metrics = train_classifier(cfg)
+    assert 0.0 <= metrics["val/acc"] <= 1.0 and np.isfinite(metrics["train/loss"])
+    assert (tmp_path / "run" / "digit_classifier.ckpt").is_file() and target.is_file()
+    assert list((tmp_path / "run").glob("csv/version_*/metrics.csv"))
+
+    segmenter = Segmenter.from_checkpoint(tiny_model, device="cpu", classifier=target)
+    assert isinstance(segmenter.classifier, DigitClassifier) and not segmenter.classifier.training
+    ink = np.zeros((28, 28), np.uint8)
+    ink[6:22, 12:16] = 255
+    digit = Instance(1, 1.0, (12, 6, 16, 22), 64, np.ones((16, 4), bool))
+    (probs,) = classifier_probabilities(segmenter.classifier, ink, [digit])
+    assert probs.shape == (10,) and probs.sum() == pytest.approx(1.0, rel=1e-5)
+    with pytest.raises(CheckpointError, match="a digit classifier, not a segmenter"):
+        Segmenter.from_checkpoint(target, classifier=target)
+
+    written = target.read_bytes()
+    again = compose_classifier(tmp_path / "run2", f"export.path={target}", "seed=7")
+    with caplog.at_level(logging.WARNING):
+        train_classifier(again)
+    assert target.read_bytes() == written and "export.overwrite=true" in caplog.text
+    replaced = compose_classifier(
+        tmp_path / "run3", f"export.path={target}", "seed=7", "export.overwrite=true"
+    )
+    train_classifier(replaced)
+    assert target.read_bytes() != written
+
+
+def test_the_classifier_config_draws_crops_from_both_presets(tmp_path):
+    cfg = compose_classifier(tmp_path)
+    assert set(cfg.sources) == set(cfg.canvases) == {"numbers", "canvas"}
+    assert cfg.sources.numbers.spec.layout == "line" and cfg.sources.canvas.spec.height == 64
+    assert cfg.sources.numbers.seed != cfg.sources.canvas.seed

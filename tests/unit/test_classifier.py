@@ -1,0 +1,124 @@
+"""The digit classifier: its input crops, its training crops and how its opinion joins the
+segmenter's."""
+
+import numpy as np
+import pytest
+import torch
+
+from digitseg.classes import BACKGROUND, NUM_CLASSES, NUM_DIGITS
+from digitseg.classifier import (
+    CROP_SIDE,
+    DigitClassifier,
+    classifier_input,
+    classifier_probabilities,
+    combine_labels,
+    light_ink,
+)
+from digitseg.classifier.data import render_crops
+from digitseg.data.spec import spec_from_config
+from digitseg.data.synth import CanvasGenerator
+from digitseg.postprocess import Instance
+from tests.helpers.digits import tiny_splits
+
+
+def _digit_image(paper: int, ink: int) -> tuple[np.ndarray, tuple, np.ndarray]:
+    """A 40x60 image of ``paper`` grey with a 10x20 ``ink`` ring, its box and mask."""
+    image = np.full((40, 60), paper, np.uint8)
+    mask = np.zeros((20, 10), bool)
+    mask[:2], mask[-2:], mask[:, :2], mask[:, -2:] = True, True, True, True
+    image[10:30, 25:35][mask] = ink
+    return image, (25, 10, 35, 30), mask
+
+
+def test_light_ink_inverts_dark_ink_only():
+    gray = np.array([[0, 200]], np.uint8)
+    assert light_ink(gray, "dark_on_light").tolist() == [[255, 55]]
+    assert light_ink(gray, "light_on_dark").tolist() == [[0, 200]]
+
+
+def test_classifier_input_is_the_same_whatever_the_paper_and_ink_contrast():
+    crops = [classifier_input(*_digit_image(paper, ink)) for paper, ink in ((0, 255), (60, 150))]
+    assert crops[0].shape == (2, CROP_SIDE, CROP_SIDE) and crops[0].dtype == np.float32
+    np.testing.assert_allclose(crops[0], crops[1], atol=1e-6)
+    ink, mask = crops[0]
+    assert ink.min() == 0.0 and ink.max() == pytest.approx(1.0)
+    # The box's longer side (20 px) plus 15 % on each side fills the crop: 26 px -> 32.
+    rows = np.nonzero(mask.max(axis=1) > 0)[0]
+    assert rows[0] == pytest.approx(3, abs=1) and rows[-1] == pytest.approx(28, abs=1)
+    # The mask marks the ring, not its hollow centre.
+    assert mask[16, 16] == 0 and mask[rows[0] + 1, 16] > 0.5
+
+
+def test_classifier_input_pads_a_digit_at_the_image_edge_with_dark():
+    image, _, mask = _digit_image(0, 255)
+    crop = classifier_input(image[10:30, 25:35].copy(), (0, 0, 10, 20), mask)
+    assert crop.shape == (2, CROP_SIDE, CROP_SIDE)
+    assert crop[0, :3].max() == 0.0 and crop[0, :, :8].max() == 0.0  # beyond the image
+    assert crop[0].max() == pytest.approx(1.0)
+
+
+def test_net_maps_crops_to_ten_digit_logits():
+    net = DigitClassifier(width=4).eval()
+    assert net(torch.zeros(3, 2, CROP_SIDE, CROP_SIDE)).shape == (3, NUM_DIGITS)
+
+
+def _instance(label: int, box=(0, 0, 4, 4)) -> Instance:
+    x0, y0, x1, y1 = box
+    mask = np.ones((y1 - y0, x1 - x0), bool)
+    return Instance(label, 0.5, box, int(mask.sum()), mask)
+
+
+def _segmenter_probs(first: dict[int, float], second: dict[int, float]) -> np.ndarray:
+    """(11, 4, 8) probabilities: the left 4x4 square reads ``first``, the right ``second``."""
+    probs = np.zeros((NUM_CLASSES, 4, 8), np.float32)
+    for label, p in first.items():
+        probs[label, :, :4] = p
+    for label, p in second.items():
+        probs[label, :, 4:] = p
+    return probs
+
+
+def test_combined_label_is_the_one_both_opinions_agree_on_best():
+    probs = _segmenter_probs({7: 0.5, 1: 0.4, BACKGROUND: 0.1}, {3: 0.9, 8: 0.1})
+    instances = [_instance(7), _instance(3, (4, 0, 8, 4))]
+    theirs = np.zeros((2, NUM_DIGITS), np.float32)
+    theirs[0, [1, 7]] = 0.8, 0.2  # the classifier is sure of a 1 where the segmenter hesitates
+    theirs[1, [3, 8]] = 0.4, 0.6  # and hesitates where the segmenter is sure of a 3
+    combined = combine_labels(instances, probs, theirs)
+    assert [i.label for i in combined] == [1, 3]
+    assert combined[0].score == pytest.approx(0.32 / (0.32 + 0.10), abs=1e-4)
+    assert combined[1].score == pytest.approx(0.36 / (0.36 + 0.06), abs=1e-4)
+    assert [i.bbox for i in combined] == [i.bbox for i in instances]
+    assert combined[1].mask is instances[1].mask
+
+
+def test_classifier_probabilities_sum_to_one_per_instance():
+    ink = np.zeros((4, 8), np.uint8)
+    ink[:, :4] = 255
+    net = DigitClassifier(width=4).eval()
+    probs = classifier_probabilities(net, ink, [_instance(7), _instance(3, (4, 0, 8, 4))])
+    assert probs.shape == (2, NUM_DIGITS)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert classifier_probabilities(net, ink, []).shape == (0, NUM_DIGITS)
+
+
+SPEC = {"height": 48, "width": 96, "min_digits": 2, "max_digits": 4, "layout": "line"}
+
+
+def test_render_crops_cuts_every_visible_digit_and_repeats_itself():
+    generator = CanvasGenerator(spec_from_config(SPEC), tiny_splits(), seed=3)
+    crops, digits = render_crops(generator, "train", range(5, 12))
+    truth = generator.render("train", list(range(5, 12)))
+    visible = [
+        label
+        for k in range(len(truth))
+        for number, label in enumerate(truth.labels[k], start=1)
+        if (truth.instances[k] == number).sum() >= 16
+    ]
+    assert crops.shape == (len(digits), 2, CROP_SIDE, CROP_SIDE) and crops.dtype == np.uint8
+    assert digits.tolist() == visible
+    assert all(crop[1].max() > 128 and crop[0].max() > 200 for crop in crops)
+    again, _ = render_crops(generator, "train", range(5, 12))
+    np.testing.assert_array_equal(crops, again)
+    shifted, _ = render_crops(generator, "train", range(6, 12))
+    np.testing.assert_array_equal(shifted, crops[len(crops) - len(shifted) :])
