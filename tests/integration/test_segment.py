@@ -73,81 +73,19 @@ def test_segment_writes_the_output_contract(tiny_model, inputs, tmp_path):
 def test_segment_refuses_bad_starts_before_any_work(tiny_model, inputs, tmp_path, capsys):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "mine.txt").write_text("keep")
-    assert (
-        segment_main(
-            [
-                "--input_dir",
-                str(inputs),
-                "--output_dir",
-                str(tmp_path / "full"),
-                "--checkpoint",
-                str(tiny_model),
-            ]
-        )
-        == 1
-    )
-    assert "--overwrite" in capsys.readouterr().err
-    assert (
-        segment_main(
-            [
-                "--input_dir",
-                str(inputs),
-                "--output_dir",
-                str(tmp_path / "o"),
-                "--checkpoint",
-                str(tmp_path / "none.ckpt"),
-            ]
-        )
-        == 1
-    )
-    assert f"no model file at {tmp_path / 'none.ckpt'}" in capsys.readouterr().err
-    assert (
-        segment_main(
-            [
-                "--input_dir",
-                str(inputs),
-                "--output_dir",
-                str(tmp_path / "o"),
-                "--checkpoint",
-                str(tiny_model),
-                "--classifier",
-                str(tmp_path / "classifier.ckpt"),
-            ]
-        )
-        == 1
-    )
-    assert "no classifier model file at" in capsys.readouterr().err
-    assert (
-        segment_main(
-            [
-                "--input_dir",
-                str(inputs),
-                "--output_dir",
-                str(tmp_path / "o"),
-                "--checkpoint",
-                str(tiny_model),
-                "--classifier",
-                str(tiny_model),
-            ]
-        )
-        == 1
-    )
-    assert "is not a digit classifier model file" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
-    assert (
-        segment_main(
-            [
-                "--input_dir",
-                str(tmp_path / "empty"),
-                "--output_dir",
-                str(tmp_path / "o"),
-                "--checkpoint",
-                str(tiny_model),
-            ]
-        )
-        == 1
-    )
-    assert "no images" in capsys.readouterr().err
+    out, missing = tmp_path / "o", tmp_path / "none.ckpt"
+    refusals = [
+        ((inputs, tmp_path / "full", tiny_model), "--overwrite"),
+        ((inputs, out, missing), f"no model file at {missing}"),
+        ((inputs, out, tiny_model, "--classifier", missing), "no classifier model file at"),
+        ((inputs, out, tiny_model, "--classifier", tiny_model), "not a digit classifier model"),
+        ((tmp_path / "empty", out, tiny_model), "no images"),
+    ]
+    for (source, output, checkpoint, *more), message in refusals:
+        argv = ["--input_dir", str(source), "--output_dir", str(output)]
+        assert segment_main([*argv, "--checkpoint", str(checkpoint), *map(str, more)]) == 1
+        assert message in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
