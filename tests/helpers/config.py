@@ -36,14 +36,22 @@ def requires_mnist():
         pytest.skip("set DIGITSEG_MNIST_DIR to MNIST's IDX files to run training tests")
 
 
-def compose_train(overrides: list[str], output_dir: Path) -> DictConfig:
-    """The train config with ``TINY`` and ``overrides`` applied, writing into ``output_dir``."""
+def compose_app(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:
+    """An entry point's config (``conf/<config_name>.yaml``) with ``overrides``, writing into
+    ``output_dir`` (outside a Hydra run, ``paths.output_dir`` has nothing to resolve to)."""
     requires_mnist()
     GlobalHydra.instance().clear()
     with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
-        cfg = compose(config_name="train", overrides=TINY + overrides)
+        cfg = compose(config_name=config_name, overrides=overrides)
     with open_dict(cfg):
         cfg.paths.output_dir = str(output_dir)
+    return cfg
+
+
+def compose_train(overrides: list[str], output_dir: Path) -> DictConfig:
+    """The train config with ``TINY`` and ``overrides`` applied, writing into ``output_dir``."""
+    cfg = compose_app("train", TINY + overrides, output_dir)
+    with open_dict(cfg):
         if cfg.model.net.arch == "Unet":  # a small U-Net keeps the tests quick
             cfg.model.net.encoder_depth = 3
             cfg.model.net.decoder_channels = [32, 16, 8]

@@ -4,17 +4,13 @@ import logging
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import open_dict
 
 from digitseg import Segmenter
 from digitseg.classifier import DigitClassifier, classifier_probabilities
 from digitseg.classifier.train import train_classifier
 from digitseg.models.checkpoint import CheckpointError
 from digitseg.postprocess import Instance
-from digitseg.utils.config import CONF_DIR
-from tests.helpers.config import requires_mnist
+from tests.helpers.config import compose_app
 
 TINY = [
     "canvases.numbers=24",
@@ -31,13 +27,7 @@ TINY = [
 
 
 def compose_classifier(out, *overrides: str):
-    requires_mnist()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
-        cfg = compose(config_name="classifier", overrides=[*TINY, *overrides])
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(out)
-    return cfg
+    return compose_app("classifier", [*TINY, *overrides], out)
 
 
 def test_training_exports_a_classifier_the_segmenter_uses(tiny_model, tmp_path, caplog):
