@@ -217,6 +217,20 @@ def test_digit_pixels_out_of_reach_of_every_core_still_form_digits():
     assert [(f.label, f.bbox) for f in found] == [(2, (10, 10, 22, 30)), (3, (60, 10, 72, 30))]
 
 
+def test_a_digit_showing_few_pixels_stays_when_it_has_its_own_core():
+    """Mostly hidden by its neighbours, a digit shows fewer than min_area pixels; with its own
+    core it is a digit (min_cored_area), without one a speck."""
+    sliver = bar((H, W), 60, 12, 61, 22)  # 10 pixels
+    semantic, instances = paint((ring((H, W), 10, 10), 4), (sliver, 1))
+    cores = digit_cores(instances).astype(np.float32)
+    first_core_only = digit_cores(np.where(instances == 1, instances, 0)).astype(np.float32)
+    found = extract_instances(probs_of(semantic), cores)
+    assert [(f.label, f.area) for f in found] == [(4, 156), (1, 10)]
+    assert [f.label for f in extract_instances(probs_of(semantic), first_core_only)] == [4]
+    strict = PostprocessConfig(min_cored_area=16)
+    assert [f.label for f in extract_instances(probs_of(semantic), cores, strict)] == [4]
+
+
 def test_a_core_takes_the_class_most_of_its_pixels_have():
     semantic, instances = paint((ring((H, W), 20, 10), 6))
     semantic[10:13, 20:32] = 5  # the net read the top bar as part of a 5

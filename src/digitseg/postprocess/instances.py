@@ -17,8 +17,10 @@
    emptiest columns into digits of aspect about ``digit_aspect``, and fragments of one digit
    (broken strokes, or a digit cut in two by another one crossing it) are merged when the
    union stays digit-sized (see :class:`PostprocessConfig`).
-3. **Filter.** Specks under ``min_area`` pixels are dropped, then instances shorter than
-   ``min_height_ratio`` of the median instance height (a comma or a dot the net took for ink).
+3. **Filter.** Specks under ``min_area`` pixels are dropped (digits grouped around a core
+   need only ``min_cored_area``: a digit mostly hidden by its neighbours still has its own
+   core), then instances shorter than ``min_height_ratio`` of the median instance height (a
+   comma or a dot the net took for ink).
 4. **Describe.** Each instance gets its class, score, box, area and mask; the list comes in
    reading order (:func:`~digitseg.postprocess.reading_order.order_instances`).
 """
@@ -47,6 +49,8 @@ class PostprocessConfig:
 
     - ``min_area`` (16): instances with fewer pixels are dropped as specks (the canvas
       generator's ``min_visible_area``).
+    - ``min_cored_area`` (6): the same for digits grouped around a core, which a speck or a
+      broken-off stroke does not have: a digit mostly hidden by its neighbours stays.
     - ``min_height_ratio`` (0.35): instances shorter than this fraction of the median height
       of the image's instances are dropped (dots and commas).
     - ``island_area`` (16), ``island_prob`` (0.25): a connected part of one class with fewer
@@ -71,6 +75,7 @@ class PostprocessConfig:
     """
 
     min_area: int = 16
+    min_cored_area: int = 6
     min_height_ratio: float = 0.35
     island_area: int = 16
     island_prob: float = 0.25
@@ -176,12 +181,13 @@ def extract_instances(
     labels = probs.argmax(axis=0).astype(np.uint8)
     labels = _absorb_islands(labels, probs, config)
     digit_height = _typical_height(labels != BACKGROUND)
+    n_cored = 0  # pieces 1..n_cored are grouped around a core
     if cores is None:
         pieces, classes, touching = _split(labels, digit_height, config)
         pieces, classes = _merge_fragments(pieces, classes, touching, digit_height, config)
     else:
-        pieces, classes = _group_around_cores(labels, probs, cores, digit_height, config)
-    return order_instances(_describe(pieces, classes, probs, config))
+        pieces, classes, n_cored = _group_around_cores(labels, probs, cores, digit_height, config)
+    return order_instances(_describe(pieces, classes, n_cored, probs, config))
 
 
 # --- 1. classes -----------------------------------------------------------------------------------
@@ -278,7 +284,8 @@ def _group_around_cores(labels, probs, cores, digit_height: float, config: Postp
     Each digit pixel first joins the nearest core within reach, which gives every core the
     class of highest summed probability over its pixels; then it moves to the nearest core of
     its own class, where one is within reach, so that a digit keeps the strokes that reach
-    into a neighbour of another class. Returns the piece id map and the class of each id.
+    into a neighbour of another class. Returns the piece id map, the class of each id and
+    the number of cores (pieces 1..n_cores are grouped around one).
     """
     digits = labels != BACKGROUND
     solid = (np.asarray(cores) >= config.core_threshold).view(np.uint8)
@@ -301,7 +308,7 @@ def _group_around_cores(labels, probs, cores, digit_height: float, config: Postp
     grouped = pieces > 0
     parts, part_classes, _ = _class_parts(np.where(grouped, BACKGROUND, labels).astype(np.uint8))
     pieces = np.where(parts > 0, parts + n_cores, pieces)
-    return pieces, np.concatenate([classes, part_classes[1:]])
+    return pieces, np.concatenate([classes, part_classes[1:]]), n_cores
 
 
 def _nearest(ids: np.ndarray, reach: float) -> np.ndarray:
@@ -491,17 +498,21 @@ def _side_by_side(a, b, union, config: PostprocessConfig) -> bool:
 # --- 3-4. filter and describe ---------------------------------------------------------------------
 
 
-def _describe(pieces, classes, probs: np.ndarray, config: PostprocessConfig) -> list[Instance]:
-    """Instances of the final piece map, without specks and dots."""
+def _describe(
+    pieces, classes, n_cored: int, probs: np.ndarray, config: PostprocessConfig
+) -> list[Instance]:
+    """Instances of the final piece map, without specks and dots (pieces 1..``n_cored``,
+    grouped around a core, need ``min_cored_area`` pixels, the others ``min_area``)."""
     inside = pieces > 0
     ids = pieces[inside]
     rows, cols = np.nonzero(inside)
     areas = np.bincount(ids, minlength=len(classes))
+    min_areas = np.where(np.arange(len(classes)) <= n_cored, config.min_cored_area, config.min_area)
     scores = np.bincount(ids, probs[classes[ids], rows, cols], minlength=len(classes))
     found = [
         (i, s)
         for i, s in enumerate(ndimage.find_objects(pieces), start=1)
-        if s is not None and areas[i] >= config.min_area
+        if s is not None and areas[i] >= min_areas[i]
     ]
     if not found:
         return []
