@@ -4,11 +4,12 @@ import logging
 
 import numpy as np
 import pytest
+import torch
 
 from digitseg import Segmenter
 from digitseg.classifier import DigitClassifier, classifier_probabilities
 from digitseg.classifier.train import train_classifier
-from digitseg.models.checkpoint import CheckpointError
+from digitseg.models.checkpoint import CheckpointError, load_model
 from digitseg.postprocess import Instance
 from tests.helpers.config import compose_app
 
@@ -58,6 +59,34 @@ def test_training_exports_a_classifier_the_segmenter_uses(tiny_model, tmp_path, 
     )
     train_classifier(replaced)
     assert target.read_bytes() != written
+
+
+def test_fine_tuning_starts_from_a_classifier_and_reads_the_segmenters_digits(
+    tiny_model, tmp_path, caplog
+):
+    start = tmp_path / "start.ckpt"
+    train_classifier(compose_classifier(tmp_path / "run", f"export.path={start}"))
+    tuned = tmp_path / "tuned.ckpt"
+    cfg = compose_classifier(
+        tmp_path / "run2",
+        f"export.path={tuned}",
+        f"init_weights={start}",
+        f"segmenter={tiny_model}",
+        "lr=0",  # the weights stay where they started
+    )
+    with caplog.at_level(logging.INFO):
+        train_classifier(cfg)
+    assert f"net initialised from {start}" in caplog.text
+    before, after = load_model(start)[0], load_model(tuned)[0]
+    for (name, weight), (_, tuned_weight) in zip(
+        before.named_parameters(), after.named_parameters(), strict=True
+    ):
+        torch.testing.assert_close(tuned_weight, weight, msg=name)
+
+    with pytest.raises(CheckpointError, match="weights do not fit"):
+        train_classifier(compose_classifier(tmp_path / "run3", f"init_weights={tiny_model}"))
+    with pytest.raises(CheckpointError, match="a digit classifier, not a segmenter"):
+        train_classifier(compose_classifier(tmp_path / "run4", f"segmenter={start}"))
 
 
 def test_the_classifier_config_draws_crops_from_both_presets(tmp_path):

@@ -17,6 +17,7 @@ from digitseg.classifier import (
 from digitseg.classifier.data import render_crops
 from digitseg.data.spec import spec_from_config
 from digitseg.data.synth import CanvasGenerator
+from digitseg.data.transforms import match_channels
 from digitseg.postprocess import Instance
 from tests.helpers.digits import tiny_splits
 
@@ -122,3 +123,42 @@ def test_render_crops_cuts_every_visible_digit_and_repeats_itself():
     np.testing.assert_array_equal(crops, again)
     shifted, _ = render_crops(generator, "train", range(6, 12))
     np.testing.assert_array_equal(shifted, crops[len(crops) - len(shifted) :])
+
+
+class FindsTheTruth:
+    """A segmenter stand-in for known canvases: it finds each true digit, reads every one as
+    a 7, and finds the background as one more digit."""
+
+    def __init__(self, canvases) -> None:
+        self.ids = {match_channels(c.image, 1).tobytes(): c.instances for c in canvases}
+
+    def segment(self, image: np.ndarray, scale: float | None = None) -> list[Instance]:
+        ids = self.ids[image.tobytes()]
+        masks = [ids == number for number in range(1, ids.max() + 1)] + [ids == 0]
+        return [_as_instance(mask) for mask in masks]
+
+
+def _as_instance(mask: np.ndarray) -> Instance:
+    ys, xs = np.nonzero(mask)
+    x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+    return Instance(7, 1.0, (x0, y0, x1, y1), int(mask.sum()), mask[y0:y1, x0:x1])
+
+
+def test_render_crops_adds_the_digits_a_segmenter_finds_with_their_true_labels():
+    generator = CanvasGenerator(spec_from_config(SPEC), tiny_splits(), seed=3)
+    indices = range(5, 9)
+    truth = generator.render("train", list(indices))
+    segmenter = FindsTheTruth(truth[k] for k in range(len(truth)))
+    crops, digits = render_crops(generator, "train", indices, segmenter=segmenter)
+    alone_crops, alone_digits = render_crops(generator, "train", indices)
+    # Per canvas: its true digits' crops as without a segmenter, then one crop per digit
+    # found, labelled with the true digit it matches (not the segmenter's 7); the background
+    # matches none.
+    from_truth, expected_digits, start = [], [], 0
+    for k, labels in enumerate(truth.labels):
+        visible = sum((truth.instances[k] == n).sum() >= 16 for n in range(1, len(labels) + 1))
+        from_truth += range(len(expected_digits), len(expected_digits) + visible)
+        expected_digits += alone_digits[start : start + visible].tolist() + list(labels)
+        start += visible
+    assert digits.tolist() == expected_digits and set(expected_digits) != {7}
+    np.testing.assert_array_equal(crops[from_truth], alone_crops)

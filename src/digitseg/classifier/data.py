@@ -1,5 +1,8 @@
 """Training crops for the classifier: the true digits of generated canvases, cut as the
-segmenter's digits are cut at inference (:func:`~digitseg.classifier.classifier_input`)."""
+segmenter's digits are cut at inference (:func:`~digitseg.classifier.classifier_input`), and
+optionally the digits a segmenter finds on the same canvases, with their true labels."""
+
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -8,7 +11,8 @@ from digitseg.classifier.crops import CROP_SIDE, classifier_input, light_ink
 from digitseg.data.rng import split_key
 from digitseg.data.synth import CanvasGenerator
 from digitseg.data.transforms import Augment, match_channels
-from digitseg.inference.segmenter import detect_polarity
+from digitseg.inference.segmenter import Segmenter, detect_polarity
+from digitseg.postprocess import Instance
 
 # Predicted masks are a little off the truth: each true mask is grown by one pixel all round
 # with this probability, or with the next one (digits of at least SHRINK_MIN_AREA pixels)
@@ -18,6 +22,9 @@ SHRINK_PROB = 0.15
 SHRINK_MIN_AREA = 60
 # Digits with fewer visible pixels are left out (the generator's min_visible_area).
 MIN_AREA = 16
+# A digit the segmenter found is the true digit whose mask it overlaps with at least this IoU
+# (the evaluation's matching threshold).
+MATCH_IOU = 0.5
 
 
 def render_crops(
@@ -25,11 +32,17 @@ def render_crops(
     split: str,
     indices: range,
     augment: Augment | None = None,
+    segmenter: Segmenter | None = None,
     batch_size: int = 64,
 ) -> tuple[np.ndarray, np.ndarray]:
     """uint8 (N, 2, CROP_SIDE, CROP_SIDE) crops (ink and mask, 0-255) of the digits of
     canvases ``indices`` of ``split``, and their digits (N,); a pure function of the
-    generator's seed, the split and the indices."""
+    generator's seed, the split and the indices.
+
+    With a ``segmenter``, each canvas also gives the crops of the digits it finds (read at
+    ``scale=1``, as ``digitseg-eval`` reads canvases) that match a true digit, labelled with
+    that digit: crops cut from the masks the classifier reads at inference, errors and all.
+    """
     key = split_key(generator.seed, f"classifier/{split}")
     crops, digits = [], []
     for start in range(indices.start, indices.stop, batch_size):
@@ -48,12 +61,34 @@ def render_crops(
                     continue
                 ys, xs = np.nonzero(mask)
                 box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
-                crop = classifier_input(ink, box, mask[box[1] : box[3], box[0] : box[2]])
-                crops.append(np.round(crop * 255).astype(np.uint8))
+                crops.append(_crop(ink, box, mask[box[1] : box[3], box[0] : box[2]]))
                 digits.append(digit)
+            if segmenter is not None:
+                for found, digit in _found_digits(segmenter, gray, instances, batch.labels[k]):
+                    crops.append(_crop(ink, found.bbox, found.mask))
+                    digits.append(digit)
     if not crops:
         return np.zeros((0, 2, CROP_SIDE, CROP_SIDE), np.uint8), np.zeros(0, np.uint8)
     return np.stack(crops), np.asarray(digits, np.uint8)
+
+
+def _crop(ink: np.ndarray, box, mask: np.ndarray) -> np.ndarray:
+    return np.round(classifier_input(ink, box, mask) * 255).astype(np.uint8)
+
+
+def _found_digits(
+    segmenter: Segmenter, gray: np.ndarray, instances: np.ndarray, labels
+) -> Iterator[tuple[Instance, int]]:
+    """The digits ``segmenter`` finds in ``gray`` that match a true digit of the ``instances``
+    id map (mask IoU at least MATCH_IOU), each with that digit's label."""
+    sizes = np.bincount(instances.ravel(), minlength=len(labels) + 1)
+    for found in segmenter.segment(gray, scale=1.0):
+        x0, y0, x1, y1 = found.bbox
+        overlap = np.bincount(instances[y0:y1, x0:x1][found.mask], minlength=len(sizes))
+        overlap[0] = 0
+        number = int(overlap.argmax())
+        if number and overlap[number] >= MATCH_IOU * (found.area + sizes[number] - overlap[number]):
+            yield found, labels[number - 1]
 
 
 def _jitter(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:

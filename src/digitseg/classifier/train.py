@@ -3,8 +3,16 @@
     digitseg-train-classifier canvases.numbers=6000 trainer.max_epochs=2
 
 Crops of the true digits of each ``sources`` preset's train canvases (``canvases`` of each)
-train it; the same of their val canvases measure it. The model file goes to the run folder
-and to ``export.path`` (``models/digit_classifier.ckpt``), which the segmenter reads.
+train it; the same of their val canvases measure it. With ``segmenter`` (a segmenter model
+file), the digits it finds on the same canvases give crops too, labelled with the true digit
+they match; ``init_weights`` starts from a classifier model file. The two together fine-tune
+a classifier on the segmenter's own masks:
+
+    digitseg-train-classifier init_weights=models/digit_classifier.ckpt \
+        segmenter=models/digit_segmenter.ckpt canvases.numbers=6000 canvases.canvas=3000
+
+The model file goes to the run folder and to ``export.path``
+(``models/digit_classifier.ckpt``), which the segmenter reads.
 """
 
 import logging
@@ -23,7 +31,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from digitseg.classifier.data import render_crops
 from digitseg.data.sources import build_generator
 from digitseg.data.transforms import build_augment
-from digitseg.models.checkpoint import export_model, save_model
+from digitseg.inference.segmenter import Segmenter
+from digitseg.models.checkpoint import export_model, init_weights, save_model
 from digitseg.utils.config import CONF_DIR, instantiate_dict, print_config_tree
 from digitseg.utils.loggers import close_loggers
 
@@ -67,8 +76,9 @@ def _shifted(crops: torch.Tensor, most: int = 2) -> torch.Tensor:
 
 
 def crop_dataset(cfg: DictConfig, split: str, counts: dict[str, int]) -> TensorDataset:
-    """Crops of canvases ``0..counts[name]-1`` of ``split`` of each source preset, rendered
-    in parallel jobs of ``JOB_CANVASES`` canvases."""
+    """Crops of canvases ``0..counts[name]-1`` of ``split`` of each source preset (and of the
+    digits ``cfg.segmenter`` finds there), rendered in parallel jobs of ``JOB_CANVASES``
+    canvases."""
     if sum(counts.values()) < 1:
         raise ValueError(f"no {split} canvases to cut crops from: give canvases > 0")
     jobs = [
@@ -76,17 +86,23 @@ def crop_dataset(cfg: DictConfig, split: str, counts: dict[str, int]) -> TensorD
         for name, count in counts.items()
         for start in range(0, count, JOB_CANVASES)
     ]
+    segmenters = [cfg.segmenter] * len(jobs)
     with ProcessPoolExecutor(cfg.workers) as pool:
-        parts = list(pool.map(_render_job, *zip(*jobs, strict=True)))
+        parts = list(pool.map(_render_job, *zip(*jobs, strict=True), segmenters))
     crops = np.concatenate([part[0] for part in parts])
     digits = np.concatenate([part[1] for part in parts])
     log.info("%s: %d crops from %d canvases", split, len(digits), sum(counts.values()))
     return TensorDataset(torch.from_numpy(crops), torch.from_numpy(digits.astype(np.int64)))
 
 
-def _render_job(data_cfg, paths_cfg, split: str, indices: range):
+def _render_job(data_cfg, paths_cfg, split: str, indices: range, segmenter_path: str | None):
     augment = build_augment(data_cfg.get("augment")) if split == "train" else None
-    return render_crops(build_generator(data_cfg, paths_cfg), split, indices, augment)
+    segmenter = None
+    if segmenter_path is not None:
+        torch.set_num_threads(1)  # one per job: the jobs run side by side
+        segmenter = Segmenter.from_checkpoint(segmenter_path, device="cpu")
+    generator = build_generator(data_cfg, paths_cfg)
+    return render_crops(generator, split, indices, augment, segmenter)
 
 
 def train_classifier(cfg: DictConfig) -> dict[str, float]:
@@ -97,6 +113,9 @@ def train_classifier(cfg: DictConfig) -> dict[str, float]:
     train_set = crop_dataset(cfg, "train", dict(cfg.canvases))
     val_set = crop_dataset(cfg, "val", {name: cfg.val_canvases for name in cfg.canvases})
     net = instantiate(cfg.net)
+    if cfg.init_weights:
+        init_weights(net, cfg.init_weights)
+        log.info("net initialised from %s", cfg.init_weights)
     module = ClassifierModule(net, cfg.lr, cfg.weight_decay, cfg.label_smoothing)
     loggers = instantiate_dict(cfg.logger)
     trainer: L.Trainer = instantiate(
