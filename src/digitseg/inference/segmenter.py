@@ -156,13 +156,26 @@ class Segmenter:
     ) -> Segmentation:
         """Instances, text and class map of ``image``; ``scale`` None means estimated."""
         probs, cores, used_polarity, used_scale = self.predict(image, polarity, scale)
-        instances = extract_instances(probs, cores, self.postprocess)
-        if self.classifier is not None:
-            ink = light_ink(match_channels(image, 1), used_polarity)
-            theirs = classifier_probabilities(self.classifier, ink, instances)
-            instances = combine_labels(instances, probs, theirs)
+        ink = light_ink(match_channels(image, 1), used_polarity)
+        instances = self.read_digits(probs, cores, ink)
         labels = probs.argmax(0).astype(np.uint8)
         return Segmentation(instances, read_text(instances), labels, used_polarity, used_scale)
+
+    def read_digits(
+        self,
+        probs: np.ndarray,
+        cores: np.ndarray | None,
+        ink: np.ndarray,
+        postprocess: PostprocessConfig | None = None,
+    ) -> list[Instance]:
+        """Digits of :meth:`predict`'s outputs, grouped by ``postprocess`` (None: the
+        segmenter's) and, with a classifier, relabelled from crops of ``ink`` (the image's
+        grey levels as light ink on dark, :func:`~digitseg.classifier.light_ink`)."""
+        instances = extract_instances(probs, cores, postprocess or self.postprocess)
+        if self.classifier is None:
+            return instances
+        theirs = classifier_probabilities(self.classifier, ink, instances)
+        return combine_labels(instances, probs, theirs)
 
     def predict(self, image: np.ndarray, polarity: str = "auto", scale: float | None = None):
         """Class probabilities (11, H, W), core probability (H, W) or None, polarity, scale.
