@@ -70,13 +70,27 @@ def test_trained_polarities_follow_the_spec():
 
 def test_scale_is_estimated_from_ink_height_and_boxes_stay_in_input_pixels():
     big = np.zeros((400, 600), np.uint8)
-    big[100:300, 100:240] = 255  # a 200 px tall "digit"
+    big[100:300, 100:240] = 255  # a 200 px tall "0" with 20 px strokes
+    big[120:280, 120:220] = 0
     assert estimate_scale(big, 20.0) == pytest.approx(0.1)
     assert estimate_scale(_digit_image(), 20.0) == 1.0
     result = Segmenter(BrightIsDigit(), CONFIG).run(big)
     assert result.scale == pytest.approx(0.1)
     (instance,) = result.instances
     assert np.allclose(instance.bbox, (100, 100, 240, 300), atol=6)
+
+
+def test_scale_is_estimated_under_uneven_light_on_grainy_paper():
+    """Paper lit from one side, its grain as strong as faint ink's contrast is weak: a
+    threshold on the raw grey levels takes half the paper for ink."""
+    rng = np.random.default_rng(0)
+    gray = np.linspace(140, 235, 256)[None, :].repeat(64, 0) + rng.normal(0, 10, (64, 256))
+    for left in (60, 160):  # two 20 px tall "0"s in faint ink
+        gray[22:42, left : left + 14] -= 60
+        gray[25:39, left + 3 : left + 11] += 60
+    light = 255 - np.clip(gray, 0, 255).astype(np.uint8)
+    assert estimate_scale(light, 20.0) == 1.0
+    assert estimate_scale(light, 30.0) == pytest.approx(1.5)
 
 
 def test_zooms_average_the_digit_classes_and_the_first_zoom_finds_the_ink():

@@ -37,12 +37,21 @@ from digitseg.classifier import (
 from digitseg.data.spec import MNIST_INK_SIDE
 from digitseg.data.transforms import match_channels
 from digitseg.models.checkpoint import CheckpointError, load_model
-from digitseg.postprocess import Instance, PostprocessConfig, extract_instances, read_text
+from digitseg.postprocess import (
+    Instance,
+    PostprocessConfig,
+    extract_instances,
+    read_text,
+    typical_height,
+)
 
 POLARITIES = ("auto", "dark_on_light", "light_on_dark")
 ONNX_METADATA_KEY = "digitseg_config"
 # The net reads each image at these zooms of its normalised size; see docs/benchmarks.md.
 DEFAULT_ZOOMS = (1.0, 1.3)
+# The paper's level around each pixel: its median over a square a quarter of the image's
+# shorter side (at least MIN_PAPER_KERNEL px), much wider than a pen stroke.
+MIN_PAPER_KERNEL = 31
 
 
 @dataclass(frozen=True)
@@ -265,17 +274,19 @@ def detect_polarity(gray: np.ndarray) -> str:
 def estimate_scale(light_ink: np.ndarray, digit_height: float) -> float:
     """Factor that brings the image's typical ink height to ``digit_height`` (1 if unsure).
 
-    Ink is what Otsu's threshold separates from the background; the typical height is the
-    median height of its connected parts that are large enough to be characters.
+    Ink is what Otsu's threshold separates from the paper once the paper's level (shading
+    under uneven light; :data:`MIN_PAPER_KERNEL`) is taken away; the typical height is that
+    of the connected part most ink pixels are in (:func:`~digitseg.postprocess.typical_height`),
+    among parts large enough to be characters, so that grain, dots and broken strokes do
+    not pull it down.
     """
-    _, ink = cv2.threshold(light_ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    heights = stats[1:, cv2.CC_STAT_HEIGHT]
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    tall = heights[(areas >= 12) & (heights >= 6)]
-    if count <= 1 or tall.size == 0:
+    kernel = max(MIN_PAPER_KERNEL, min(light_ink.shape) // 8 * 2 + 1)
+    flat = cv2.subtract(light_ink, cv2.medianBlur(light_ink, kernel))
+    _, ink = cv2.threshold(flat, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    height = typical_height(ink > 0, min_area=12, min_height=6)
+    if height == 0:
         return 1.0
-    factor = float(np.clip(digit_height / np.median(tall), 1 / 16, 2.0))
+    factor = float(np.clip(digit_height / height, 1 / 16, 2.0))
     return 1.0 if 0.8 <= factor <= 1.25 else factor
 
 

@@ -7,6 +7,7 @@ from digitseg.postprocess.instances import (
     digit_cores,
     extract_instances,
     instance_borders,
+    typical_height,
 )
 from digitseg.postprocess.reading_order import order_instances, read_text, reading_order
 
@@ -22,4 +23,5 @@ __all__ = [
     "order_instances",
     "read_text",
     "reading_order",
+    "typical_height",
 ]

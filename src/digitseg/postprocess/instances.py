@@ -180,7 +180,7 @@ def extract_instances(
         raise ValueError(f"cores must be {probs.shape[1:]}, got shape {np.shape(cores)}")
     labels = probs.argmax(axis=0).astype(np.uint8)
     labels = _absorb_islands(labels, probs, config)
-    digit_height = _typical_height(labels != BACKGROUND)
+    digit_height = typical_height(labels != BACKGROUND)
     n_cored = 0  # pieces 1..n_cored are grouped around a core
     if cores is None:
         pieces, classes, touching = _split(labels, digit_height, config)
@@ -261,15 +261,17 @@ def _absorb_islands(labels: np.ndarray, probs: np.ndarray, config: PostprocessCo
     return labels
 
 
-def _typical_height(digits: np.ndarray) -> float:
-    """The height of most digit pixels' connected component: a digit's height, robust to
+def typical_height(mask: np.ndarray, min_area: int = 1, min_height: int = 1) -> float:
+    """The height of the connected part of ``mask`` most of its pixels are in, among parts of
+    at least ``min_area`` pixels and ``min_height`` rows: a digit's height, robust to
     fragments (few pixels) and to touching digits (a line of them is as high as one); 0 when
-    there are none.
-    """
-    n, _, stats, _ = cv2.connectedComponentsWithStats(digits.view(np.uint8), connectivity=8)
-    if n == 1:
-        return 0.0
+    there are none."""
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
     heights, areas = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
+    keep = (areas >= min_area) & (heights >= min_height)
+    if not keep.any():
+        return 0.0
+    heights, areas = heights[keep], areas[keep]
     order = np.argsort(heights)
     cumulative = np.cumsum(areas[order])
     return float(heights[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
