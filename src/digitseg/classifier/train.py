@@ -9,7 +9,8 @@ they match; ``init_weights`` starts from a classifier model file. The two togeth
 a classifier on the segmenter's own masks:
 
     digitseg-train-classifier init_weights=models/digit_classifier.ckpt \
-        segmenter=models/digit_segmenter.ckpt canvases.numbers=6000 canvases.canvas=3000
+        segmenter=models/digit_segmenter.ckpt canvases.numbers=7000 canvases.canvas=5000 \
+        trainer.max_epochs=2 lr=0.0005 export.overwrite=true
 
 The model file goes to the run folder and to ``export.path``
 (``models/digit_classifier.ckpt``), which the segmenter reads.
