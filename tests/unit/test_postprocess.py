@@ -13,6 +13,7 @@ from digitseg.postprocess import (
     digit_cores,
     extract_instances,
     instance_borders,
+    typical_height,
 )
 from tests.helpers.digits import tiny_splits
 
@@ -343,3 +344,16 @@ def test_instances_of_generated_number_lines_are_recovered():
     # Where two digits touch or overlap, the pixels near the contact may go to either.
     assert np.median(ious) >= 0.9
     assert ious.min() >= 0.6
+
+
+def test_typical_height_counts_parts_by_pixels_and_skips_small_ones():
+    digits = ring((H, W), 10, 10) | ring((H, W), 30, 10)  # two 20 px tall, 156 px each
+    speck = bar((H, W), 60, 30, 61, 31)
+    assert typical_height(digits | speck) == 20.0
+    assert typical_height((digits | speck).astype(np.int32)) == 20.0
+    line = bar((H, W), 0, 36, W, 39)  # a ruled line: 3 rows, 288 pixels
+    one_digit = ring((H, W), 10, 10)
+    assert typical_height(one_digit | line) == 3.0  # most pixels are the line's
+    assert typical_height(one_digit | line, min_height=6) == 20.0
+    assert typical_height(digits, min_area=200) == 0.0
+    assert typical_height(np.zeros((H, W), bool)) == 0.0

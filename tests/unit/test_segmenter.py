@@ -12,7 +12,31 @@ from digitseg.inference.segmenter import (
     trained_polarities,
 )
 from digitseg.models.checkpoint import CheckpointError
-from tests.helpers.backends import CONFIG, BrightIsDigit
+from digitseg.postprocess import PostprocessConfig
+
+CONFIG = {
+    "model": {"net": {"in_channels": 1}},
+    "data": {
+        "spec": {"scale": [1.0, 1.0], "backgrounds": {"black": 1.0}, "polarity": "light_on_dark"}
+    },
+}
+
+
+class BrightIsDigit:
+    """Pointwise backend: bright pixels are digit 7, the rest background; records inputs."""
+
+    multiple = 16
+
+    def __init__(self) -> None:
+        self.shapes = []
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        self.shapes.append(batch.shape)
+        logits = np.zeros((batch.shape[0], NUM_CLASSES) + batch.shape[2:], np.float32)
+        bright = batch[:, 0] > 0
+        logits[:, 7] = np.where(bright, 10.0, -10.0)
+        logits[:, BACKGROUND] = -logits[:, 7]
+        return logits
 
 
 class ReadsOtherwiseEnlarged:
@@ -78,6 +102,13 @@ def test_scale_is_estimated_from_ink_height_and_boxes_stay_in_input_pixels():
     assert result.scale == pytest.approx(0.1)
     (instance,) = result.instances
     assert np.allclose(instance.bbox, (100, 100, 240, 300), atol=6)
+
+
+def test_scale_of_a_bold_digit_cropped_tight_is_its_height():
+    tight = np.zeros((180, 140), np.uint8)
+    tight[10:170, 10:130] = 255  # a 160 px tall "0" with 20 px strokes
+    tight[30:150, 30:110] = 0
+    assert estimate_scale(tight, 20.0) == pytest.approx(0.125)
 
 
 def test_scale_is_estimated_under_uneven_light_on_grainy_paper():
@@ -165,3 +196,14 @@ def test_a_missing_classifier_file_is_named(tmp_path):
     missing = tmp_path / "classifier.ckpt"
     with pytest.raises(CheckpointError, match=f"no classifier model file at {missing}"):
         Segmenter.from_checkpoint(tmp_path / "segmenter.ckpt", classifier=missing)
+
+
+def test_read_digits_regroups_stored_outputs_with_other_thresholds():
+    segmenter = Segmenter(BrightIsDigit(), CONFIG)
+    image = _digit_image()
+    probs, cores, _, _ = segmenter.predict(image, scale=1.0)
+    digits = segmenter.read_digits(probs, cores, None)
+    assert [(d.label, d.bbox) for d in digits] == [(7, (10, 20, 24, 40)), (7, (50, 20, 64, 40))]
+    assert [d.bbox for d in segmenter.run(image, scale=1.0).instances] == [d.bbox for d in digits]
+    never = PostprocessConfig(min_area=10**6, min_cored_area=10**6)
+    assert segmenter.read_digits(probs, cores, None, never) == []

@@ -49,8 +49,9 @@ POLARITIES = ("auto", "dark_on_light", "light_on_dark")
 ONNX_METADATA_KEY = "digitseg_config"
 # The net reads each image at these zooms of its normalised size; see docs/benchmarks.md.
 DEFAULT_ZOOMS = (1.0, 1.3)
-# The paper's level around each pixel: its median over a square a quarter of the image's
-# shorter side (at least MIN_PAPER_KERNEL px), much wider than a pen stroke.
+# The paper's level around each pixel: its median over a square half the image's shorter
+# side (at least MIN_PAPER_KERNEL px), so that a stroke covers less than half of it even in
+# an image cropped tight around a bold digit.
 MIN_PAPER_KERNEL = 31
 
 
@@ -165,7 +166,9 @@ class Segmenter:
     ) -> Segmentation:
         """Instances, text and class map of ``image``; ``scale`` None means estimated."""
         probs, cores, used_polarity, used_scale = self.predict(image, polarity, scale)
-        ink = light_ink(match_channels(image, 1), used_polarity)
+        ink = None
+        if self.classifier is not None:
+            ink = light_ink(match_channels(image, 1), used_polarity)
         instances = self.read_digits(probs, cores, ink)
         labels = probs.argmax(0).astype(np.uint8)
         return Segmentation(instances, read_text(instances), labels, used_polarity, used_scale)
@@ -174,12 +177,13 @@ class Segmenter:
         self,
         probs: np.ndarray,
         cores: np.ndarray | None,
-        ink: np.ndarray,
+        ink: np.ndarray | None,
         postprocess: PostprocessConfig | None = None,
     ) -> list[Instance]:
         """Digits of :meth:`predict`'s outputs, grouped by ``postprocess`` (None: the
         segmenter's) and, with a classifier, relabelled from crops of ``ink`` (the image's
-        grey levels as light ink on dark, :func:`~digitseg.classifier.light_ink`)."""
+        grey levels as light ink on dark, :func:`~digitseg.classifier.light_ink`; needed only
+        with a classifier)."""
         instances = extract_instances(probs, cores, postprocess or self.postprocess)
         if self.classifier is None:
             return instances
@@ -275,12 +279,13 @@ def estimate_scale(light_ink: np.ndarray, digit_height: float) -> float:
     """Factor that brings the image's typical ink height to ``digit_height`` (1 if unsure).
 
     Ink is what Otsu's threshold separates from the paper once the paper's level (shading
-    under uneven light; :data:`MIN_PAPER_KERNEL`) is taken away; the typical height is that
-    of the connected part most ink pixels are in (:func:`~digitseg.postprocess.typical_height`),
-    among parts large enough to be characters, so that grain, dots and broken strokes do
-    not pull it down.
+    under uneven light; :data:`MIN_PAPER_KERNEL`) is taken away; the typical height is the
+    median height of its connected parts counted by pixels
+    (:func:`~digitseg.postprocess.typical_height`), among parts large enough to be
+    characters, so that grain, dots and broken strokes do not pull it down. An image with
+    no ink at all gives what its grain gives.
     """
-    kernel = max(MIN_PAPER_KERNEL, min(light_ink.shape) // 8 * 2 + 1)
+    kernel = max(MIN_PAPER_KERNEL, min(light_ink.shape) // 4 * 2 + 1)
     flat = cv2.subtract(light_ink, cv2.medianBlur(light_ink, kernel))
     _, ink = cv2.threshold(flat, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     height = typical_height(ink > 0, min_area=12, min_height=6)

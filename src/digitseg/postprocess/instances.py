@@ -59,8 +59,9 @@ class PostprocessConfig:
       corner of a neighbouring digit).
     - ``core_threshold`` (0.5): pixels with at least this core probability are core pixels.
     - ``min_core_area`` (3): smaller connected cores are ignored.
-    - ``core_reach`` (0.75): digit pixels farther than this many typical digit heights (that
-      of the connected component most digit pixels are in) from every core join no core.
+    - ``core_reach`` (0.75): digit pixels farther than this many typical digit heights (the
+      median height of the digit pixels' connected components, counted by pixels; see
+      :func:`typical_height`) from every core join no core.
     - Without a core map: ``split_aspect`` (1.3), ``digit_aspect`` (0.75): a part wider than
       ``split_aspect`` times its height and the typical digit height is cut into
       ``round(width / (digit_aspect * height))`` digits (at least 2). Pieces of one class whose
@@ -262,11 +263,12 @@ def _absorb_islands(labels: np.ndarray, probs: np.ndarray, config: PostprocessCo
 
 
 def typical_height(mask: np.ndarray, min_area: int = 1, min_height: int = 1) -> float:
-    """The height of the connected part of ``mask`` most of its pixels are in, among parts of
-    at least ``min_area`` pixels and ``min_height`` rows: a digit's height, robust to
-    fragments (few pixels) and to touching digits (a line of them is as high as one); 0 when
-    there are none."""
-    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    """The median height of the connected parts of ``mask`` (8-connected) counted by pixels,
+    among parts of at least ``min_area`` pixels and ``min_height`` rows: a digit's height,
+    robust to fragments (few pixels) and to touching digits (a line of them is as high as
+    one); 0 when there are none."""
+    pixels = np.asarray(mask, bool).view(np.uint8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(pixels, connectivity=8)
     heights, areas = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
     keep = (areas >= min_area) & (heights >= min_height)
     if not keep.any():
