@@ -1,6 +1,7 @@
 """``digitseg-train-classifier`` end to end on CPU, and its model file in the segmenter."""
 
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -65,7 +66,10 @@ def test_fine_tuning_starts_from_a_classifier_and_reads_the_segmenters_digits(
     tiny_model, tmp_path, caplog
 ):
     start = tmp_path / "start.ckpt"
-    train_classifier(compose_classifier(tmp_path / "run", f"export.path={start}"))
+    with caplog.at_level(logging.INFO):
+        train_classifier(compose_classifier(tmp_path / "run", f"export.path={start}"))
+    true_crops = _train_crops(caplog.text)
+    caplog.clear()
     tuned = tmp_path / "tuned.ckpt"
     cfg = compose_classifier(
         tmp_path / "run2",
@@ -77,16 +81,21 @@ def test_fine_tuning_starts_from_a_classifier_and_reads_the_segmenters_digits(
     with caplog.at_level(logging.INFO):
         train_classifier(cfg)
     assert f"net initialised from {start}" in caplog.text
+    assert _train_crops(caplog.text) > true_crops  # the segmenter's digits added theirs
     before, after = load_model(start)[0], load_model(tuned)[0]
     for (name, weight), (_, tuned_weight) in zip(
         before.named_parameters(), after.named_parameters(), strict=True
     ):
         torch.testing.assert_close(tuned_weight, weight, msg=name)
 
-    with pytest.raises(CheckpointError, match="weights do not fit"):
+    with pytest.raises(CheckpointError, match="weights do not fit"):  # before any crops
         train_classifier(compose_classifier(tmp_path / "run3", f"init_weights={tiny_model}"))
     with pytest.raises(CheckpointError, match="a digit classifier, not a segmenter"):
         train_classifier(compose_classifier(tmp_path / "run4", f"segmenter={start}"))
+
+
+def _train_crops(log_text: str) -> int:
+    return int(re.search(r"train: (\d+) crops", log_text).group(1))
 
 
 def test_the_classifier_config_draws_crops_from_both_presets(tmp_path):

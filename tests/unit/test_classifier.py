@@ -126,16 +126,22 @@ def test_render_crops_cuts_every_visible_digit_and_repeats_itself():
 
 
 class FindsTheTruth:
-    """A segmenter stand-in for known canvases: it finds each true digit, reads every one as
-    a 7, and finds the background as one more digit."""
+    """A segmenter stand-in for known canvases. It finds each true digit with three stray
+    background pixels (mask IoU above 0.5), a third of the first digit (IoU 1/3) and the
+    background, and reads every one as a 7."""
 
     def __init__(self, canvases) -> None:
         self.ids = {match_channels(c.image, 1).tobytes(): c.instances for c in canvases}
 
     def segment(self, image: np.ndarray, scale: float | None = None) -> list[Instance]:
         ids = self.ids[image.tobytes()]
-        masks = [ids == number for number in range(1, ids.max() + 1)] + [ids == 0]
-        return [_as_instance(mask) for mask in masks]
+        stray = np.zeros(ids.shape, bool)
+        stray.flat[np.flatnonzero(ids == 0)[:3]] = True
+        digits = [(ids == number) | stray for number in range(1, ids.max() + 1)]
+        third = np.zeros(ids.shape, bool)
+        first = np.flatnonzero(ids == 1)
+        third.flat[first[: len(first) // 3]] = True
+        return [_as_instance(mask) for mask in [*digits, third, ids == 0]]
 
 
 def _as_instance(mask: np.ndarray) -> Instance:
@@ -152,8 +158,8 @@ def test_render_crops_adds_the_digits_a_segmenter_finds_with_their_true_labels()
     crops, digits = render_crops(generator, "train", indices, segmenter=segmenter)
     alone_crops, alone_digits = render_crops(generator, "train", indices)
     # Per canvas: its true digits' crops as without a segmenter, then one crop per digit
-    # found, labelled with the true digit it matches (not the segmenter's 7); the background
-    # matches none.
+    # found at mask IoU >= 0.5, labelled with the true digit it matches (not the segmenter's
+    # 7); the third of a digit and the background match none.
     from_truth, expected_digits, start = [], [], 0
     for k, labels in enumerate(truth.labels):
         visible = sum((truth.instances[k] == n).sum() >= 16 for n in range(1, len(labels) + 1))

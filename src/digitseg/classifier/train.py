@@ -111,12 +111,12 @@ def train_classifier(cfg: DictConfig) -> dict[str, float]:
     if cfg.extras.get("print_config"):
         print_config_tree(cfg, cfg.paths.output_dir, first=("sources", "canvases", "net"))
     L.seed_everything(cfg.seed, workers=True)
-    train_set = crop_dataset(cfg, "train", dict(cfg.canvases))
-    val_set = crop_dataset(cfg, "val", {name: cfg.val_canvases for name in cfg.canvases})
     net = instantiate(cfg.net)
-    if cfg.init_weights:
+    if cfg.init_weights:  # before the crops, so that a wrong file fails at once
         init_weights(net, cfg.init_weights)
         log.info("net initialised from %s", cfg.init_weights)
+    train_set = crop_dataset(cfg, "train", dict(cfg.canvases))
+    val_set = crop_dataset(cfg, "val", {name: cfg.val_canvases for name in cfg.canvases})
     module = ClassifierModule(net, cfg.lr, cfg.weight_decay, cfg.label_smoothing)
     loggers = instantiate_dict(cfg.logger)
     trainer: L.Trainer = instantiate(
