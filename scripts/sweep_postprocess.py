@@ -50,11 +50,14 @@ def parse_settings(values: list[str]) -> list[dict]:
         field.name: type(getattr(PostprocessConfig(), field.name))
         for field in fields(PostprocessConfig)
     }
-    axes = []
+    axes, names = [], set()
     for value in values:
         name, _, options = value.partition("=")
         if name not in types or not options:
             raise ValueError(f"--set {value!r}: give NAME=V1,V2 with NAME one of {sorted(types)}")
+        if name in names:
+            raise ValueError(f"--set {value!r}: {name} is set twice; give all its values at once")
+        names.add(name)
         try:
             axes.append([(name, types[name](option)) for option in options.split(",")])
         except ValueError as error:
@@ -65,6 +68,8 @@ def parse_settings(values: list[str]) -> list[dict]:
 def read_outputs(segmenter: Segmenter, cfg) -> list[Outputs]:
     """The net's outputs on every canvas of the configured source."""
     source = open_source(cfg)
+    if source.count < 1:
+        raise ValueError("nothing to read: count must be >= 1")
     outputs = []
     for item in tqdm(source.items, total=source.count, desc="net", unit="canvas"):
         probs, cores, polarity, _ = segmenter.predict(item.image, cfg.polarity, cfg.scale)
@@ -116,8 +121,10 @@ def main() -> None:
         settings = parse_settings(args.set)
     except ValueError as error:
         parser.error(str(error))
-    cfg = compose_eval(args.overrides)
-    rows = sweep(cfg, settings)
+    try:
+        rows = sweep(compose_eval(args.overrides), settings)
+    except ValueError as error:
+        parser.error(str(error))
     count = rows[0][1]["images"]
     table = Table(title=f"{count} canvases: {' '.join(args.overrides) or 'eval.yaml'}")
     for column in ("settings", *COLUMNS):

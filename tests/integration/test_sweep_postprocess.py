@@ -33,6 +33,11 @@ def test_bad_settings_are_named(value, message):
     assert value in str(error.value)
 
 
+def test_a_setting_given_twice_is_refused():
+    with pytest.raises(ValueError, match="min_area is set twice"):
+        sweep_postprocess.parse_settings(["min_area=8", "min_area=16"])
+
+
 def test_the_default_row_is_what_digitseg_eval_reports(tiny_model, tmp_path):
     requires_mnist()
     overrides = [f"checkpoint={tiny_model}", "count=6", "extras.print_config=false"]
