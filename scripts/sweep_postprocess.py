@@ -62,7 +62,9 @@ def parse_settings(values: list[str]) -> list[dict]:
             axes.append([(name, types[name](option)) for option in options.split(",")])
         except ValueError as error:
             raise ValueError(f"--set {value!r}: {name} takes {types[name].__name__}s") from error
-    return [{}] + [dict(combination) for combination in itertools.product(*axes) if axes]
+    if not axes:
+        return [{}]
+    return [{}] + [dict(combination) for combination in itertools.product(*axes)]
 
 
 def read_outputs(segmenter: Segmenter, cfg) -> list[Outputs]:

@@ -12,6 +12,7 @@ from digitseg.data.rng import split_key
 from digitseg.data.synth import CanvasGenerator
 from digitseg.data.transforms import Augment, match_channels
 from digitseg.inference.segmenter import Segmenter, detect_polarity
+from digitseg.metrics.instance import ImageInstances, mask_iou, match
 from digitseg.postprocess import Instance
 
 # Predicted masks are a little off the truth: each true mask is grown by one pixel all round
@@ -22,9 +23,6 @@ SHRINK_PROB = 0.15
 SHRINK_MIN_AREA = 60
 # Digits with fewer visible pixels are left out (the generator's min_visible_area).
 MIN_AREA = 16
-# A digit the segmenter found is the true digit whose mask it overlaps with at least this IoU
-# (the evaluation's matching threshold).
-MATCH_IOU = 0.5
 
 
 def render_crops(
@@ -40,8 +38,9 @@ def render_crops(
     generator's seed, the split and the indices.
 
     With a ``segmenter``, each canvas also gives the crops of the digits it finds (read at
-    ``scale=1``, as ``digitseg-eval`` reads canvases) that match a true digit, labelled with
-    that digit: crops cut from the masks the classifier reads at inference, errors and all.
+    ``scale=1``, as ``digitseg-eval`` reads canvases) that match a true digit as the
+    evaluation matches them, labelled with that digit: crops cut from the masks the
+    classifier reads at inference, errors and all.
     """
     key = split_key(generator.seed, f"classifier/{split}")
     crops, digits = [], []
@@ -80,15 +79,13 @@ def _found_digits(
     segmenter: Segmenter, gray: np.ndarray, instances: np.ndarray, labels
 ) -> Iterator[tuple[Instance, int]]:
     """The digits ``segmenter`` finds in ``gray`` that match a true digit of the ``instances``
-    id map (mask IoU at least MATCH_IOU), each with that digit's label."""
-    sizes = np.bincount(instances.ravel(), minlength=len(labels) + 1)
-    for found in segmenter.segment(gray, scale=1.0):
-        x0, y0, x1, y1 = found.bbox
-        overlap = np.bincount(instances[y0:y1, x0:x1][found.mask], minlength=len(sizes))
-        overlap[0] = 0
-        number = int(overlap.argmax())
-        if number and overlap[number] >= MATCH_IOU * (found.area + sizes[number] - overlap[number]):
-            yield found, labels[number - 1]
+    id map (the evaluation's mask IoU matching), each with that digit's label."""
+    found = segmenter.segment(gray, scale=1.0)
+    truth = instances[None] == np.arange(1, len(labels) + 1, dtype=instances.dtype)[:, None, None]
+    iou = mask_iou(truth, ImageInstances.from_instances(found, instances.shape).masks)
+    for digit, number in zip(found, match(iou), strict=True):
+        if number >= 0:
+            yield digit, labels[number]
 
 
 def _jitter(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:

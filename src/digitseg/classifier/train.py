@@ -83,13 +83,18 @@ def crop_dataset(cfg: DictConfig, split: str, counts: dict[str, int]) -> TensorD
     if sum(counts.values()) < 1:
         raise ValueError(f"no {split} canvases to cut crops from: give canvases > 0")
     jobs = [
-        (cfg.sources[name], cfg.paths, split, range(start, min(start + JOB_CANVASES, count)))
+        (
+            cfg.sources[name],
+            cfg.paths,
+            split,
+            range(start, min(start + JOB_CANVASES, count)),
+            cfg.segmenter,
+        )
         for name, count in counts.items()
         for start in range(0, count, JOB_CANVASES)
     ]
-    segmenters = [cfg.segmenter] * len(jobs)
     with ProcessPoolExecutor(cfg.workers) as pool:
-        parts = list(pool.map(_render_job, *zip(*jobs, strict=True), segmenters))
+        parts = list(pool.map(_render_job, *zip(*jobs, strict=True)))
     crops = np.concatenate([part[0] for part in parts])
     digits = np.concatenate([part[1] for part in parts])
     log.info("%s: %d crops from %d canvases", split, len(digits), sum(counts.values()))
