@@ -100,6 +100,8 @@ def score(outputs: list[Outputs], segmenter: Segmenter, config, iou: float) -> d
 def sweep(cfg, settings: list[dict]) -> list[tuple[str, dict[str, float]]]:
     """(label, instance summary) of each post-processing setting on the canvases ``cfg``
     (a ``digitseg-eval`` config) names, the net run once."""
+    if cfg.slant != 0:
+        raise ValueError(f"slant={cfg.slant}: the sweep reads canvases as they are; give slant=0")
     segmenter = Segmenter.from_checkpoint(
         cfg.checkpoint, device=cfg.device, zooms=cfg.zooms, classifier=cfg.classifier
     )

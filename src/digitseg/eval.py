@@ -53,9 +53,9 @@ def evaluate(cfg: DictConfig) -> dict:
     for item in tqdm(
         source.items, total=source.count, desc=f"evaluating ({device})", unit="canvas"
     ):
-        evaluation.add(item, segmenter.run(item.image, polarity=cfg.polarity, scale=cfg.scale))
+        evaluation.add(item, segmenter.run(item.image, cfg.polarity, cfg.scale, cfg.slant))
 
-    settings = {k: cfg[k] for k in ("scale", "polarity", "iou_threshold", "classifier")}
+    settings = {k: cfg[k] for k in ("scale", "slant", "polarity", "iou_threshold", "classifier")}
     settings["zooms"] = list(segmenter.zooms)
     metrics = {
         "model": model_info(cfg.checkpoint, segmenter.config),

@@ -82,6 +82,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="resize factor that makes digits ~20 px tall (default: estimated)",
     )
     parser.add_argument(
+        "--slant",
+        type=float,
+        default=None,
+        help="shear, px per row, that sets leaning writing upright (default: estimated, "
+        "applied only to writing leaning far more than MNIST's; 0: read as it is)",
+    )
+    parser.add_argument(
         "--zooms",
         type=float,
         nargs="+",
@@ -157,7 +164,7 @@ def _prepare(args: argparse.Namespace):
 
 def _segment_one(segmenter: Segmenter, path: Path, relative: Path, output: Path, args) -> dict:
     image = read_image(path, max_pixels=args.max_pixels)
-    result = segmenter.run(image, polarity=args.polarity, scale=args.scale)
+    result = segmenter.run(image, args.polarity, args.scale, args.slant)
     stem = relative.with_suffix("")
     crops_dir = output / stem
     records = []
@@ -190,6 +197,7 @@ def _segment_one(segmenter: Segmenter, path: Path, relative: Path, output: Path,
         "text": result.text,
         "polarity": result.polarity,
         "scale": result.scale,
+        "slant": result.slant,
         "instances": records,
     }
 

@@ -46,6 +46,8 @@ def test_segment_writes_the_output_contract(tiny_model, inputs, tmp_path):
             "1",
             "--classifier",
             "none",
+            "--slant",
+            "0.5",  # read sheared, boxes and masks back in the input's pixels
         ]
     )
     assert code == 2  # one corrupt file among good ones
@@ -56,8 +58,9 @@ def test_segment_writes_the_output_contract(tiny_model, inputs, tmp_path):
     assert [e["file"] for e in predictions["errors"]] == ["broken.png"]
     assert [i["file"] for i in predictions["images"]] == ["canvas_0.png", "canvas_1.png"]
     for image in predictions["images"]:
-        assert (image["width"], image["height"]) == (84, 64)
-        assert image["text"] == "".join(str(i["label"]) for i in image["instances"])
+        assert (image["width"], image["height"]) == (84, 64) and image["slant"] == 0.5
+        labels = "".join(str(i["label"]) for i in image["instances"])
+        assert image["text"].replace("\n", "") == labels  # lines apart, in reading order
         for instance in image["instances"]:
             x0, y0, x1, y1 = instance["bbox"]
             assert 0 <= x0 < x1 <= 84 and 0 <= y0 < y1 <= 64 and 0 < instance["score"] <= 1

@@ -54,3 +54,9 @@ def test_the_default_row_is_what_digitseg_eval_reports(tiny_model, tmp_path):
     for name in sweep_postprocess.COLUMNS:
         assert defaults[name] == pytest.approx(instance[name], abs=1e-9), name
     assert nothing["predicted_instances"] == 0 and nothing["recall"] == 0.0
+
+
+def test_a_slant_is_refused_before_the_net_runs(tiny_model):
+    cfg = compose_eval([f"checkpoint={tiny_model}", "slant=null"])
+    with pytest.raises(ValueError, match="give slant=0"):
+        sweep_postprocess.sweep(cfg, [{}])

@@ -213,7 +213,7 @@ def predicted(labels: np.ndarray) -> Segmentation:
         for i, (c, box) in enumerate(zip(classes, boxes, strict=True), start=1)
     ]
     text = "".join(str(int(c)) for c in classes)
-    return Segmentation(instances, text, labels, "light_on_dark", 1.0)
+    return Segmentation(instances, text, labels, "light_on_dark", 1.0, 0.0)
 
 
 def test_truth_of_an_item():

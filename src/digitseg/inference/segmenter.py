@@ -7,8 +7,10 @@
     instances = segmenter.segment(image)          # list of Instance, reading order
 
 Before the net runs, the image is brought to what the model was trained on: its channels,
-its ink polarity (detected from the image, or forced) and its digit size (digits are scaled
-to the training height, estimated from the ink's connected parts, or by a forced factor).
+its ink polarity (detected from the image, or forced), its digit size (digits are scaled
+to the training height, estimated from the ink's connected parts, or by a forced factor)
+and, for writing that leans far more than MNIST's, its slant (the image is sheared upright
+and the digits found are sheared back; :mod:`~digitseg.inference.slant`).
 The net then reads the image at each of a few ``zooms`` of that size (by default as is and
 enlarged 1.3 times: small digits read better enlarged). The first zoom's view decides where
 ink and digit centres are; the views' averaged probabilities decide which digit each ink
@@ -36,6 +38,8 @@ from digitseg.classifier import (
 )
 from digitseg.data.spec import MNIST_INK_SIDE
 from digitseg.data.transforms import match_channels
+from digitseg.inference.ink import ink_mask
+from digitseg.inference.slant import shear, unshear_instance, unshear_map, upright_shear
 from digitseg.models.checkpoint import CheckpointError, load_model
 from digitseg.postprocess import (
     Instance,
@@ -49,10 +53,6 @@ POLARITIES = ("auto", "dark_on_light", "light_on_dark")
 ONNX_METADATA_KEY = "digitseg_config"
 # The net reads each image at these zooms of its normalised size; see docs/benchmarks.md.
 DEFAULT_ZOOMS = (1.0, 1.3)
-# The paper's level around each pixel: its median over a square half the image's shorter
-# side (at least MIN_PAPER_KERNEL px), so that a stroke covers less than half of it even in
-# an image cropped tight around a bold digit.
-MIN_PAPER_KERNEL = 31
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class Segmentation:
     labels: np.ndarray
     polarity: str
     scale: float
+    slant: float  # the shear the image was read with, px per row (0: as it is)
 
 
 class _TorchBackend:
@@ -156,22 +157,40 @@ class Segmenter:
         return cls(*_load_onnx(Path(path)), **kwargs)
 
     def segment(
-        self, image: np.ndarray, polarity: str = "auto", scale: float | None = None
+        self,
+        image: np.ndarray,
+        polarity: str = "auto",
+        scale: float | None = None,
+        slant: float | None = None,
     ) -> list[Instance]:
         """Digit instances of ``image`` (uint8 (H, W) or (H, W, 3)) in reading order."""
-        return self.run(image, polarity, scale).instances
+        return self.run(image, polarity, scale, slant).instances
 
     def run(
-        self, image: np.ndarray, polarity: str = "auto", scale: float | None = None
+        self,
+        image: np.ndarray,
+        polarity: str = "auto",
+        scale: float | None = None,
+        slant: float | None = None,
     ) -> Segmentation:
-        """Instances, text and class map of ``image``; ``scale`` None means estimated."""
-        probs, cores, used_polarity, used_scale = self.predict(image, polarity, scale)
+        """Instances, text and class map of ``image``. ``scale`` None means estimated;
+        ``slant`` None too (the shear, px per row, that sets writing leaning more than the
+        training digits upright: :mod:`~digitseg.inference.slant`), 0 reads it as it is."""
+        gray = match_channels(image, 1)
+        found = detect_polarity(gray) if polarity == "auto" else polarity
+        amount = upright_shear(light_ink(gray, found)) if slant is None else float(slant)
+        upright, pad = shear(image, amount)
+        probs, cores, _, used_scale = self.predict(upright, found, scale)
         ink = None
         if self.classifier is not None:
-            ink = light_ink(match_channels(image, 1), used_polarity)
-        instances = self.read_digits(probs, cores, ink)
+            ink = light_ink(match_channels(upright, 1), found)
+        read = self.read_digits(probs, cores, ink)
+        back = [unshear_instance(digit, amount, pad, gray.shape) for digit in read]
+        kept = [k for k, digit in enumerate(back) if digit is not None]
+        text = read_text([read[k] for k in kept])  # the reading order of the upright image
         labels = probs.argmax(0).astype(np.uint8)
-        return Segmentation(instances, read_text(instances), labels, used_polarity, used_scale)
+        labels = unshear_map(labels, amount, pad, gray.shape[1], BACKGROUND)
+        return Segmentation([back[k] for k in kept], text, labels, found, used_scale, amount)
 
     def read_digits(
         self,
@@ -278,17 +297,13 @@ def detect_polarity(gray: np.ndarray) -> str:
 def estimate_scale(light_ink: np.ndarray, digit_height: float) -> float:
     """Factor that brings the image's typical ink height to ``digit_height`` (1 if unsure).
 
-    Ink is what Otsu's threshold separates from the paper once the paper's level (shading
-    under uneven light; :data:`MIN_PAPER_KERNEL`) is taken away; the typical height is the
-    median height of its connected parts counted by pixels
+    The typical height is the median height of the connected parts of the ink
+    (:func:`~digitseg.inference.ink.ink_mask`) counted by pixels
     (:func:`~digitseg.postprocess.typical_height`), among parts large enough to be
     characters, so that grain, dots and broken strokes do not pull it down. An image with
     no ink at all gives what its grain gives.
     """
-    kernel = max(MIN_PAPER_KERNEL, min(light_ink.shape) // 4 * 2 + 1)
-    flat = cv2.subtract(light_ink, cv2.medianBlur(light_ink, kernel))
-    _, ink = cv2.threshold(flat, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    height = typical_height(ink > 0, min_area=12, min_height=6)
+    height = typical_height(ink_mask(light_ink), min_area=12, min_height=6)
     if height == 0:
         return 1.0
     factor = float(np.clip(digit_height / height, 1 / 16, 2.0))

@@ -130,9 +130,11 @@ def preset_generator(preset: str):
     return build_generator(cfg.data, cfg.paths)
 
 
-def inspect(segmenter: Segmenter, item: EvalItem, scale: float | None = 1.0) -> Inspection:
+def inspect(
+    segmenter: Segmenter, item: EvalItem, scale: float | None = 1.0, slant: float | None = 0.0
+) -> Inspection:
     """Run ``segmenter`` on ``item`` as ``digitseg-eval`` does and draw it next to the truth."""
-    result = segmenter.run(item.image, scale=scale)
+    result = segmenter.run(item.image, scale=scale, slant=slant)
     picture = side_by_side(
         [
             item.image,

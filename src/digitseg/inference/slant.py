@@ -1,0 +1,113 @@
+"""Writing that leans more than the training digits do, sheared upright before the net reads it.
+
+A lean is a shear: ink at row ``y`` lies ``lean * (centre - y)`` px to the right of where an
+upright writer would put it (positive: leaning right, as italics). It is estimated as the
+shear that piles the ink's columns highest (upright strokes fill few columns;
+:func:`estimate_lean`). MNIST digits lean too, and the net reads them as they are: on
+generated canvases the estimate is mostly 0.1-0.3. So only an image leaning at least
+``MIN_LEAN`` is sheared, by its lean less ``TRAINED_LEAN`` (:func:`upright_shear`); the net
+and post-processing read the sheared image, whose digits are then sheared back
+(:func:`unshear_instance`, :func:`unshear_map`) so that boxes and masks are in the input's
+pixels. See docs/benchmarks.md, "Leaning handwriting".
+"""
+
+import math
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from digitseg.inference.ink import ink_mask
+from digitseg.postprocess import Instance
+
+# Leans tried by the estimate, px per row.
+LEANS = np.linspace(-1.0, 1.0, 41)
+# Images leaning less are read as they are; those leaning more are sheared to TRAINED_LEAN.
+MIN_LEAN = 0.55
+TRAINED_LEAN = 0.3
+# The estimate reads the ink at most this many px on its longer side (a lean is a ratio).
+ESTIMATE_SIDE = 512
+
+
+def estimate_lean(light_ink: np.ndarray) -> float:
+    """The lean (one of :data:`LEANS`) that, sheared away, makes the column sums of the ink
+    (:func:`~digitseg.inference.ink.ink_mask` of ``light_ink``, uint8 light ink on dark)
+    peakiest: the largest sum of squared column sums. 0 for an image without ink."""
+    ink = ink_mask(light_ink).astype(np.float32)
+    factor = ESTIMATE_SIDE / max(ink.shape)
+    if factor < 1:
+        ink = cv2.resize(ink, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    if not ink.any():
+        return 0.0
+    peakiness = [float((shear(ink, lean, 0.0)[0].sum(axis=0) ** 2).sum()) for lean in LEANS]
+    return float(LEANS[int(np.argmax(peakiness))])
+
+
+def upright_shear(light_ink: np.ndarray) -> float:
+    """The shear to read ``light_ink``'s image with: its lean less TRAINED_LEAN when it leans
+    at least MIN_LEAN, else 0."""
+    lean = estimate_lean(light_ink)
+    return lean - TRAINED_LEAN if lean >= MIN_LEAN else 0.0
+
+
+def shear(image: np.ndarray, amount: float, fill=None) -> tuple[np.ndarray, int]:
+    """``image`` (H, W[, C]) sheared by ``amount`` px per row about its middle row, widened
+    by ``pad`` px on each side so that nothing leaves it, and ``pad``; the new pixels are
+    ``fill`` (None: the image's median, its paper). ``amount`` 0 returns the image as is."""
+    if amount == 0:
+        return image, 0
+    height, width = image.shape[:2]
+    centre = (height - 1) / 2
+    pad = math.ceil(abs(amount) * centre) + 1
+    if fill is None:
+        fill = np.median(image.reshape(height * width, -1), axis=0)
+    matrix = np.float32([[1, amount, pad - amount * centre], [0, 1, 0]])
+    sheared = cv2.warpAffine(
+        image,
+        matrix,
+        (width + 2 * pad, height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=tuple(np.resize(np.atleast_1d(fill).astype(float), 4).tolist()),
+    )
+    return sheared, pad
+
+
+def _shifts(rows: np.ndarray, amount: float, pad: int, height: int) -> np.ndarray:
+    """How far right of its input column each of ``rows`` lies in the sheared image (px)."""
+    return np.round(pad + amount * (rows - (height - 1) / 2)).astype(np.int64)
+
+
+def unshear_map(array: np.ndarray, amount: float, pad: int, width: int, fill) -> np.ndarray:
+    """A (H, W + 2 pad) map of the sheared image (e.g. the class map) back in the input's
+    (H, ``width``) pixels, nearest pixel; ``fill`` where it has none."""
+    if amount == 0:
+        return array
+    height = array.shape[0]
+    columns = np.arange(width)[None] + _shifts(np.arange(height), amount, pad, height)[:, None]
+    inside = (columns >= 0) & (columns < array.shape[1])
+    taken = np.take_along_axis(array, np.clip(columns, 0, array.shape[1] - 1), axis=1)
+    return np.where(inside, taken, fill).astype(array.dtype)
+
+
+def unshear_instance(
+    instance: Instance, amount: float, pad: int, shape: tuple[int, int]
+) -> Instance | None:
+    """``instance`` found in the image sheared by ``amount`` (widened by ``pad``), with its
+    mask, box and area in the input's pixels (``shape``, (H, W)); None when all of it lies
+    in the widening."""
+    if amount == 0:
+        return instance
+    x0, y0 = instance.bbox[:2]
+    ys, xs = np.nonzero(instance.mask)
+    ys = ys + y0
+    xs = xs + x0 - _shifts(ys, amount, pad, shape[0])
+    inside = (xs >= 0) & (xs < shape[1])
+    if not inside.any():
+        return None
+    ys, xs = ys[inside], xs[inside]
+    left, top = int(xs.min()), int(ys.min())
+    mask = np.zeros((int(ys.max()) + 1 - top, int(xs.max()) + 1 - left), bool)
+    mask[ys - top, xs - left] = True
+    box = (left, top, left + mask.shape[1], top + mask.shape[0])
+    return replace(instance, bbox=box, area=int(mask.sum()), mask=mask)

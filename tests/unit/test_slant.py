@@ -1,0 +1,76 @@
+"""Leaning writing: its lean estimated, the image sheared upright and the digits sheared back."""
+
+import cv2
+import numpy as np
+import pytest
+
+from digitseg.classes import BACKGROUND
+from digitseg.inference.segmenter import Segmenter
+from digitseg.inference.slant import (
+    estimate_lean,
+    shear,
+    unshear_instance,
+    unshear_map,
+    upright_shear,
+)
+from digitseg.postprocess import Instance
+from tests.unit.test_segmenter import CONFIG, BrightIsDigit
+
+
+def _strokes(lean: float, height: int = 61, width: int = 200) -> np.ndarray:
+    """Light strokes on dark, 40 px tall, leaning ``lean`` px per row (positive: right)."""
+    image = np.zeros((height, width), np.uint8)
+    for bottom_x in range(30, width - 50, 24):
+        top_x = round(bottom_x + lean * 40)
+        cv2.line(image, (bottom_x, 50), (top_x, 10), 255, 3)
+    return image
+
+
+@pytest.mark.parametrize("lean", [0.0, 0.3, 0.6, -0.4])
+def test_the_lean_of_strokes_is_estimated(lean):
+    assert estimate_lean(_strokes(lean)) == pytest.approx(lean, abs=0.06)
+
+
+def test_only_writing_leaning_far_more_than_mnist_is_sheared():
+    assert estimate_lean(np.zeros((40, 60), np.uint8)) == 0.0
+    assert upright_shear(_strokes(0.4)) == 0.0
+    assert upright_shear(_strokes(0.8)) == pytest.approx(0.5, abs=0.06)
+
+
+@pytest.mark.parametrize("amount", [1.0, -1.0])
+def test_a_sheared_map_shears_back_exactly(amount):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (21, 30), dtype=np.uint8)  # whole-pixel shifts on every row
+    sheared, pad = shear(image, amount, fill=0)
+    assert sheared.shape == (21, 30 + 2 * pad) and pad >= 10
+    assert sheared.sum() == image.astype(np.int64).sum()  # nothing left the widened image
+    np.testing.assert_array_equal(unshear_map(sheared, amount, pad, 30, 0), image)
+    assert shear(image, 0.0) == (image, 0)
+
+
+def test_an_instance_found_sheared_is_put_back_on_its_pixels():
+    blob = np.zeros((21, 30), bool)
+    blob[4:12, 8:11] = True
+    sheared, pad = shear(blob.astype(np.uint8), 1.0, fill=0)
+    ys, xs = np.nonzero(sheared)
+    box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    found = Instance(3, 0.9, box, len(xs), sheared[box[1] : box[3], box[0] : box[2]] > 0)
+    back = unshear_instance(found, 1.0, pad, blob.shape)
+    assert (back.label, back.score, back.bbox, back.area) == (3, 0.9, (8, 4, 11, 12), 24)
+    assert back.mask.all()
+    in_widening = Instance(3, 0.9, (0, 19, 2, 21), 4, np.ones((2, 2), bool))  # bottom left
+    assert unshear_instance(in_widening, 1.0, pad, blob.shape) is None
+
+
+def test_leaning_writing_is_read_upright_with_boxes_in_input_pixels():
+    image = _strokes(0.8)
+    segmenter = Segmenter(BrightIsDigit(), CONFIG)
+    result = segmenter.run(image, scale=1.0)
+    assert result.slant == pytest.approx(0.5, abs=0.06)
+    assert len(result.instances) == 5 and result.labels.shape == image.shape
+    for instance in result.instances:
+        x0, y0, x1, y1 = instance.bbox
+        assert image[y0:y1, x0:x1][instance.mask].mean() > 200  # on its stroke's ink
+    assert (result.labels != BACKGROUND).sum() == pytest.approx((image > 127).sum(), rel=0.1)
+    as_is = segmenter.run(image, scale=1.0, slant=0)
+    assert as_is.slant == 0.0 and len(as_is.instances) == 5
