@@ -74,3 +74,21 @@ def test_leaning_writing_is_read_upright_with_boxes_in_input_pixels():
     assert (result.labels != BACKGROUND).sum() == pytest.approx((image > 127).sum(), rel=0.1)
     as_is = segmenter.run(image, scale=1.0, slant=0)
     assert as_is.slant == 0.0 and len(as_is.instances) == 5
+
+
+def test_the_lean_of_a_long_short_line_survives_the_estimates_shrinking():
+    line = np.zeros((60, 6000), np.uint8)
+    for bottom_x in range(30, 5950, 24):
+        cv2.line(line, (bottom_x, 50), (round(bottom_x + 0.6 * 40), 10), 255, 3)
+    assert estimate_lean(line) == pytest.approx(0.6, abs=0.1)
+
+
+@pytest.mark.parametrize("slant", [float("nan"), 2.5, -3.0])
+def test_a_forced_shear_out_of_range_is_refused(slant):
+    with pytest.raises(ValueError, match="slant must be within"):
+        Segmenter(BrightIsDigit(), CONFIG).run(_strokes(0.0), slant=slant)
+
+
+def test_a_bad_polarity_is_refused_before_any_work():
+    with pytest.raises(ValueError, match="polarity must be one of"):
+        Segmenter(BrightIsDigit(), CONFIG).run(_strokes(0.0), polarity="sideways")

@@ -39,7 +39,13 @@ from digitseg.classifier import (
 from digitseg.data.spec import MNIST_INK_SIDE
 from digitseg.data.transforms import match_channels
 from digitseg.inference.ink import ink_mask
-from digitseg.inference.slant import shear, unshear_instance, unshear_map, upright_shear
+from digitseg.inference.slant import (
+    MAX_SHEAR,
+    shear,
+    unshear_instance,
+    unshear_map,
+    upright_shear,
+)
 from digitseg.models.checkpoint import CheckpointError, load_model
 from digitseg.postprocess import (
     Instance,
@@ -64,7 +70,7 @@ class Segmentation:
     labels: np.ndarray
     polarity: str
     scale: float
-    slant: float  # the shear the image was read with, px per row (0: as it is)
+    slant: float = 0.0  # the shear the image was read with, px per row (0: as it is)
 
 
 class _TorchBackend:
@@ -175,10 +181,14 @@ class Segmenter:
     ) -> Segmentation:
         """Instances, text and class map of ``image``. ``scale`` None means estimated;
         ``slant`` None too (the shear, px per row, that sets writing leaning more than the
-        training digits upright: :mod:`~digitseg.inference.slant`), 0 reads it as it is."""
+        training digits upright: :mod:`~digitseg.inference.slant`), 0 reads it as it is.
+        The reading order is that of the upright image."""
+        _check_polarity(polarity)
         gray = match_channels(image, 1)
         found = detect_polarity(gray) if polarity == "auto" else polarity
         amount = upright_shear(light_ink(gray, found)) if slant is None else float(slant)
+        if not abs(amount) <= MAX_SHEAR:  # NaN too
+            raise ValueError(f"slant must be within +-{MAX_SHEAR} px per row, got {slant}")
         upright, pad = shear(image, amount)
         probs, cores, _, used_scale = self.predict(upright, found, scale)
         ink = None
@@ -217,8 +227,7 @@ class Segmenter:
         views' mean agree on ink or background, the probabilities are the mean; elsewhere,
         and for the cores, they are the first view's.
         """
-        if polarity not in POLARITIES:
-            raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
+        _check_polarity(polarity)
         pixels = match_channels(image, self.in_channels)
         gray = match_channels(image, 1)
         found = detect_polarity(gray) if polarity == "auto" else polarity
@@ -277,6 +286,11 @@ class Segmenter:
         m = self.backend.multiple
         padded = np.pad(tile, ((0, 0), (0, -h % m), (0, -w % m)), mode="edge")
         return self.backend(padded[None])[0, :, :h, :w]
+
+
+def _check_polarity(polarity: str) -> None:
+    if polarity not in POLARITIES:
+        raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
 
 
 def trained_polarities(spec: dict) -> set[str]:
