@@ -13,30 +13,7 @@ from digitseg.inference.segmenter import (
 )
 from digitseg.models.checkpoint import CheckpointError
 from digitseg.postprocess import PostprocessConfig
-
-CONFIG = {
-    "model": {"net": {"in_channels": 1}},
-    "data": {
-        "spec": {"scale": [1.0, 1.0], "backgrounds": {"black": 1.0}, "polarity": "light_on_dark"}
-    },
-}
-
-
-class BrightIsDigit:
-    """Pointwise backend: bright pixels are digit 7, the rest background; records inputs."""
-
-    multiple = 16
-
-    def __init__(self) -> None:
-        self.shapes = []
-
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        self.shapes.append(batch.shape)
-        logits = np.zeros((batch.shape[0], NUM_CLASSES) + batch.shape[2:], np.float32)
-        bright = batch[:, 0] > 0
-        logits[:, 7] = np.where(bright, 10.0, -10.0)
-        logits[:, BACKGROUND] = -logits[:, 7]
-        return logits
+from tests.helpers.backends import CONFIG, BrightIsDigit
 
 
 class ReadsOtherwiseEnlarged:

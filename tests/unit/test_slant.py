@@ -14,7 +14,7 @@ from digitseg.inference.slant import (
     upright_shear,
 )
 from digitseg.postprocess import Instance
-from tests.unit.test_segmenter import CONFIG, BrightIsDigit
+from tests.helpers.backends import CONFIG, BrightIsDigit
 
 
 def _strokes(lean: float, height: int = 61, width: int = 200) -> np.ndarray:
