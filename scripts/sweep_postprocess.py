@@ -4,7 +4,7 @@
     python scripts/sweep_postprocess.py --set min_area=8,16 --set core_reach=0.6,0.75 -- \\
         data=canvas split=val count=2000 classifier=null
 
-The net reads each canvas once (as ``digitseg-eval`` does: its checkpoint, zooms, scale,
+The net reads each canvas once (as ``digitseg-eval`` does: its checkpoint, zooms, scale, slant,
 polarity and classifier; everything after ``--`` is a ``digitseg-eval`` override); then
 every combination of the ``--set`` values (any :class:`~digitseg.postprocess.PostprocessConfig`
 field) groups the stored outputs into digits and is scored. The first row is the defaults.
@@ -16,29 +16,24 @@ import argparse
 import itertools
 from dataclasses import dataclass, fields, replace
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from digitseg.classifier import light_ink
-from digitseg.data.transforms import match_channels
 from digitseg.eval import compose_eval
-from digitseg.inference import Segmenter
+from digitseg.inference import NetOutputs, Segmenter
 from digitseg.metrics.instance import ImageInstances, score_image, summarize
-from digitseg.postprocess import PostprocessConfig, read_text
+from digitseg.postprocess import PostprocessConfig
 from digitseg.reports.inputs import open_source
 
 COLUMNS = ("f1", "precision", "recall", "label_accuracy", "exact_match", "cer")
 
 
 @dataclass(frozen=True)
-class Outputs:
+class Canvas:
     """What the net said about one canvas, and its truth."""
 
-    probs: np.ndarray  # (11, H, W)
-    cores: np.ndarray | None
-    ink: np.ndarray  # light ink, for the classifier
+    outputs: NetOutputs
     truth: ImageInstances
     truth_text: str
 
@@ -67,50 +62,43 @@ def parse_settings(values: list[str]) -> list[dict]:
     return [{}] + [dict(combination) for combination in itertools.product(*axes)]
 
 
-def read_outputs(segmenter: Segmenter, cfg) -> list[Outputs]:
+def read_canvases(segmenter: Segmenter, cfg) -> list[Canvas]:
     """The net's outputs on every canvas of the configured source."""
     source = open_source(cfg)
     if source.count < 1:
         raise ValueError("nothing to read: count must be >= 1")
-    outputs = []
-    for item in tqdm(source.items, total=source.count, desc="net", unit="canvas"):
-        probs, cores, polarity, _ = segmenter.predict(item.image, cfg.polarity, cfg.scale)
-        outputs.append(
-            Outputs(
-                probs,
-                cores,
-                light_ink(match_channels(item.image, 1), polarity),
-                item.truth_arrays(),
-                item.truth_text(),
-            )
+    return [
+        Canvas(
+            segmenter.outputs(item.image, cfg.polarity, cfg.scale, cfg.slant),
+            item.truth_arrays(),
+            item.truth_text(),
         )
-    return outputs
+        for item in tqdm(source.items, total=source.count, desc="net", unit="canvas")
+    ]
 
 
-def score(outputs: list[Outputs], segmenter: Segmenter, config, iou: float) -> dict[str, float]:
+def score(canvases: list[Canvas], segmenter: Segmenter, config, iou: float) -> dict[str, float]:
     """The instance summary of every canvas read with post-processing ``config``."""
     scores = []
-    for out in outputs:
-        instances = segmenter.read_digits(out.probs, out.cores, out.ink, config)
-        found = ImageInstances.from_instances(instances, out.probs.shape[1:])
-        scores.append(score_image(out.truth, found, out.truth_text, read_text(instances), iou))
+    for canvas in canvases:
+        result = segmenter.read(canvas.outputs, config)
+        found = ImageInstances.from_instances(result.instances, result.labels.shape)
+        scores.append(score_image(canvas.truth, found, canvas.truth_text, result.text, iou))
     return summarize(scores)
 
 
 def sweep(cfg, settings: list[dict]) -> list[tuple[str, dict[str, float]]]:
     """(label, instance summary) of each post-processing setting on the canvases ``cfg``
     (a ``digitseg-eval`` config) names, the net run once."""
-    if cfg.slant != 0:
-        raise ValueError(f"slant={cfg.slant}: the sweep reads canvases as they are; give slant=0")
     segmenter = Segmenter.from_checkpoint(
         cfg.checkpoint, device=cfg.device, zooms=cfg.zooms, classifier=cfg.classifier
     )
-    outputs = read_outputs(segmenter, cfg)
+    canvases = read_canvases(segmenter, cfg)
     rows = []
     for changes in settings:
         config = replace(segmenter.postprocess, **changes)
         label = " ".join(f"{k}={v}" for k, v in changes.items()) or "defaults"
-        rows.append((label, score(outputs, segmenter, config, cfg.iou_threshold)))
+        rows.append((label, score(canvases, segmenter, config, cfg.iou_threshold)))
     return rows
 
 

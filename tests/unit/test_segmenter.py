@@ -175,12 +175,12 @@ def test_a_missing_classifier_file_is_named(tmp_path):
         Segmenter.from_checkpoint(tmp_path / "segmenter.ckpt", classifier=missing)
 
 
-def test_read_digits_regroups_stored_outputs_with_other_thresholds():
+def test_stored_outputs_are_read_again_with_other_thresholds():
     segmenter = Segmenter(BrightIsDigit(), CONFIG)
     image = _digit_image()
-    probs, cores, _, _ = segmenter.predict(image, scale=1.0)
-    digits = segmenter.read_digits(probs, cores, None)
+    outputs = segmenter.outputs(image, scale=1.0)
+    digits = segmenter.read(outputs).instances
     assert [(d.label, d.bbox) for d in digits] == [(7, (10, 20, 24, 40)), (7, (50, 20, 64, 40))]
     assert [d.bbox for d in segmenter.run(image, scale=1.0).instances] == [d.bbox for d in digits]
     never = PostprocessConfig(min_area=10**6, min_cored_area=10**6)
-    assert segmenter.read_digits(probs, cores, None, never) == []
+    assert segmenter.read(outputs, never).instances == []

@@ -5,6 +5,7 @@
         "models/digit_segmenter.ckpt", classifier="models/digit_classifier.ckpt"
     )
     instances = segmenter.segment(image)          # list of Instance, reading order
+    result = segmenter.run(image)                 # Segmentation: instances, text, class map
 
 Before the net runs, the image is brought to what the model was trained on: its channels,
 its ink polarity (detected from the image, or forced), its digit size (digits are scaled
@@ -59,6 +60,20 @@ POLARITIES = ("auto", "dark_on_light", "light_on_dark")
 ONNX_METADATA_KEY = "digitseg_config"
 # The net reads each image at these zooms of its normalised size; see docs/benchmarks.md.
 DEFAULT_ZOOMS = (1.0, 1.3)
+
+
+@dataclass(frozen=True)
+class NetOutputs:
+    """What the net said about one image read upright, before post-processing."""
+
+    probs: np.ndarray  # (11, H, W') class probabilities of the upright image
+    cores: np.ndarray | None  # (H, W') digit-core probability, for nets with a core output
+    ink: np.ndarray | None  # its light ink, for the classifier (None without one)
+    polarity: str
+    scale: float
+    slant: float  # the shear it was read with, px per row
+    pad: int  # columns the shear added on each side
+    shape: tuple[int, int]  # the input's (H, W)
 
 
 @dataclass(frozen=True)
@@ -183,6 +198,17 @@ class Segmenter:
         ``slant`` None too (the shear, px per row, that sets writing leaning more than the
         training digits upright: :mod:`~digitseg.inference.slant`), 0 reads it as it is.
         The reading order is that of the upright image."""
+        return self.read(self.outputs(image, polarity, scale, slant))
+
+    def outputs(
+        self,
+        image: np.ndarray,
+        polarity: str = "auto",
+        scale: float | None = None,
+        slant: float | None = None,
+    ) -> NetOutputs:
+        """The net's outputs on ``image`` brought upright (:meth:`run`'s first half), which
+        :meth:`read` groups into digits, with any post-processing, as often as asked."""
         _check_polarity(polarity)
         gray = match_channels(image, 1)
         found = detect_polarity(gray) if polarity == "auto" else polarity
@@ -194,30 +220,27 @@ class Segmenter:
         ink = None
         if self.classifier is not None:
             ink = light_ink(match_channels(upright, 1), found)
-        read = self.read_digits(probs, cores, ink)
-        back = [unshear_instance(digit, amount, pad, gray.shape) for digit in read]
+        return NetOutputs(probs, cores, ink, found, used_scale, amount, pad, gray.shape)
+
+    def read(
+        self, outputs: NetOutputs, postprocess: PostprocessConfig | None = None
+    ) -> Segmentation:
+        """The digits of :meth:`outputs`, grouped by ``postprocess`` (None: the segmenter's)
+        and, with a classifier, relabelled from crops of the ink; masks, boxes and class map
+        sheared back into the input's pixels."""
+        read = extract_instances(outputs.probs, outputs.cores, postprocess or self.postprocess)
+        if self.classifier is not None:
+            theirs = classifier_probabilities(self.classifier, outputs.ink, read)
+            read = combine_labels(read, outputs.probs, theirs)
+        amount, pad, shape = outputs.slant, outputs.pad, outputs.shape
+        back = [unshear_instance(digit, amount, pad, shape) for digit in read]
         kept = [k for k, digit in enumerate(back) if digit is not None]
         text = read_text([read[k] for k in kept])  # the reading order of the upright image
-        labels = probs.argmax(0).astype(np.uint8)
-        labels = unshear_map(labels, amount, pad, gray.shape[1], BACKGROUND)
-        return Segmentation([back[k] for k in kept], text, labels, found, used_scale, amount)
-
-    def read_digits(
-        self,
-        probs: np.ndarray,
-        cores: np.ndarray | None,
-        ink: np.ndarray | None,
-        postprocess: PostprocessConfig | None = None,
-    ) -> list[Instance]:
-        """Digits of :meth:`predict`'s outputs, grouped by ``postprocess`` (None: the
-        segmenter's) and, with a classifier, relabelled from crops of ``ink`` (the image's
-        grey levels as light ink on dark, :func:`~digitseg.classifier.light_ink`; needed only
-        with a classifier)."""
-        instances = extract_instances(probs, cores, postprocess or self.postprocess)
-        if self.classifier is None:
-            return instances
-        theirs = classifier_probabilities(self.classifier, ink, instances)
-        return combine_labels(instances, probs, theirs)
+        labels = outputs.probs.argmax(0).astype(np.uint8)
+        labels = unshear_map(labels, amount, pad, shape[1], BACKGROUND)
+        return Segmentation(
+            [back[k] for k in kept], text, labels, outputs.polarity, outputs.scale, amount
+        )
 
     def predict(self, image: np.ndarray, polarity: str = "auto", scale: float | None = None):
         """Class probabilities (11, H, W), core probability (H, W) or None, polarity, scale.
