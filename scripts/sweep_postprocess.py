@@ -9,7 +9,8 @@ polarity and classifier; everything after ``--`` is a ``digitseg-eval`` override
 every combination of the ``--set`` values (any :class:`~digitseg.postprocess.PostprocessConfig`
 field) groups the stored outputs into digits and is scored. The first row is the defaults.
 Post-processing does not change the class map, so only the instance figures are printed.
-The outputs stay in memory: about 0.4 MB a canvas of 48x192 (numbers), 1 GB for 2,000.
+The outputs stay in memory: about 0.4 MB a canvas of 48x192 (numbers), 1 GB for 2,000;
+canvases read sheared (``slant``) are wider by the shear's margins.
 """
 
 import argparse
@@ -82,7 +83,7 @@ def score(canvases: list[Canvas], segmenter: Segmenter, config, iou: float) -> d
     scores = []
     for canvas in canvases:
         result = segmenter.read(canvas.outputs, config)
-        found = ImageInstances.from_instances(result.instances, result.labels.shape)
+        found = ImageInstances.from_instances(result.instances, canvas.outputs.shape)
         scores.append(score_image(canvas.truth, found, canvas.truth_text, result.text, iou))
     return summarize(scores)
 

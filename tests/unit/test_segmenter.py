@@ -169,6 +169,12 @@ def test_a_classifier_relabels_the_digits_and_reads_dark_ink_as_light():
     assert alone.text == "77"
 
 
+def test_outputs_without_ink_are_refused_by_a_segmenter_with_a_classifier():
+    outputs = Segmenter(BrightIsDigit(), CONFIG).outputs(_digit_image(), scale=1.0)
+    with pytest.raises(ValueError, match="no ink for the classifier"):
+        Segmenter(BrightIsDigit(), CONFIG, classifier=SaysThree()).read(outputs)
+
+
 def test_a_missing_classifier_file_is_named(tmp_path):
     missing = tmp_path / "classifier.ckpt"
     with pytest.raises(CheckpointError, match=f"no classifier model file at {missing}"):

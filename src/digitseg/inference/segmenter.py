@@ -62,7 +62,7 @@ ONNX_METADATA_KEY = "digitseg_config"
 DEFAULT_ZOOMS = (1.0, 1.3)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NetOutputs:
     """What the net said about one image read upright, before post-processing."""
 
@@ -230,6 +230,11 @@ class Segmenter:
         sheared back into the input's pixels."""
         read = extract_instances(outputs.probs, outputs.cores, postprocess or self.postprocess)
         if self.classifier is not None:
+            if outputs.ink is None:
+                raise ValueError(
+                    "these outputs carry no ink for the classifier: make them with "
+                    "this segmenter's outputs()"
+                )
             theirs = classifier_probabilities(self.classifier, outputs.ink, read)
             read = combine_labels(read, outputs.probs, theirs)
         amount, pad, shape = outputs.slant, outputs.pad, outputs.shape
