@@ -13,6 +13,7 @@ from digitseg.postprocess import (
     digit_cores,
     extract_instances,
     instance_borders,
+    resize_instance,
     typical_height,
 )
 from tests.helpers.digits import tiny_splits
@@ -357,3 +358,19 @@ def test_typical_height_counts_parts_by_pixels_and_skips_small_ones():
     assert typical_height(one_digit | line, min_height=6) == 20.0
     assert typical_height(digits, min_area=200) == 0.0
     assert typical_height(np.zeros((H, W), bool)) == 0.0
+
+
+def test_resized_instances_cover_the_same_part_of_the_image():
+    digit = ring((H, W), 10, 5)  # 12 x 20 px, 3 px strokes
+    (found,) = extract_instances(probs_of(np.where(digit, 3, BACKGROUND)))
+    assert resize_instance(found, (H, W), (H, W)) is found
+    enlarged = resize_instance(found, (H, W), (4 * H, 4 * W))
+    assert enlarged.bbox == (40, 20, 88, 100) and enlarged.mask.shape == (80, 48)
+    exact = ring((80, 48), 0, 0, 48, 80, 12)
+    assert (enlarged.mask & exact).sum() / (enlarged.mask | exact).sum() > 0.97  # corners round
+    assert enlarged.area == enlarged.mask.sum() and enlarged.label == 3
+    halved = resize_instance(found, (H, W), (H // 2, W // 2))  # rows 5-24: 2.5-12.5
+    assert halved.bbox == (5, 2, 11, 13) and halved.mask.any(0).all() and halved.mask.any(1).all()
+    speck = resize_instance(found, (H, W), (4, 10))  # the digit shrinks to about one pixel
+    x0, y0, x1, y1 = speck.bbox
+    assert speck.area >= 1 and speck.mask.shape == (y1 - y0, x1 - x0)

@@ -81,6 +81,28 @@ def test_scale_is_estimated_from_ink_height_and_boxes_stay_in_input_pixels():
     assert np.allclose(instance.bbox, (100, 100, 240, 300), atol=6)
 
 
+def test_a_finer_photo_is_read_at_the_training_size_and_shown_in_its_own_pixels():
+    image = _digit_image()
+    fine = np.kron(image, np.ones((10, 10), np.uint8))  # the same digits, 200 px tall
+    segmenter = Segmenter(BrightIsDigit(), CONFIG)
+    outputs = segmenter.outputs(fine)
+    assert outputs.scale == pytest.approx(0.1) and outputs.probs.shape == (NUM_CLASSES, 64, 96)
+    result = segmenter.read(outputs)
+    expected = [tuple(10 * v for v in i.bbox) for i in segmenter.run(image).instances]
+    assert [i.bbox for i in result.instances] == expected and len(expected) == 2
+    seven, bright = result.labels == 7, fine > 0
+    assert result.labels.shape == fine.shape
+    assert (seven & bright).sum() / (seven | bright).sum() > 0.99  # all but the corners
+
+
+def test_scale_estimate_reaches_digits_filling_a_photo():
+    page = np.zeros((3000, 4000), np.uint8)
+    for left in (500, 1800):  # two 1,200 px tall "0"s with 120 px strokes
+        page[900:2100, left : left + 840] = 255
+        page[1020:1980, left + 120 : left + 720] = 0
+    assert estimate_scale(page, 20.0) == pytest.approx(1 / 60)
+
+
 def test_scale_of_a_bold_digit_cropped_tight_is_its_height():
     tight = np.zeros((180, 140), np.uint8)
     tight[10:170, 10:130] = 255  # a 160 px tall "0" with 20 px strokes

@@ -16,7 +16,9 @@ The net then reads the image at each of a few ``zooms`` of that size (by default
 enlarged 1.3 times: small digits read better enlarged). The first zoom's view decides where
 ink and digit centres are; the views' averaged probabilities decide which digit each ink
 pixel is. Large images run in overlapping tiles, so the net's memory stays bounded.
-Probabilities are scaled back to the input's size, so boxes and masks are in input pixels.
+Post-processing groups the probabilities into digits at the normalised size, where digits
+are as tall as in training whatever the photo's resolution; the digits' boxes and masks are
+then scaled to the input's pixels.
 With a ``classifier`` (:mod:`digitseg.classifier`), each digit found is read again from a
 crop around it, and its label is the one both nets' probabilities agree on best.
 """
@@ -30,7 +32,7 @@ import cv2
 import numpy as np
 import torch
 
-from digitseg.classes import BACKGROUND, NUM_CLASSES
+from digitseg.classes import BACKGROUND, NUM_CLASSES, NUM_DIGITS
 from digitseg.classifier import (
     DigitClassifier,
     classifier_probabilities,
@@ -39,7 +41,7 @@ from digitseg.classifier import (
 )
 from digitseg.data.spec import MNIST_INK_SIDE
 from digitseg.data.transforms import match_channels
-from digitseg.inference.ink import ink_mask
+from digitseg.inference.ink import ink_mask, without_rules
 from digitseg.inference.slant import (
     MAX_SHEAR,
     shear,
@@ -53,6 +55,7 @@ from digitseg.postprocess import (
     PostprocessConfig,
     extract_instances,
     read_text,
+    resize_instance,
     typical_height,
 )
 
@@ -60,19 +63,22 @@ POLARITIES = ("auto", "dark_on_light", "light_on_dark")
 ONNX_METADATA_KEY = "digitseg_config"
 # The net reads each image at these zooms of its normalised size; see docs/benchmarks.md.
 DEFAULT_ZOOMS = (1.0, 1.3)
+# The scale estimate's range: digits up to about 2,500 px tall (a number filling a 12 MP
+# photo) down to half the training height.
+MIN_SCALE, MAX_SCALE = 1 / 128, 2.0
 
 
 @dataclass(frozen=True, eq=False)
 class NetOutputs:
     """What the net said about one image read upright, before post-processing."""
 
-    probs: np.ndarray  # (11, H, W') class probabilities of the upright image
-    cores: np.ndarray | None  # (H, W') digit-core probability, for nets with a core output
-    ink: np.ndarray | None  # its light ink, for the classifier (None without one)
+    probs: np.ndarray  # (11, h, w) class probabilities of the upright image times scale
+    cores: np.ndarray | None  # (h, w) digit-core probability, for nets with a core output
+    ink: np.ndarray | None  # (h, w) its light ink, for the classifier (None without one)
     polarity: str
     scale: float
-    slant: float  # the shear it was read with, px per row
-    pad: int  # columns the shear added on each side
+    slant: float  # the shear it was read with, px per row of the input
+    pad: int  # columns the shear added on each side of the input
     shape: tuple[int, int]  # the input's (H, W)
 
 
@@ -219,7 +225,7 @@ class Segmenter:
         probs, cores, _, used_scale = self.predict(upright, found, scale)
         ink = None
         if self.classifier is not None:
-            ink = light_ink(match_channels(upright, 1), found)
+            ink = _resized(light_ink(match_channels(upright, 1), found), probs.shape[1:])
         return NetOutputs(probs, cores, ink, found, used_scale, amount, pad, gray.shape)
 
     def read(
@@ -227,8 +233,9 @@ class Segmenter:
     ) -> Segmentation:
         """The digits of :meth:`outputs`, grouped by ``postprocess`` (None: the segmenter's)
         and, with a classifier, relabelled from crops of the ink; masks, boxes and class map
-        sheared back into the input's pixels."""
-        read = extract_instances(outputs.probs, outputs.cores, postprocess or self.postprocess)
+        scaled and sheared back into the input's pixels."""
+        probs = outputs.probs
+        read = extract_instances(probs, outputs.cores, postprocess or self.postprocess)
         if self.classifier is not None:
             if outputs.ink is None:
                 raise ValueError(
@@ -236,24 +243,27 @@ class Segmenter:
                     "this segmenter's outputs()"
                 )
             theirs = classifier_probabilities(self.classifier, outputs.ink, read)
-            read = combine_labels(read, outputs.probs, theirs)
+            read = combine_labels(read, probs, theirs)
         amount, pad, shape = outputs.slant, outputs.pad, outputs.shape
-        back = [unshear_instance(digit, amount, pad, shape) for digit in read]
+        upright = (shape[0], shape[1] + 2 * pad)
+        back = [
+            unshear_instance(resize_instance(digit, probs.shape[1:], upright), amount, pad, shape)
+            for digit in read
+        ]
         kept = [k for k, digit in enumerate(back) if digit is not None]
         text = read_text([read[k] for k in kept])  # the reading order of the upright image
-        labels = outputs.probs.argmax(0).astype(np.uint8)
-        labels = unshear_map(labels, amount, pad, shape[1], BACKGROUND)
+        labels = unshear_map(_class_map(probs, upright), amount, pad, shape[1], BACKGROUND)
         return Segmentation(
             [back[k] for k in kept], text, labels, outputs.polarity, outputs.scale, amount
         )
 
     def predict(self, image: np.ndarray, polarity: str = "auto", scale: float | None = None):
-        """Class probabilities (11, H, W), core probability (H, W) or None, polarity, scale.
+        """Class probabilities (11, h, w), core probability (h, w) or None, polarity, scale.
 
-        ``scale`` is the factor that normalises the digit size (None: estimated); the net
-        reads the image at that factor times each of ``zooms``. Where the first view and the
-        views' mean agree on ink or background, the probabilities are the mean; elsewhere,
-        and for the cores, they are the first view's.
+        ``scale`` is the factor that normalises the digit size (None: estimated); (h, w) is
+        the image's size times it. The net reads the image at that factor times each of
+        ``zooms``. Where the first view and the views' mean agree on ink or background, the
+        probabilities are the mean; elsewhere, and for the cores, they are the first view's.
         """
         _check_polarity(polarity)
         pixels = match_channels(image, self.in_channels)
@@ -262,32 +272,26 @@ class Segmenter:
         if found not in self.polarities:
             pixels = 255 - pixels
         factor = scale or estimate_scale(light_ink(gray, found), self.digit_height)
-        first_logits = self._outputs_at(pixels, factor * self.zooms[0])
+        size = _scaled_size(gray.shape, factor)
+        first_logits = self._outputs_at(pixels, factor * self.zooms[0], size)
         first = _softmax(first_logits[:NUM_CLASSES])
         cores = _sigmoid(first_logits[NUM_CLASSES]) if len(first_logits) > NUM_CLASSES else None
         del first_logits
         mean = first.copy()
         for zoom in self.zooms[1:]:
-            mean += _softmax(self._outputs_at(pixels, factor * zoom)[:NUM_CLASSES])
+            mean += _softmax(self._outputs_at(pixels, factor * zoom, size)[:NUM_CLASSES])
         mean /= len(self.zooms)
         agree_on_ink = (mean.argmax(0) == BACKGROUND) == (first.argmax(0) == BACKGROUND)
         probs = np.where(agree_on_ink, mean, first)
         return probs, cores, found, float(factor)
 
-    def _outputs_at(self, pixels: np.ndarray, resize: float) -> np.ndarray:
-        """Net outputs (K, H, W) at the input's size for ``pixels`` resized by ``resize``."""
-        height, width = pixels.shape[:2]
-        if resize != 1.0:
-            size = (max(1, round(width * resize)), max(1, round(height * resize)))
-            pixels = cv2.resize(
-                pixels, size, interpolation=cv2.INTER_AREA if resize < 1 else cv2.INTER_LINEAR
-            )
+    def _outputs_at(self, pixels: np.ndarray, resize: float, size: tuple[int, int]) -> np.ndarray:
+        """Net outputs (K, h, w) for ``pixels`` resized by ``resize``, at ``size`` (h, w)."""
+        pixels = _resized(pixels, _scaled_size(pixels.shape[:2], resize))
         outputs = self._tiled(_to_input(pixels))
-        if resize == 1.0:
+        if outputs.shape[1:] == size:
             return outputs
-        return np.stack(
-            [cv2.resize(o, (width, height), interpolation=cv2.INTER_LINEAR) for o in outputs]
-        )
+        return np.stack([_resized(o, size, cv2.INTER_LINEAR) for o in outputs])
 
     def _tiled(self, x: np.ndarray) -> np.ndarray:
         """Net outputs (K, H, W) for one input (C, H, W), in overlapping tiles when large."""
@@ -340,16 +344,44 @@ def estimate_scale(light_ink: np.ndarray, digit_height: float) -> float:
     """Factor that brings the image's typical ink height to ``digit_height`` (1 if unsure).
 
     The typical height is the median height of the connected parts of the ink
-    (:func:`~digitseg.inference.ink.ink_mask`) counted by pixels
+    (:func:`~digitseg.inference.ink.ink_mask`, its ruled lines left out:
+    :func:`~digitseg.inference.ink.without_rules`) counted by pixels
     (:func:`~digitseg.postprocess.typical_height`), among parts large enough to be
     characters, so that grain, dots and broken strokes do not pull it down. An image with
     no ink at all gives what its grain gives.
     """
-    height = typical_height(ink_mask(light_ink), min_area=12, min_height=6)
+    height = typical_height(without_rules(ink_mask(light_ink)), min_area=12, min_height=6)
     if height == 0:
         return 1.0
-    factor = float(np.clip(digit_height / height, 1 / 16, 2.0))
+    factor = float(np.clip(digit_height / height, MIN_SCALE, MAX_SCALE))
     return 1.0 if 0.8 <= factor <= 1.25 else factor
+
+
+def _scaled_size(shape: tuple[int, ...], factor: float) -> tuple[int, int]:
+    """(h, w): an image of ``shape`` (H, W, ...) resized by ``factor``, at least 1 px."""
+    return max(1, round(shape[0] * factor)), max(1, round(shape[1] * factor))
+
+
+def _resized(array: np.ndarray, size: tuple[int, int], interpolation: int | None = None):
+    """``array`` (H, W, ...) resized to ``size`` (h, w): by default area-averaged when
+    shrunk, linear when enlarged."""
+    if array.shape[:2] == size:
+        return array
+    if interpolation is None:
+        shrunk = size[0] * size[1] < array.shape[0] * array.shape[1]
+        interpolation = cv2.INTER_AREA if shrunk else cv2.INTER_LINEAR
+    return cv2.resize(array, size[::-1], interpolation=interpolation)
+
+
+def _class_map(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 (H, W) class map of ``probs`` (11, h, w) at ``size`` (H, W): ink where the most
+    probable digit beats the background, that margin resized linearly (smooth outlines
+    without resizing all 11 maps), each ink pixel the most probable digit of its nearest
+    pixel of ``probs``. At ``probs``' own size, its argmax."""
+    digits = probs[:NUM_DIGITS]
+    margin = _resized(probs[BACKGROUND] - digits.max(0), size, cv2.INTER_LINEAR)
+    best = _resized(digits.argmax(0).astype(np.uint8), size, cv2.INTER_NEAREST)
+    return np.where(margin < 0, best, BACKGROUND).astype(np.uint8)
 
 
 def _to_input(pixels: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -109,6 +109,42 @@ class Instance:
     bbox: tuple[int, int, int, int]
     area: int
     mask: np.ndarray
+
+
+def resize_instance(
+    instance: Instance, shape: tuple[int, int], new_shape: tuple[int, int]
+) -> Instance:
+    """``instance`` of an image of ``shape`` (H, W) in that image resized to ``new_shape``:
+    its mask resampled linearly (the pixels at least half inside it, and at least the most
+    inside one), its box tight around the new mask."""
+    if tuple(shape) == tuple(new_shape):
+        return instance
+    scale_y, scale_x = new_shape[0] / shape[0], new_shape[1] / shape[1]
+    x0, y0, x1, y1 = instance.bbox
+    left, top = math.floor(x0 * scale_x), math.floor(y0 * scale_y)
+    right = min(math.ceil(x1 * scale_x), new_shape[1])
+    bottom = min(math.ceil(y1 * scale_y), new_shape[0])
+    # Pixel centres map to pixel centres: mask column c (image x = x0 + c + 0.5) lands at
+    # new image x = (x0 + c + 0.5) * scale_x, which is column that - 0.5 - left of the box.
+    matrix = np.float32(
+        [
+            [scale_x, 0, (x0 + 0.5) * scale_x - 0.5 - left],
+            [0, scale_y, (y0 + 0.5) * scale_y - 0.5 - top],
+        ]
+    )
+    cover = cv2.warpAffine(
+        instance.mask.astype(np.float32),
+        matrix,
+        (right - left, bottom - top),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    mask = cover >= min(0.5, cover.max())
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    mask = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    box = (left + cols[0], top + rows[0], left + cols[-1] + 1, top + rows[-1] + 1)
+    return replace(instance, bbox=tuple(int(v) for v in box), area=int(mask.sum()), mask=mask)
 
 
 def instance_borders(instances: np.ndarray, width: int = 1) -> np.ndarray:
