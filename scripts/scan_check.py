@@ -3,6 +3,7 @@
     python scripts/scan_check.py build --out data/scan_check [--force]  # 60 images + labels
     python scripts/scan_check.py evaluate --out data/scan_check [--checkpoint ...]
     python scripts/scan_check.py evaluate --classifier none   # the segmenter's labels alone
+    python scripts/scan_check.py evaluate --enlarge 12   # as a 12 times finer photo shows it
     python scripts/scan_check.py build --out data/scan_printed --fonts /path/to/Font.ttf ...
 
 The digits come from handwriting fonts of other writers (Debian: apt-get install
@@ -11,13 +12,16 @@ paper (illumination, grain, ruled lines, ink colour, slight rotation, JPEG) is d
 independently of the training generator. Numbers carry punctuation ("1,250.75", "12-34")
 that must not be read as digits. ``evaluate`` prints string exact match, character error
 rate and digit-count accuracy of the digits read against the digits written, and exact match
-per kind of punctuation and per typeface.
+per kind of punctuation and per typeface, and the seconds it took per image. ``--enlarge``
+reads each image enlarged (bicubic), as a photo of higher resolution would show it: digits
+hundreds of pixels tall.
 """
 
 import argparse
 import json
 import random
 import re
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -114,7 +118,7 @@ def _edit_distance(a: str, b: str) -> int:
     return row[-1]
 
 
-def evaluate(out: Path, checkpoint: str, classifier: Path | None) -> None:
+def evaluate(out: Path, checkpoint: str, classifier: Path | None, enlarge: float = 1.0) -> None:
     from digitseg import Segmenter
     from digitseg.inference import read_image
 
@@ -123,8 +127,14 @@ def evaluate(out: Path, checkpoint: str, classifier: Path | None) -> None:
     written = _read_json(out / "written.json")
     hits = {}
     count_ok = errors = total = 0
+    seconds = 0.0
     for name, truth in labels.items():
-        read = segmenter.run(read_image(out / "images" / name)).text.replace("\n", "")
+        image = read_image(out / "images" / name)
+        if enlarge != 1:
+            image = cv2.resize(image, None, fx=enlarge, fy=enlarge, interpolation=cv2.INTER_CUBIC)
+        start = time.perf_counter()
+        read = segmenter.run(image).text.replace("\n", "")
+        seconds += time.perf_counter() - start
         hits[name] = read == truth
         count_ok += len(read) == len(truth)
         errors += _edit_distance(read, truth)
@@ -133,8 +143,9 @@ def evaluate(out: Path, checkpoint: str, classifier: Path | None) -> None:
     n = len(labels)
     print(
         f"\n{n} images: exact match {np.mean(list(hits.values())):.3f}, digit count right "
-        f"{count_ok / n:.3f}, character error rate {errors / total:.3f}  ({checkpoint}, "
-        f"classifier {classifier})"
+        f"{count_ok / n:.3f}, character error rate {errors / total:.3f}, "
+        f"{seconds / n:.2f} s per image  ({checkpoint}, classifier {classifier}, images "
+        f"enlarged {enlarge:g} times)"
     )
     if written:
         punctuation = {
@@ -174,17 +185,22 @@ def main() -> None:
         default="models/digit_classifier.ckpt",
         help="evaluate: digit classifier model file; none: the segmenter alone",
     )
+    parser.add_argument(
+        "--enlarge", type=float, default=1.0, help="evaluate: read each image enlarged this much"
+    )
     parser.add_argument("--force", action="store_true", help="build: replace an existing set")
     parser.add_argument(
         "--fonts", nargs="+", help="build: TrueType files to write in (default: the five above)"
     )
     args = parser.parse_args()
+    if not args.enlarge > 0:
+        parser.error(f"--enlarge must be a positive factor, got {args.enlarge}")
     if args.action == "build":
         build(args.out, args.count, args.seed, args.force, args.fonts)
     else:
         from digitseg.segment import classifier_option
 
-        evaluate(args.out, args.checkpoint, classifier_option(args.classifier))
+        evaluate(args.out, args.checkpoint, classifier_option(args.classifier), args.enlarge)
 
 
 if __name__ == "__main__":
