@@ -93,6 +93,10 @@ def test_a_finer_photo_is_read_at_the_training_size_and_shown_in_its_own_pixels(
     seven, bright = result.labels == 7, fine > 0
     assert result.labels.shape == fine.shape
     assert (seven & bright).sum() / (seven | bright).sum() > 0.99  # all but the corners
+    # Read at a size its pixels do not divide, the digits' edges still show the digit read,
+    # not the best digit of the background next to them (BrightIsDigit's: a 0).
+    odd = segmenter.run(fine, scale=0.13)
+    assert set(np.unique(odd.labels)) == {7, BACKGROUND}
 
 
 def test_scale_estimate_reaches_digits_filling_a_photo():

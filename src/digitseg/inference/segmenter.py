@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from scipy import ndimage
 
 from digitseg.classes import BACKGROUND, NUM_CLASSES, NUM_DIGITS
 from digitseg.classifier import (
@@ -55,7 +56,7 @@ from digitseg.postprocess import (
     PostprocessConfig,
     extract_instances,
     read_text,
-    resize_instance,
+    resize_instances,
     typical_height,
 )
 
@@ -246,10 +247,8 @@ class Segmenter:
             read = combine_labels(read, probs, theirs)
         amount, pad, shape = outputs.slant, outputs.pad, outputs.shape
         upright = (shape[0], shape[1] + 2 * pad)
-        back = [
-            unshear_instance(resize_instance(digit, probs.shape[1:], upright), amount, pad, shape)
-            for digit in read
-        ]
+        resized = resize_instances(read, probs.shape[1:], upright)
+        back = [unshear_instance(digit, amount, pad, shape) for digit in resized]
         kept = [k for k, digit in enumerate(back) if digit is not None]
         text = read_text([read[k] for k in kept])  # the reading order of the upright image
         labels = unshear_map(_class_map(probs, upright), amount, pad, shape[1], BACKGROUND)
@@ -376,12 +375,19 @@ def _resized(array: np.ndarray, size: tuple[int, int], interpolation: int | None
 def _class_map(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """uint8 (H, W) class map of ``probs`` (11, h, w) at ``size`` (H, W): ink where the most
     probable digit beats the background, that margin resized linearly (smooth outlines
-    without resizing all 11 maps), each ink pixel the most probable digit of its nearest
+    without resizing all 11 maps), each ink pixel the most probable digit of the nearest ink
     pixel of ``probs``. At ``probs``' own size, its argmax."""
     digits = probs[:NUM_DIGITS]
-    margin = _resized(probs[BACKGROUND] - digits.max(0), size, cv2.INTER_LINEAR)
-    best = _resized(digits.argmax(0).astype(np.uint8), size, cv2.INTER_NEAREST)
-    return np.where(margin < 0, best, BACKGROUND).astype(np.uint8)
+    margin = probs[BACKGROUND] - digits.max(0)
+    best = digits.argmax(0).astype(np.uint8)
+    ink = margin <= 0
+    if size != probs.shape[1:] and ink.any():
+        # A background pixel's best digit means nothing: take its nearest ink pixel's.
+        _, (rows, cols) = ndimage.distance_transform_edt(~ink, return_indices=True)
+        best = best[rows, cols]
+    margin = _resized(margin, size, cv2.INTER_LINEAR)
+    best = _resized(best, size, cv2.INTER_NEAREST_EXACT)
+    return np.where(margin <= 0, best, BACKGROUND).astype(np.uint8)
 
 
 def _to_input(pixels: np.ndarray) -> np.ndarray:

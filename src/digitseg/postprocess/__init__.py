@@ -7,7 +7,7 @@ from digitseg.postprocess.instances import (
     digit_cores,
     extract_instances,
     instance_borders,
-    resize_instance,
+    resize_instances,
     typical_height,
 )
 from digitseg.postprocess.reading_order import order_instances, read_text, reading_order
@@ -24,6 +24,6 @@ __all__ = [
     "order_instances",
     "read_text",
     "reading_order",
-    "resize_instance",
+    "resize_instances",
     "typical_height",
 ]
