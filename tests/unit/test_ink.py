@@ -1,5 +1,8 @@
 """Where an image's ink is: the ink over the paper's local level, ruled lines left out."""
 
+import math
+
+import cv2
 import numpy as np
 import pytest
 
@@ -20,17 +23,29 @@ def test_rules_are_left_out_but_not_the_digits_they_run_through():
     """A close photo of ruled paper: rules as thick as the digits' strokes, one running
     through three hollow "0"s, one under them, four more below."""
     ink = np.zeros((300, 900), bool)
-    for top in (60, 200, 215, 235, 255, 275):
-        ink[top : top + 12, :] = True  # rules 12 px thick
     for left in (100, 300, 500):  # 0s 150 px tall, sitting on the second rule
         ink[50:200, left : left + 80] = True
         ink[62:188, left + 12 : left + 68] = False
+    for top in (120, 200, 215, 235, 255, 275):
+        ink[top : top + 12, :] = True  # rules 12 px thick
     assert typical_height(ink, min_height=6) == 12.0  # most ink is the rules'
     kept = without_rules(ink)
-    assert not kept[200:].any()
-    assert not kept[60:72, :100].any() and not kept[60:72, 112:168].any()
-    assert kept[60:72, 100:112].all()  # the 0s' sides, where the rule crosses them
-    assert typical_height(kept, min_height=6) == 150.0
+    assert not kept[120:132, :100].any() and not kept[120:132, 112:168].any()
+    assert kept[120:132, 100:112].all()  # the 0s' sides, where the rule crosses them
+    assert not kept[200:212, :100].any() and not kept[212:].any()
+    assert 150 <= typical_height(kept, min_height=6) <= 162  # the 0s, on their rule at most
+
+
+@pytest.mark.parametrize("degrees", [0.0, 1.0, 2.0, 3.0])
+def test_tilted_rules_are_left_out_too(degrees):
+    """A phone photo is rarely square to the page's lines."""
+    page = np.zeros((3000, 4000), np.uint8)
+    climb = round(4000 * math.tan(math.radians(degrees)))
+    for row in range(100, 5000, 250):  # rules 12 px thick
+        cv2.line(page, (0, row), (4000, row - climb), 255, 12)
+    for k in range(5):  # 0s 300 px tall in 20 px strokes, across two rules
+        cv2.ellipse(page, (800 + 240 * k, 1500), (90, 150), 0, 0, 360, 255, 20)
+    assert abs(typical_height(without_rules(page > 0), min_height=6) / 320 - 1) < 0.1
 
 
 def test_ink_without_rules_is_the_ink_where_there_are_none():

@@ -1,10 +1,10 @@
 """Where an image's ink is, whatever the paper's shading and ruling: what the size and
 slant estimates measure."""
 
+import math
+
 import cv2
 import numpy as np
-
-from digitseg.postprocess import typical_height
 
 # The paper's level around each pixel: its median over a square half the image's shorter
 # side (at least MIN_PAPER_KERNEL px), so that a stroke covers less than half of it even in
@@ -14,10 +14,15 @@ MIN_PAPER_KERNEL = 31
 # 301 px; up to 255 px (under 2**16 pixels) it held in every try. Larger images have their
 # paper's level taken on the image shrunk to fit that square (the level is smooth).
 MAX_MEDIAN_KERNEL = 255
-# Ruled lines and underlines: horizontal runs of ink at least MIN_RULE_FRACTION of the
-# image's shorter side long, in parts at least MIN_RULE_ASPECT times as wide as high. A
-# digit's widest stroke, even a thin pen's bar across a digit filling the image, is not.
-MIN_RULE_FRACTION = 1 / 3
+# Ruled lines and underlines: runs of ink at least MIN_RULE_RUN of the image's shorter side
+# long, horizontal but for a climb of RULE_CLIMB of that side (rules tilted up to about 4
+# degrees in a photo), in parts at least MIN_RULE_SPAN of that side wide and MIN_RULE_ASPECT
+# times as wide as they are thick. A digit's edge is rarely that long and thin; where it is
+# (a thin pen's bar across a digit filling the image), only the bar goes and the digit keeps
+# most of its height.
+MIN_RULE_RUN = 1 / 8
+RULE_CLIMB = 1 / 300
+MIN_RULE_SPAN = 1 / 2
 MIN_RULE_ASPECT = 16
 
 
@@ -44,24 +49,35 @@ def paper_level(light_ink: np.ndarray) -> np.ndarray:
 
 
 def without_rules(ink: np.ndarray) -> np.ndarray:
-    """Bool ``ink`` (H, W) without its ruled lines and underlines, but with the stretches of
-    them that join a stroke above to a stroke below (a digit the line runs through).
+    """Bool ``ink`` (H, W) without its ruled lines and underlines, but with the strokes that
+    cross or touch them (ink running on across a rule, as through a digit, stays).
 
     In a photo close enough to make the paper's lines as thick as strokes, the lines would
     otherwise pass for characters lying flat.
     """
-    length = max(3, round(min(ink.shape) * MIN_RULE_FRACTION))
+    side = min(ink.shape)
+    length = max(3, round(side * MIN_RULE_RUN))
+    climb = round(side * RULE_CLIMB)
     pixels = np.asarray(ink, bool).view(np.uint8)
-    runs = cv2.morphologyEx(pixels, cv2.MORPH_OPEN, np.ones((1, length), np.uint8))
+    # Thickened upwards and downwards, a tilted rule holds horizontal runs as long as a level one.
+    thick = cv2.dilate(pixels, np.ones((2 * climb + 1, 1), np.uint8))
+    runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, length), np.uint8)) & pixels
     _, parts, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
-    wide = stats[:, cv2.CC_STAT_WIDTH] >= MIN_RULE_ASPECT * stats[:, cv2.CC_STAT_HEIGHT]
+    widths, areas = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_AREA]
+    # Wide for their mean thickness (area / width), and for the image.
+    wide = (widths * widths >= MIN_RULE_ASPECT * areas) & (widths >= side * MIN_RULE_SPAN)
     wide[0] = False  # the background
     if not wide.any():
         return np.asarray(ink, bool)
+    thickness = math.ceil(areas[wide].sum() / widths[wide].sum())
     rules = wide[parts]
-    strokes = (pixels > 0) & ~rules
-    thickness = round(typical_height(rules)) // 2 * 2 + 3  # odd: the closing stays in place
-    bridged = cv2.morphologyEx(
-        strokes.view(np.uint8), cv2.MORPH_CLOSE, np.ones((thickness, 1), np.uint8)
+    # Ink in a column taller than a rule is thick is a stroke, where it meets a rule too...
+    tall = cv2.morphologyEx(pixels, cv2.MORPH_OPEN, np.ones((thickness + 3, 1), np.uint8)) > 0
+    strokes = (pixels > 0) & (~rules | tall)
+    # ... and so is a stretch of rule between strokes (a thin curve crossing it at a slant);
+    # the span covers the rule and the strokes' ends within the climb.
+    span = (thickness + 2 * climb) // 2 * 2 + 3  # odd, so that the closing stays in place
+    joined = cv2.morphologyEx(
+        strokes.view(np.uint8), cv2.MORPH_CLOSE, np.ones((span, span), np.uint8)
     )
-    return strokes | (rules & (bridged > 0))
+    return strokes | (rules & (joined > 0))
