@@ -58,7 +58,8 @@ def without_rules(ink: np.ndarray) -> np.ndarray:
     side = min(ink.shape)
     length = max(3, round(side * MIN_RULE_RUN))
     climb = round(side * RULE_CLIMB)
-    pixels = np.asarray(ink, bool).view(np.uint8)
+    ink = np.asarray(ink, bool)
+    pixels = ink.view(np.uint8)
     # Thickened upwards and downwards, a tilted rule holds horizontal runs as long as a level one.
     thick = cv2.dilate(pixels, np.ones((2 * climb + 1, 1), np.uint8))
     runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, length), np.uint8)) & pixels
@@ -68,12 +69,12 @@ def without_rules(ink: np.ndarray) -> np.ndarray:
     wide = (widths * widths >= MIN_RULE_ASPECT * areas) & (widths >= side * MIN_RULE_SPAN)
     wide[0] = False  # the background
     if not wide.any():
-        return np.asarray(ink, bool)
+        return ink
     thickness = math.ceil(areas[wide].sum() / widths[wide].sum())
     rules = wide[parts]
     # Ink in a column taller than a rule is thick is a stroke, where it meets a rule too...
     tall = cv2.morphologyEx(pixels, cv2.MORPH_OPEN, np.ones((thickness + 3, 1), np.uint8)) > 0
-    strokes = (pixels > 0) & (~rules | tall)
+    strokes = ink & (~rules | tall)
     # ... and so is a stretch of rule between strokes (a thin curve crossing it at a slant);
     # the span covers the rule and the strokes' ends within the climb.
     span = (thickness + 2 * climb) // 2 * 2 + 3  # odd, so that the closing stays in place

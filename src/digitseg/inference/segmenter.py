@@ -216,9 +216,8 @@ class Segmenter:
     ) -> NetOutputs:
         """The net's outputs on ``image`` brought upright (:meth:`run`'s first half), which
         :meth:`read` groups into digits, with any post-processing, as often as asked."""
-        _check_polarity(polarity)
         gray = match_channels(image, 1)
-        found = detect_polarity(gray) if polarity == "auto" else polarity
+        found = _resolve_polarity(gray, polarity)
         amount = upright_shear(light_ink(gray, found)) if slant is None else float(slant)
         if not abs(amount) <= MAX_SHEAR:  # NaN too
             raise ValueError(f"slant must be within +-{MAX_SHEAR} px per row, got {slant}")
@@ -264,10 +263,9 @@ class Segmenter:
         ``zooms``. Where the first view and the views' mean agree on ink or background, the
         probabilities are the mean; elsewhere, and for the cores, they are the first view's.
         """
-        _check_polarity(polarity)
         pixels = match_channels(image, self.in_channels)
         gray = match_channels(image, 1)
-        found = detect_polarity(gray) if polarity == "auto" else polarity
+        found = _resolve_polarity(gray, polarity)
         if found not in self.polarities:
             pixels = 255 - pixels
         factor = scale or estimate_scale(light_ink(gray, found), self.digit_height)
@@ -319,9 +317,11 @@ class Segmenter:
         return self.backend(padded[None])[0, :, :h, :w]
 
 
-def _check_polarity(polarity: str) -> None:
+def _resolve_polarity(gray: np.ndarray, polarity: str) -> str:
+    """``polarity`` checked, and detected from ``gray`` when it is ``auto``."""
     if polarity not in POLARITIES:
         raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
+    return detect_polarity(gray) if polarity == "auto" else polarity
 
 
 def trained_polarities(spec: dict) -> set[str]:
