@@ -48,6 +48,19 @@ def test_tilted_rules_are_left_out_too(degrees):
     assert abs(typical_height(without_rules(page > 0), min_height=6) / 320 - 1) < 0.1
 
 
+def test_a_short_underline_is_left_out_too():
+    """A thin pen's number and its own two underlines, a third of a 12 MP page wide: the
+    lines hold more ink than the digits."""
+    page = (np.random.default_rng(0).random((3000, 4000)) < 0.002).astype(np.uint8) * 255
+    for k in range(5):  # 0s 106 px tall in 6 px strokes
+        cv2.ellipse(page, (800 + 90 * k, 1500), (35, 50), 0, 0, 360, 255, 6)
+    for row in (1570, 1590):
+        cv2.line(page, (700, row), (1700, row), 255, 6)
+    assert typical_height(page > 0, min_area=12, min_height=6) < 12
+    kept = without_rules(page > 0)
+    assert abs(typical_height(kept, min_area=12, min_height=6) / 106 - 1) < 0.1
+
+
 def test_ink_without_rules_is_the_ink_where_there_are_none():
     ink = np.zeros((100, 200), bool)
     ink[20:80, 30:40] = ink[20:80, 90:100] = True  # two 1s

@@ -16,13 +16,11 @@ MIN_PAPER_KERNEL = 31
 MAX_MEDIAN_KERNEL = 255
 # Ruled lines and underlines: runs of ink at least MIN_RULE_RUN of the image's shorter side
 # long, horizontal but for a climb of RULE_CLIMB of that side (rules tilted up to about 4
-# degrees in a photo), in parts at least MIN_RULE_SPAN of that side wide and MIN_RULE_ASPECT
-# times as wide as they are thick. A digit's edge is rarely that long and thin; where it is
-# (a thin pen's bar across a digit filling the image), only the bar goes and the digit keeps
-# most of its height.
+# degrees in a photo), in parts MIN_RULE_ASPECT times as wide as they are thick. A digit's
+# edge is rarely that long and thin; where it is (a thin pen's bar across a digit filling
+# the image), only the bar goes and the digit keeps most of its height.
 MIN_RULE_RUN = 1 / 8
 RULE_CLIMB = 1 / 300
-MIN_RULE_SPAN = 1 / 2
 MIN_RULE_ASPECT = 16
 
 
@@ -65,8 +63,8 @@ def without_rules(ink: np.ndarray) -> np.ndarray:
     runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, length), np.uint8)) & pixels
     _, parts, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
     widths, areas = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_AREA]
-    # Wide for their mean thickness (area / width), and for the image.
-    wide = (widths * widths >= MIN_RULE_ASPECT * areas) & (widths >= side * MIN_RULE_SPAN)
+    # Wide for their mean thickness (area / width).
+    wide = widths * widths >= MIN_RULE_ASPECT * areas
     wide[0] = False  # the background
     if not wide.any():
         return ink
