@@ -56,8 +56,25 @@ def test_polarity_is_detected_and_matched_to_training():
     segmenter = Segmenter(BrightIsDigit(), CONFIG)
     dark_ink = segmenter.run(_digit_image(light_on_dark=False))
     assert dark_ink.polarity == "dark_on_light" and len(dark_ink.instances) == 2
-    forced = segmenter.run(_digit_image(), polarity="dark_on_light")
-    assert [i.bbox for i in forced.instances] != [i.bbox for i in dark_ink.instances]
+    forced = segmenter.run(_digit_image(), polarity="dark_on_light")  # the black paper is ink
+    boxes = np.array([i.bbox for i in forced.instances])
+    assert forced.polarity == "dark_on_light"
+    assert (*boxes[:, :2].min(0), *boxes[:, 2:].max(0)) == (0, 0, 96, 64)
+
+
+def test_images_and_scales_the_segmenter_cannot_read_are_named():
+    segmenter = Segmenter(BrightIsDigit(), CONFIG)
+    bad_images = {
+        "uint8": [_digit_image().astype(np.float32), _digit_image().tolist()],
+        "shape": [np.zeros((0, 5), np.uint8), np.zeros((8, 8, 4), np.uint8), np.zeros(8, np.uint8)],
+    }
+    for message, images in bad_images.items():
+        for image in images:
+            with pytest.raises(ValueError, match=message):
+                segmenter.run(image)
+    for scale in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="scale must be above 0"):
+            segmenter.run(_digit_image(), scale=scale)
 
 
 def test_trained_polarities_follow_the_spec():
@@ -146,14 +163,32 @@ def test_zooms_average_the_digit_classes_and_the_first_zoom_finds_the_ink():
     assert (enlarged_only[grey_inside] == 2).all() and (cores_enlarged[grey_inside] > 0.5).all()
 
 
-def test_tiles_cover_large_images_exactly():
-    backend = BrightIsDigit()
+class UnsureAtTileEdges(BrightIsDigit):
+    """Reads as BrightIsDigit but for pixels within ``EDGE`` px of the tile's border, which it
+    takes for a 3, as a net without context beyond its input might."""
+
+    EDGE = 4
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        logits = super().__call__(batch)
+        inner = np.zeros(batch.shape[2:], bool)
+        inner[self.EDGE : -self.EDGE, self.EDGE : -self.EDGE] = True
+        logits[:, 3] = np.where(inner, -20.0, 20.0)
+        return logits
+
+
+def test_tiles_cover_large_images_exactly_with_their_edges_left_out():
+    backend = UnsureAtTileEdges()
     segmenter = Segmenter(backend, CONFIG, tile_size=64, overlap=16)
     image = np.zeros((150, 230), np.uint8)
     image[::7, ::5] = 255
     probs, _, _, _ = segmenter.predict(image, scale=1.0)
     assert probs.shape == (NUM_CLASSES, 150, 230)
-    assert np.array_equal(probs.argmax(0) == 7, image > 0)
+    labels = probs.argmax(0)
+    edge = UnsureAtTileEdges.EDGE
+    inside = (slice(edge, -edge), slice(edge, -edge))
+    assert np.array_equal(labels[inside] == 7, image[inside] > 0)  # no tile's edge inside
+    assert (labels[:edge] == 3).all() and (labels[:, -edge:] == 3).all()  # the image's edges
     assert max(shape[2] for shape in backend.shapes) <= 64 and len(backend.shapes) > 4
 
 

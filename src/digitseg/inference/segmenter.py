@@ -24,6 +24,7 @@ crop around it, and its label is the one both nets' probabilities agree on best.
 """
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,7 +217,7 @@ class Segmenter:
     ) -> NetOutputs:
         """The net's outputs on ``image`` brought upright (:meth:`run`'s first half), which
         :meth:`read` groups into digits, with any post-processing, as often as asked."""
-        gray = match_channels(image, 1)
+        gray = match_channels(_checked_image(image), 1)
         found = _resolve_polarity(gray, polarity)
         amount = upright_shear(light_ink(gray, found)) if slant is None else float(slant)
         if not abs(amount) <= MAX_SHEAR:  # NaN too
@@ -263,12 +264,18 @@ class Segmenter:
         ``zooms``. Where the first view and the views' mean agree on ink or background, the
         probabilities are the mean; elsewhere, and for the cores, they are the first view's.
         """
-        pixels = match_channels(image, self.in_channels)
+        pixels = match_channels(_checked_image(image), self.in_channels)
         gray = match_channels(image, 1)
         found = _resolve_polarity(gray, polarity)
         if found not in self.polarities:
             pixels = 255 - pixels
-        factor = scale or estimate_scale(light_ink(gray, found), self.digit_height)
+        if scale is not None and not 0 < scale < math.inf:  # NaN too
+            raise ValueError(
+                f"scale must be above 0 and finite, or None to estimate it; got {scale}"
+            )
+        factor = (
+            estimate_scale(light_ink(gray, found), self.digit_height) if scale is None else scale
+        )
         size = _scaled_size(gray.shape, factor)
         first_logits = self._outputs_at(pixels, factor * self.zooms[0], size)
         first = _softmax(first_logits[:NUM_CLASSES])
@@ -315,6 +322,21 @@ class Segmenter:
         m = self.backend.multiple
         padded = np.pad(tile, ((0, 0), (0, -h % m), (0, -w % m)), mode="edge")
         return self.backend(padded[None])[0, :, :h, :w]
+
+
+def _checked_image(image: np.ndarray) -> np.ndarray:
+    """``image`` if it is what the Segmenter reads: a uint8 (H, W) or (H, W, 3) array."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        kind = image.dtype if isinstance(image, np.ndarray) else type(image).__name__
+        raise ValueError(
+            f"the Segmenter reads uint8 images, got {kind}; "
+            "digitseg.inference.read_image loads any image file as uint8"
+        )
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)) or not image.size:
+        raise ValueError(
+            f"the Segmenter reads (H, W) gray or (H, W, 3) RGB images, got shape {image.shape}"
+        )
+    return image
 
 
 def _resolve_polarity(gray: np.ndarray, polarity: str) -> str:
