@@ -3,9 +3,11 @@
 python scripts/headline_table.py outputs/eval/release_m2nist outputs/eval/release_numbers
 """
 
+import argparse
 import json
-import sys
 from pathlib import Path
+
+from digitseg.reports.markdown import table
 
 COLUMNS = (
     "preset",
@@ -20,12 +22,17 @@ COLUMNS = (
 )
 
 
-def row(folder: Path) -> list[str]:
-    report = json.loads((folder / "metrics.json").read_text())
+def row(folder: Path) -> list:
+    """The headline numbers of the report in ``folder`` (its ``metrics.json``)."""
+    path = folder / "metrics.json"
+    if not path.is_file():
+        raise SystemExit(f"{folder} holds no metrics.json: name digitseg-eval's report folders")
+    report = json.loads(path.read_text())
     pixel, instance = report["pixel"], report["instance"]
     touching = report["breakdowns"]["contact"].get("touching", {})
-    source = report["source"]
-    values = [
+    return [
+        report["source"].get("preset", folder.name),
+        instance["images"],
         pixel["miou_digits"],
         pixel["miou"],
         instance["f1"],
@@ -34,16 +41,14 @@ def row(folder: Path) -> list[str]:
         instance["exact_match"],
         instance["cer"],
     ]
-    cells = ["n/a" if v is None else f"{v:.4f}" for v in values]
-    return [str(source.get("preset", folder.name)), str(instance["images"]), *cells]
 
 
-def main(folders: list[str]) -> None:
-    print("| " + " | ".join(COLUMNS) + " |")
-    print("|" + "---|" * len(COLUMNS))
-    for folder in folders:
-        print("| " + " | ".join(row(Path(folder))) + " |")
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path, help="digitseg-eval report folders")
+    args = parser.parse_args()
+    print(table(COLUMNS, [row(folder) for folder in args.folders]))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -109,19 +109,13 @@ def build(
     print(f"wrote {count} images to {out / 'images'}, their digits to {out / 'labels.json'}")
 
 
-def _edit_distance(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        previous, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
-    return row[-1]
-
-
 def evaluate(out: Path, checkpoint: str, classifier: Path | None, enlarge: float = 1.0) -> None:
     from digitseg import Segmenter
     from digitseg.inference import read_image
+    from digitseg.metrics.instance import edit_distance
 
+    if not (out / "labels.json").is_file():
+        raise SystemExit(f"no set in {out} (labels.json): write one with `scan_check.py build`")
     segmenter = Segmenter.from_checkpoint(checkpoint, classifier=classifier)
     labels = json.loads((out / "labels.json").read_text())
     written = _read_json(out / "written.json")
@@ -137,7 +131,7 @@ def evaluate(out: Path, checkpoint: str, classifier: Path | None, enlarge: float
         seconds += time.perf_counter() - start
         hits[name] = read == truth
         count_ok += len(read) == len(truth)
-        errors += _edit_distance(read, truth)
+        errors += edit_distance(truth, read)
         total += len(truth)
         print(f"{name}: wrote {truth:>10}  read {read}")
     n = len(labels)
@@ -172,35 +166,39 @@ def _print_exact_by(what: str, group_of: dict[str, str], hits: dict[str, bool]) 
 
 
 def main() -> None:
+    from digitseg.segment import DEFAULT_CHECKPOINT, DEFAULT_CLASSIFIER, classifier_option
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("action", choices=("build", "evaluate"))
-    parser.add_argument("--out", type=Path, default=Path("data/scan_check"))
-    parser.add_argument("--count", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--checkpoint", default="models/digit_segmenter.ckpt")
-    parser.add_argument(
+    actions = parser.add_subparsers(dest="action", required=True)
+    build_parser = actions.add_parser("build", help="write a set of images and their digits")
+    evaluate_parser = actions.add_parser("evaluate", help="read a set and score the reading")
+    for action in (build_parser, evaluate_parser):
+        action.add_argument("--out", type=Path, default=Path("data/scan_check"))
+    build_parser.add_argument("--count", type=int, default=60)
+    build_parser.add_argument("--seed", type=int, default=7)
+    build_parser.add_argument("--force", action="store_true", help="replace an existing set")
+    build_parser.add_argument(
+        "--fonts", nargs="+", help="TrueType files to write in (default: the five above)"
+    )
+    evaluate_parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
+    evaluate_parser.add_argument(
         "--classifier",
-        default="models/digit_classifier.ckpt",
-        help="evaluate: digit classifier model file; none: the segmenter alone",
+        type=classifier_option,
+        default=DEFAULT_CLASSIFIER,
+        help="digit classifier model file; none: the segmenter alone",
     )
-    parser.add_argument(
-        "--enlarge", type=float, default=1.0, help="evaluate: read each image enlarged this much"
-    )
-    parser.add_argument("--force", action="store_true", help="build: replace an existing set")
-    parser.add_argument(
-        "--fonts", nargs="+", help="build: TrueType files to write in (default: the five above)"
+    evaluate_parser.add_argument(
+        "--enlarge", type=float, default=1.0, help="read each image enlarged this much"
     )
     args = parser.parse_args()
-    if not args.enlarge > 0:
-        parser.error(f"--enlarge must be a positive factor, got {args.enlarge}")
     if args.action == "build":
         build(args.out, args.count, args.seed, args.force, args.fonts)
-    else:
-        from digitseg.segment import classifier_option
-
-        evaluate(args.out, args.checkpoint, classifier_option(args.classifier), args.enlarge)
+        return
+    if not args.enlarge > 0:
+        evaluate_parser.error(f"--enlarge must be a positive factor, got {args.enlarge}")
+    evaluate(args.out, args.checkpoint, args.classifier, args.enlarge)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from digitseg.data.sources import build_generator
 from digitseg.eval import REPO_ROOT, compose_eval, evaluate
 from digitseg.models.checkpoint import CheckpointError
 from tests.helpers.config import requires_mnist
+from tests.helpers.scripts import load_script
 
 CLI = Path(sys.executable).parent / "digitseg-eval"
 PICTURES = ("confusion_pixels", "confusion_instances", "per_class_iou", "worst_cases")
@@ -109,6 +110,16 @@ def test_headline_metrics_reach_the_logger(m2nist_report):
     row = next(csv.DictReader(logged.open()))
     assert float(row["test/instance_f1"]) == pytest.approx(metrics["instance"]["f1"])
     assert float(row["test/miou_digits"]) == pytest.approx(metrics["pixel"]["miou_digits"])
+
+
+def test_headline_table_prints_a_row_per_report(m2nist_report, tmp_path):
+    out, metrics = m2nist_report
+    headline_table = load_script("headline_table")
+    row = headline_table.row(out)
+    assert row[:3] == ["m2nist", 6, metrics["pixel"]["miou_digits"]]
+    assert row[-1] == metrics["instance"]["cer"] and len(row) == len(headline_table.COLUMNS)
+    with pytest.raises(SystemExit, match=f"{tmp_path} holds no metrics.json"):
+        headline_table.row(tmp_path)
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""scripts/scan_check.py: the numbers it writes and the guards of its build step."""
+"""scripts/scan_check.py: the numbers it writes and the guards of its two steps."""
 
 import json
 import random
@@ -31,6 +31,25 @@ def test_build_refuses_to_replace_a_set_without_force(tmp_path):
     with pytest.raises(SystemExit, match=r"already holds a set .*--force"):
         scan_check.build(tmp_path, count=1, seed=0)
     assert json.loads((tmp_path / "labels.json").read_text()) == {"mine.jpg": "42"}
+
+
+def test_evaluate_names_a_folder_without_a_set(tmp_path):
+    with pytest.raises(SystemExit, match=r"no set in .*scan_check.py build"):
+        scan_check.evaluate(tmp_path, "models/digit_segmenter.ckpt", classifier=None)
+
+
+def test_each_step_refuses_the_other_steps_options(tmp_path):
+    script = [sys.executable, str(SCRIPTS_DIR / "scan_check.py")]
+    for argv in (
+        ["evaluate", "--force"],
+        ["build", "--enlarge", "4"],
+        ["evaluate", "--enlarge", "0"],
+    ):
+        run = subprocess.run(
+            [*script, *argv, "--out", str(tmp_path)], capture_output=True, text=True
+        )
+        assert run.returncode == 2 and "error:" in run.stderr
+    assert not any(tmp_path.iterdir())
 
 
 def test_build_names_missing_fonts_instead_of_drawing_a_different_set(tmp_path, monkeypatch):
