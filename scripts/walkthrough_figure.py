@@ -1,11 +1,13 @@
 """The README's picture: an input, its predicted classes with one box per digit, and the
 crops, top to bottom.
 
-    python scripts/walkthrough_figure.py       # docs/examples/amount.jpg -> docs/walkthrough.png
-    python scripts/walkthrough_figure.py IMAGE OUT.png --checkpoint models/digit_segmenter.ckpt
+    python scripts/walkthrough_figure.py IMAGE OUT.png [--checkpoint models/digit_segmenter.ckpt]
+    python scripts/walkthrough_figure.py --overwrite   # redraw docs/walkthrough.png
 """
 
 import argparse
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,7 +16,7 @@ from digitseg.inference import Segmenter
 from digitseg.inference.images import read_image
 from digitseg.postprocess import ink_crop
 from digitseg.reports.analysis import side_by_side
-from digitseg.segment import DEFAULT_CLASSIFIER, classifier_option
+from digitseg.segment import DEFAULT_CHECKPOINT, DEFAULT_CLASSIFIER, classifier_option
 from digitseg.viz import annotate, to_rgb
 
 GAP = 6  # white pixels between the rows and between the crops
@@ -44,13 +46,17 @@ def crop_row(crops: list[np.ndarray], width: int) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("image", nargs="?", default="docs/examples/amount.jpg")
-    parser.add_argument("out", nargs="?", default="docs/walkthrough.png")
-    parser.add_argument("--checkpoint", default="models/digit_segmenter.ckpt")
+    parser.add_argument("out", nargs="?", type=Path, default=Path("docs/walkthrough.png"))
+    parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
     parser.add_argument("--classifier", type=classifier_option, default=DEFAULT_CLASSIFIER)
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     args = parser.parse_args()
+    if args.out.exists() and not args.overwrite:
+        sys.exit(f"{args.out} exists: pass --overwrite to replace it, or name another OUT")
     segmenter = Segmenter.from_checkpoint(args.checkpoint, classifier=args.classifier)
     picture = figure(read_image(args.image), segmenter)
-    cv2.imwrite(args.out, cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+    if not cv2.imwrite(str(args.out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
+        sys.exit(f"could not write {args.out}: check its folder exists and its suffix (.png)")
     print(f"{args.out}: {picture.shape[1]}x{picture.shape[0]}")
 
 
