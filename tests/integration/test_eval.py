@@ -15,6 +15,7 @@ from digitseg.data.export import write_split
 from digitseg.data.sources import build_generator
 from digitseg.eval import REPO_ROOT, compose_eval, evaluate
 from digitseg.models.checkpoint import CheckpointError
+from digitseg.reports import analysis
 from tests.helpers.config import requires_mnist
 from tests.helpers.scripts import load_script
 
@@ -110,6 +111,19 @@ def test_headline_metrics_reach_the_logger(m2nist_report):
     row = next(csv.DictReader(logged.open()))
     assert float(row["test/instance_f1"]) == pytest.approx(metrics["instance"]["f1"])
     assert float(row["test/miou_digits"]) == pytest.approx(metrics["pixel"]["miou_digits"])
+
+
+def test_error_analysis_reads_the_canvases_as_the_report_did(m2nist_report):
+    out, metrics = m2nist_report
+    report = analysis.load_report(out)
+    segmenter = analysis.report_segmenter(report)
+    assert segmenter.zooms == (1.0, 1.3) and segmenter.classifier is not None
+    assert analysis.report_segmenter(report, classifier="none").classifier is None
+    for row in report.canvases:
+        item = analysis.report_item(report, row["index"])
+        assert (
+            analysis.inspect(segmenter, item, metrics["source"]).predicted_text == row["prediction"]
+        )
 
 
 def test_headline_table_prints_a_row_per_report(m2nist_report, tmp_path):

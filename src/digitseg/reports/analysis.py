@@ -17,6 +17,7 @@ from PIL import Image
 from digitseg.data.sources import build_generator
 from digitseg.eval import REPO_ROOT, compose_eval
 from digitseg.inference import Segmenter
+from digitseg.inference.segmenter import DEFAULT_ZOOMS
 from digitseg.postprocess import Instance, ink_crop
 from digitseg.reports.inputs import EvalItem, folder_source, m2nist_source
 from digitseg.reports.writing import CANVASES, INSTANCES, METRICS
@@ -130,11 +131,30 @@ def preset_generator(preset: str):
     return build_generator(cfg.data, cfg.paths)
 
 
-def inspect(
-    segmenter: Segmenter, item: EvalItem, scale: float | None = 1.0, slant: float | None = 0.0
-) -> Inspection:
-    """Run ``segmenter`` on ``item`` as ``digitseg-eval`` does and draw it next to the truth."""
-    result = segmenter.run(item.image, scale=scale, slant=slant)
+def report_segmenter(
+    report: Report, checkpoint: str | Path | None = None, classifier: str | Path | None = None
+) -> Segmenter:
+    """The segmenter ``report`` was made with: its model file, digit classifier and zooms.
+    ``checkpoint`` or ``classifier`` (``"none"``: without one) replace the report's."""
+    source = report.metrics["source"]
+    if classifier is None:
+        classifier = source.get("classifier")
+    elif str(classifier).lower() == "none":
+        classifier = None
+    return Segmenter.from_checkpoint(
+        repo_path(checkpoint or report.metrics["model"]["checkpoint"]),
+        classifier=repo_path(classifier) if classifier else None,
+        zooms=source.get("zooms", DEFAULT_ZOOMS),
+    )
+
+
+def inspect(segmenter: Segmenter, item: EvalItem, source: dict | None = None) -> Inspection:
+    """Run ``segmenter`` on ``item`` as ``digitseg-eval`` does and draw it next to the truth.
+    ``source`` is a report's (``metrics["source"]``) to read with its scale, slant and
+    polarity; None: ``digitseg-eval``'s defaults."""
+    settings = {"polarity": "auto", "scale": 1.0, "slant": 0.0}
+    settings |= {key: (source or {})[key] for key in settings if key in (source or {})}
+    result = segmenter.run(item.image, **settings)
     picture = side_by_side(
         [
             item.image,
