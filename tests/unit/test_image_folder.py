@@ -164,6 +164,22 @@ def test_load_image_folder_matches_normalize_digit(digit_folder):
     np.testing.assert_array_equal(digits.images[index], expected)
 
 
+def test_images_are_read_like_digitseg_segment_reads_them(tmp_path):
+    """tif/webp files count; 16-bit images are scaled, not clipped; transparency is paper."""
+    digit = draw_digit(7, 40, 40)
+    grey = digit // 2 + 60  # ink 60 on paper 187
+    save(tmp_path / "3" / "deep.png", grey.astype(np.uint16) * 257)
+    rgba = np.zeros((40, 40, 4), np.uint8)  # transparent black, ink opaque black
+    rgba[..., 3] = 255 - digit
+    save(tmp_path / "5" / "clear.png", rgba)
+    save(tmp_path / "7" / "a.tif", digit)
+    Image.fromarray(digit).save(tmp_path / "7" / "b.webp", lossless=True)
+    digits = load_image_folder(tmp_path)
+    assert digits.labels.tolist() == [3, 5, 7, 7]
+    for image, source in zip(digits.images, [grey, digit, digit, digit], strict=True):
+        np.testing.assert_array_equal(image, normalize_digit(source))
+
+
 def test_bad_files_are_skipped_with_a_warning_naming_them(digit_folder, caplog):
     (digit_folder / "4" / "broken.png").write_bytes(b"not a png")
     save(digit_folder / "5" / "blank.png", np.full((30, 30), 255, np.uint8))

@@ -31,6 +31,36 @@ def test_transparency_is_composited_on_white_and_palette_expanded(tmp_path):
     assert image.shape == (4, 4, 3) and image[0, 0].tolist() == [200, 30, 10]
 
 
+def test_32_bit_integers_are_scaled_by_their_type_not_their_brightest_pixel(tmp_path):
+    dim = np.array([[0, 200]], np.int32)
+    Image.fromarray(dim).save(tmp_path / "dim.tif")
+    Image.fromarray(np.array([[0, 200, 2**31 - 1]], np.int32)).save(tmp_path / "full.tif")
+    assert Image.open(tmp_path / "dim.tif").mode == "I"
+    assert read_image(tmp_path / "dim.tif").tolist() == [[0, 0]]
+    assert read_image(tmp_path / "full.tif").tolist() == [[0, 0, 255]]
+    # Pillow also opens 16-bit PGM as "I": read from 0..65535 like a 16-bit PNG
+    (tmp_path / "deep.pgm").write_bytes(
+        b"P5 2 1 65535\n" + np.array([0, 257 * 100], ">u2").tobytes()
+    )
+    assert read_image(tmp_path / "deep.pgm").tolist() == [[0, 100]]
+
+
+def test_float_images_are_read_from_0_to_1(tmp_path):
+    Image.fromarray(np.array([[0.0, 0.5, 1.0, 2.0]], np.float32)).save(tmp_path / "f.tif")
+    assert Image.open(tmp_path / "f.tif").mode == "F"
+    assert read_image(tmp_path / "f.tif").tolist() == [[0, 128, 255, 255]]
+
+
+def test_grayscale_with_alpha_or_a_grey_palette_stays_grayscale(tmp_path):
+    gray = np.array([[0, 100], [200, 0]], np.uint8)
+    alpha = np.array([[255, 255], [255, 0]], np.uint8)
+    Image.fromarray(np.stack([gray, alpha], -1), "LA").save(tmp_path / "la.png")
+    assert read_image(tmp_path / "la.png").tolist() == [[0, 100], [200, 255]]  # white paper
+    Image.fromarray(gray).save(tmp_path / "g.gif")
+    assert Image.open(tmp_path / "g.gif").mode == "P"
+    assert np.array_equal(read_image(tmp_path / "g.gif"), gray)
+
+
 def test_exif_orientation_is_applied(tmp_path):
     array = np.zeros((4, 10), np.uint8)
     image = Image.fromarray(array)
@@ -60,3 +90,16 @@ def test_listing_is_sorted_filtered_and_optionally_recursive(tmp_path):
     assert [rel.name for _, rel in list_images([tmp_path / "notes.txt"])] == ["notes.txt"]
     with pytest.raises(FileNotFoundError, match="missing"):
         list_images([tmp_path / "missing"])
+
+
+def test_each_file_is_listed_once_under_a_name_of_its_own(tmp_path):
+    for name in ("one/scan/y.png", "two/scan/y.png", "one/x.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    inputs = [tmp_path / "one/x.png", tmp_path / "one", tmp_path / "two", tmp_path / "one/x.png"]
+    listed = list_images([*inputs, tmp_path / "one/scan/../x.png"], recursive=True)
+    assert [(file, name.as_posix()) for file, name in listed] == [
+        (tmp_path / "one/x.png", "x.png"),
+        (tmp_path / "one/scan/y.png", "one/scan/y.png"),
+        (tmp_path / "two/scan/y.png", "two/scan/y.png"),
+    ]

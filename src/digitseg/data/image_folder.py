@@ -1,4 +1,6 @@
-"""Users' own digits from an image folder ``<root>/<digit>/*.png|jpg|jpeg|bmp``.
+"""Users' own digits from an image folder ``<root>/<digit>/*.png|jpg|...`` (the formats of
+:data:`~digitseg.data.image_files.IMAGE_SUFFIXES`, read by
+:func:`~digitseg.data.image_files.read_image`).
 
 Each image may have any size and either polarity; it is normalised the MNIST way: white ink on
 black, the paper's grey level removed, the ink's bounding box fitted into 20x20 keeping its aspect
@@ -15,14 +17,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
 from scipy import ndimage
 
 from digitseg.data.digits import SPLITS, DigitSet
+from digitseg.data.image_files import IMAGE_SUFFIXES, read_image
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 DIGIT_NAMES = tuple("0123456789")
 SIZE = 28
 BOX = 20
@@ -115,18 +116,12 @@ def _list_images(root: Path) -> list[tuple[str, int]]:
     return entries
 
 
-def _read_image(path: Path) -> np.ndarray:
-    """The grayscale pixels of an image file, upright as its EXIF orientation says."""
-    with Image.open(path) as image:
-        return np.asarray(ImageOps.exif_transpose(image).convert("L"))
-
-
 def _load(root: Path) -> tuple[DigitSet, list[str]]:
     """Every usable digit under ``root`` and its relative path; unusable files are skipped."""
     images, labels, kept, bad = [], [], [], []
     for rel, label in _list_images(root):
         try:
-            images.append(normalize_digit(_read_image(root / rel)))
+            images.append(normalize_digit(read_image(root / rel)))
         except (OSError, ValueError) as e:
             bad.append(f"{root / rel} ({e})")
             continue

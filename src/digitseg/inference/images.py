@@ -1,80 +1,54 @@
-"""Reading user images of any common format into uint8 grayscale or RGB arrays."""
+"""The images to read: listing inputs; reading files (:mod:`digitseg.data.image_files`)."""
 
-import warnings
+import os
+from collections import Counter
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageOps
+from digitseg.data.image_files import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_SUFFIXES,
+    ImageReadError,
+    read_image,
+)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-DEFAULT_MAX_PIXELS = 50_000_000
-
-
-class ImageReadError(ValueError):
-    """An input that cannot be used; the message names the file and the reason."""
+__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_SUFFIXES", "ImageReadError", "list_images", "read_image"]
 
 
 def list_images(inputs: list[str | Path], recursive: bool = False) -> list[tuple[Path, Path]]:
-    """(file, path relative to its input folder) for image files in ``inputs``, sorted.
+    """(file, name) for the image files in ``inputs``, each file once, in the inputs' order.
 
-    A folder contributes every file with an image suffix (and, with ``recursive``, those of
-    its subfolders); a file given by name is taken whatever its suffix, so that a wrong file
-    is reported rather than silently skipped.
+    A folder contributes every file with an image suffix, sorted (and, with ``recursive``,
+    those of its subfolders); a file given by name is taken whatever its suffix, so that a
+    wrong file is reported rather than silently skipped. A file's name is its path inside its
+    input folder (or its file name); files that would share one get the folders above them
+    added, one at a time, until every name is distinct (``a/y.png``, ``b/y.png``).
     """
-    found = []
+    found = {}  # resolved file (one per file) -> (file, name)
     for item in map(Path, inputs):
         if item.is_dir():
             files = item.rglob("*") if recursive else item.glob("*")
-            found += [
+            pairs = [
                 (f, f.relative_to(item))
                 for f in sorted(files)
                 if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
             ]
         elif item.exists():
-            found.append((item, Path(item.name)))
+            pairs = [(item, Path(item.name))]
         else:
             raise FileNotFoundError(f"input {item} does not exist")
-    return found
+        for file, name in pairs:
+            found.setdefault(file.resolve(), (file, name))
+    files = list(found.values())
+    paths = [Path(os.path.abspath(file)) for file, _ in files]
+    names = [name for _, name in files]
+    while shared := _shared(names):
+        for i in shared:
+            depth = min(len(names[i].parts), len(paths[i].parents) - 1)
+            names[i] = paths[i].relative_to(paths[i].parents[depth])
+    return [(file, name) for (file, _), name in zip(files, names, strict=True)]
 
 
-def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """uint8 (H, W) for grayscale files, (H, W, 3) otherwise; EXIF orientation applied.
-
-    16-bit images are scaled to 8 bits; transparency is composited over white paper.
-    Images above ``max_pixels`` are refused before they are decoded (decompression bombs).
-    """
-    path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-            try:
-                image = Image.open(path)
-            finally:
-                Image.MAX_IMAGE_PIXELS = previous
-            with image:
-                pixels = image.width * image.height
-                if pixels > max_pixels:
-                    raise ImageReadError(
-                        f"{path}: {image.width}x{image.height} = {pixels:,} pixels is above the "
-                        f"limit of {max_pixels:,} (raise it with --max-pixels)"
-                    )
-                return _to_array(ImageOps.exif_transpose(image))
-    except ImageReadError:
-        raise
-    except Exception as error:  # PIL raises many types for unreadable files
-        raise ImageReadError(f"{path}: not a readable image ({error})") from error
-
-
-def _to_array(image: Image.Image) -> np.ndarray:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
-        return np.clip(array * (255.0 / top), 0, 255).round().astype(np.uint8)
-    if image.mode == "P" or "A" in image.mode or image.mode == "PA":
-        rgba = image.convert("RGBA")
-        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(paper, rgba).convert("RGB")
-    if image.mode in ("1", "L"):
-        return np.asarray(image.convert("L"), dtype=np.uint8)
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+def _shared(names: list[Path]) -> list[int]:
+    """The indices of the names that are another's too."""
+    counts = Counter(names)
+    return [i for i, name in enumerate(names) if counts[name] > 1]
