@@ -4,17 +4,23 @@
 
 Writes ``predictions.json`` (the contract other tools read), ``summary.csv``, the crops
 ``<image stem>/<k>_<label>.png`` (and ``<k>_<label>_mnist.png``, 28x28 MNIST style) and, with
-``--save-masks``, ``<image stem>_mask.png`` and ``<image stem>_overlay.png``. A file that
-cannot be read is listed under ``errors``; the others are written all the same. Exit code 0
-when every image succeeded, 2 when some failed, 1 when nothing could start.
+``--save-masks``, ``<image stem>_mask.png`` and ``<image stem>_overlay.png``; predictions.json
+names each of these files. A file given twice is read once; files of the same name in different
+folders are named by their folders too (``a/y.png``, ``b/y.png``), and images whose names share
+a stem keep their suffix in it (``x.png/``, ``x.jpg/``). A file that fails, whatever the error,
+is listed under ``errors``; the others are written all the same, and the reports are written
+even when the run is interrupted. Exit code 0 when every image succeeded, 2 when some failed,
+1 when nothing could start (bad options included).
 """
 
 import argparse
 import csv
 import json
 import logging
+import math
 import sys
-from pathlib import Path
+from collections import Counter
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image
@@ -30,17 +36,29 @@ from digitseg.inference import (
 )
 from digitseg.inference.images import DEFAULT_MAX_PIXELS
 from digitseg.inference.segmenter import DEFAULT_ZOOMS, POLARITIES
+from digitseg.inference.slant import MAX_SHEAR
 from digitseg.models.checkpoint import CheckpointError
 from digitseg.postprocess import ink_crop, mnist_crop
 from digitseg.viz import annotate
 
 DEFAULT_CHECKPOINT = Path("models/digit_segmenter.ckpt")
 DEFAULT_CLASSIFIER = Path("models/digit_classifier.ckpt")
+REPORTS = ("predictions.json", "summary.csv")
+# The keys of predictions.json's image and instance records that name a file written.
+OUTPUT_KEYS = ("crop", "mnist_crop", "mask", "overlay")
 log = logging.getLogger("digitseg.segment")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Exits with 1 on a bad option: 2 means that some images failed."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="digitseg-segment",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -77,21 +95,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--scale",
-        type=float,
+        type=positive_number,
         default=None,
         help="resize factor that makes digits ~20 px tall (default: estimated)",
     )
     parser.add_argument(
         "--slant",
-        type=float,
+        type=slant_option,
         default=None,
         help="shear applied before reading, px per row, positive for writing that leans "
-        "right (default: estimated: writing leaning 0.55 or more is sheared by its lean "
-        "less MNIST's 0.3; 0: read as it is)",
+        f"right, at most {MAX_SHEAR} either way (default: estimated: writing leaning 0.55 or "
+        "more is sheared by its lean less MNIST's 0.3; 0: read as it is)",
     )
     parser.add_argument(
         "--zooms",
-        type=float,
+        type=positive_number,
         nargs="+",
         default=list(DEFAULT_ZOOMS),
         help="the net reads each image at these factors of its digit-normalised size; the "
@@ -104,16 +122,56 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also write <stem>_mask.png and <stem>_overlay.png",
     )
     parser.add_argument(
-        "--overwrite", action="store_true", help="write into a non-empty output folder"
+        "--overwrite",
+        action="store_true",
+        help="write into a non-empty output folder: the files an earlier run there lists in "
+        "its predictions.json (crops, masks, overlays) and its reports are deleted first, "
+        "other files are kept",
     )
     parser.add_argument(
         "--max-pixels",
-        type=int,
+        type=positive_integer,
         default=DEFAULT_MAX_PIXELS,
         help="refuse larger images (decompression bombs)",
     )
-    parser.add_argument("--tile-size", type=int, default=512)
+    parser.add_argument("--tile-size", type=positive_integer, default=512)
     return parser.parse_args(argv)
+
+
+def positive_number(value: str) -> float:
+    """A ``--scale`` or ``--zooms`` value: a finite number above 0."""
+    number = _float(value)
+    if not 0 < number < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {value!r}")
+    return number
+
+
+def slant_option(value: str) -> float:
+    """A ``--slant`` value: px per row within the shear the segmenter accepts."""
+    number = _float(value)
+    if not abs(number) <= MAX_SHEAR:
+        raise argparse.ArgumentTypeError(
+            f"must be a number from -{MAX_SHEAR} to {MAX_SHEAR} px per row, got {value!r}"
+        )
+    return number
+
+
+def positive_integer(value: str) -> int:
+    """A whole number above 0."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, got {value!r}")
+    return number
+
+
+def _float(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return math.nan
 
 
 def classifier_option(value: str) -> Path | None:
@@ -126,31 +184,49 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         files, segmenter, output = _prepare(args)
-    except (FileNotFoundError, FileExistsError, CheckpointError, ValueError) as error:
+    except (OSError, CheckpointError, ValueError) as error:
         print(f"digitseg-segment: error: {error}", file=sys.stderr)
         return 1
     images, errors = [], []
-    for path, relative in tqdm(files, desc="segmenting", unit="image"):
-        try:
-            images.append(_segment_one(segmenter, path, relative, output, args))
-        except (ImageReadError, OSError, ValueError) as error:
-            errors.append({"file": relative.as_posix(), "error": str(error)})
-            log.warning("skipped %s: %s", relative, error)
-    _write_reports(output, args, segmenter, images, errors)
+    try:
+        for path, name, stem in tqdm(files, desc="segmenting", unit="image"):
+            try:
+                images.append(_segment_one(segmenter, path, name, stem, output, args))
+            except Exception as error:  # one bad file never loses the others' results
+                reason = str(error)
+                if not isinstance(error, ImageReadError):  # unexpected: name its type
+                    reason = f"{type(error).__name__}: {reason}"
+                errors.append({"file": name, "error": reason})
+                log.warning("skipped %s: %s", name, reason)
+    finally:  # on an interruption too: the images done are kept
+        _write_reports(output, args, segmenter, images, errors)
+        if len(images) + len(errors) < len(files):
+            log.warning("stopped after %d of %d images", len(images) + len(errors), len(files))
     print(f"{len(images)} image(s) segmented, {len(errors)} failed; results in {output}")
     return 2 if errors else 0
 
 
 def _prepare(args: argparse.Namespace):
-    """Inputs, model and output folder, checked before any work is done."""
+    """(file, name, output stem) of each input, the model and the output folder, all checked
+    before any work is done; with ``--overwrite``, the earlier run's files are deleted."""
     files = list_images(args.inputs, recursive=args.recursive)
     if not files:
         raise ValueError(f"no images ({' '.join(IMAGE_SUFFIXES)}) in {' '.join(args.inputs)}")
+    paths, names = [path for path, _ in files], [name.as_posix() for _, name in files]
     output = Path(args.output_dir)
-    if output.exists() and any(output.iterdir()) and not args.overwrite:
-        raise FileExistsError(
-            f"output folder {output} is not empty; pass --overwrite to write into it"
+    if output.exists() and not output.is_dir():
+        raise NotADirectoryError(
+            f"output path {output} is a file; pass the path of a folder (new or empty) to "
+            "--output_dir"
         )
+    earlier = []
+    if output.exists() and any(output.iterdir()):
+        if not args.overwrite:
+            raise FileExistsError(
+                f"output folder {output} is not empty; pass --overwrite to replace an earlier "
+                "run's results in it, or choose another folder"
+            )
+        earlier = _earlier_outputs(output)
     segmenter = Segmenter.from_checkpoint(
         args.checkpoint,
         backend=args.backend,
@@ -159,40 +235,90 @@ def _prepare(args: argparse.Namespace):
         zooms=args.zooms,
         classifier=args.classifier,
     )
+    _delete(earlier, output)
     output.mkdir(parents=True, exist_ok=True)
-    return files, segmenter, output
+    return list(zip(paths, names, _output_stems(names), strict=True)), segmenter, output
 
 
-def _segment_one(segmenter: Segmenter, path: Path, relative: Path, output: Path, args) -> dict:
+def _output_stems(names: list[str]) -> list[str]:
+    """Distinct output stems (crop folder, ``<stem>_mask.png``) for distinct file names: the
+    name less its suffix, or with it where that is shared (``x.png``, ``x.jpg``), numbered
+    where even that is (case-insensitive file systems); the reports' names are never taken."""
+    short = [str(PurePosixPath(name).with_suffix("")) for name in names]
+    counts = Counter(stem.casefold() for stem in short)
+    taken, stems = {report.casefold() for report in REPORTS}, []
+    for name, stem in zip(names, short, strict=True):
+        base = name if counts[stem.casefold()] > 1 else stem
+        stem, k = base, 1
+        while stem.casefold() in taken:
+            k += 1
+            stem = f"{base}-{k}"
+        taken.add(stem.casefold())
+        stems.append(stem)
+    return stems
+
+
+def _earlier_outputs(output: Path) -> list[Path]:
+    """The files an earlier run wrote into ``output``, as its predictions.json lists them, and
+    its reports; only paths inside ``output``."""
+    record = output / REPORTS[0]
+    if not record.is_file():
+        return []
+    try:
+        images = json.loads(record.read_text())["images"]
+        names = [
+            item[key]
+            for image in images
+            for item in (image, *image["instances"])
+            for key in OUTPUT_KEYS
+            if key in item
+        ]
+        paths = [output / name for name in (*names, *REPORTS)]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"cannot tell which files in {output} an earlier run wrote: {record} is not a "
+            f"digitseg-segment record ({error!r}); delete it or choose another output folder"
+        ) from error
+    root = output.resolve()
+    return [path for path in paths if path.resolve().is_relative_to(root)]
+
+
+def _delete(paths: list[Path], output: Path) -> None:
+    """Delete the files ``paths``, then the folders under ``output`` that this leaves empty."""
+    for path in paths:
+        if path.is_file():
+            path.unlink()
+    for path in paths:
+        for folder in path.relative_to(output).parents[:-1]:
+            try:
+                (output / folder).rmdir()
+            except OSError:  # not empty, or gone
+                break
+
+
+def _segment_one(
+    segmenter: Segmenter, path: Path, name: str, stem: str, output: Path, args
+) -> dict:
+    """The record of one image, whose pictures are written all or none."""
     image = read_image(path, max_pixels=args.max_pixels)
     result = segmenter.run(image, args.polarity, args.scale, args.slant)
-    stem = relative.with_suffix("")
-    crops_dir = output / stem
-    records = []
+    pictures, records = {}, []
     for k, instance in enumerate(result.instances):
-        crop = Path(stem, f"{k}_{instance.label}.png")
-        crops_dir.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(ink_crop(image, instance)).save(output / crop)
-        Image.fromarray(mnist_crop(image, instance)).save(
-            output / stem / f"{k}_{instance.label}_mnist.png"
-        )
+        crop, mnist = f"{stem}/{k}_{instance.label}.png", f"{stem}/{k}_{instance.label}_mnist.png"
+        pictures[crop], pictures[mnist] = ink_crop(image, instance), mnist_crop(image, instance)
         records.append(
             {
                 "label": int(instance.label),
                 "score": round(float(instance.score), 4),
                 "bbox": [int(v) for v in instance.bbox],
                 "area": int(instance.area),
-                "crop": crop.as_posix(),
+                "crop": crop,
+                "mnist_crop": mnist,
             }
         )
-    if args.save_masks:
-        (output / stem).parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(result.labels).save(output / f"{stem}_mask.png")
-        picture = annotate(image, result.labels, result.instances)
-        Image.fromarray(picture).save(output / f"{stem}_overlay.png")
     height, width = image.shape[:2]
-    return {
-        "file": relative.as_posix(),
+    record = {
+        "file": name,
         "width": width,
         "height": height,
         "text": result.text,
@@ -201,6 +327,25 @@ def _segment_one(segmenter: Segmenter, path: Path, relative: Path, output: Path,
         "slant": result.slant,
         "instances": records,
     }
+    if args.save_masks:
+        record["mask"], record["overlay"] = f"{stem}_mask.png", f"{stem}_overlay.png"
+        pictures[record["mask"]] = result.labels
+        pictures[record["overlay"]] = annotate(image, result.labels, result.instances)
+    _write_pictures(output, pictures)
+    return record
+
+
+def _write_pictures(output: Path, pictures: dict[str, np.ndarray]) -> None:
+    """Write each picture to ``output / <its name>``; on a failure, none stays."""
+    written = []
+    try:
+        for name, picture in pictures.items():
+            written.append(output / name)
+            written[-1].parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(picture).save(written[-1])
+    except BaseException:
+        _delete(written, output)
+        raise
 
 
 def _write_reports(output: Path, args, segmenter: Segmenter, images: list, errors: list) -> None:
@@ -213,9 +358,9 @@ def _write_reports(output: Path, args, segmenter: Segmenter, images: list, error
         "classifier": None if args.classifier is None else str(args.classifier),
         "config": {"model": config["model"]["net"], "data": config["data"].get("name")},
     }
-    with open(output / "predictions.json", "w") as file:
+    with open(output / REPORTS[0], "w") as file:
         json.dump({"model": model, "images": images, "errors": errors}, file, indent=1)
-    with open(output / "summary.csv", "w", newline="") as file:
+    with open(output / REPORTS[1], "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["file", "text", "instances", "mean_score"])
         for item in images:

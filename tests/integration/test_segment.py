@@ -3,6 +3,8 @@
 import csv
 import json
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from digitseg import Segmenter
 from digitseg.onnx_export import main as export_main
 from digitseg.segment import main as segment_main
 from tests.helpers.config import requires_mnist
-from tests.helpers.scripts import load_script
+from tests.helpers.scripts import SCRIPTS_DIR, load_script
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +66,12 @@ def test_segment_writes_the_output_contract(tiny_model, inputs, tmp_path):
         for instance in image["instances"]:
             x0, y0, x1, y1 = instance["bbox"]
             assert 0 <= x0 < x1 <= 84 and 0 <= y0 < y1 <= 64 and 0 < instance["score"] <= 1
-            assert (out / instance["crop"]).is_file()
+            assert (out / instance["crop"]).is_file() and (out / instance["mnist_crop"]).is_file()
         stem = image["file"][:-4]
-        mask = np.asarray(Image.open(out / f"{stem}_mask.png"))
+        assert (image["mask"], image["overlay"]) == (f"{stem}_mask.png", f"{stem}_overlay.png")
+        mask = np.asarray(Image.open(out / image["mask"]))
         assert mask.shape == (64, 84) and mask.max() <= 10
-        assert (out / f"{stem}_overlay.png").is_file()
+        assert (out / image["overlay"]).is_file()
     rows = list(csv.DictReader((out / "summary.csv").read_text().splitlines()))
     assert [r["file"] for r in rows] == ["canvas_0.png", "canvas_1.png"]
 
@@ -122,6 +125,21 @@ def test_walkthrough_figure_stacks_input_overlay_and_crops(tiny_model, inputs):
     np.testing.assert_array_equal(picture[:height], to_rgb(image))
     annotated = annotate(image, result.labels, result.instances)
     np.testing.assert_array_equal(picture[height + gap : 2 * height + gap], annotated)
+
+
+def test_walkthrough_figure_keeps_an_existing_picture_without_overwrite(
+    tiny_model, inputs, tmp_path
+):
+    out = tmp_path / "mine.png"
+    out.write_bytes(b"not to be lost")
+    script = [sys.executable, str(SCRIPTS_DIR / "walkthrough_figure.py")]
+    args = [str(inputs / "canvas_0.png"), str(out), "--checkpoint", str(tiny_model)]
+    refused = subprocess.run([*script, *args], capture_output=True, text=True)
+    assert refused.returncode == 1 and "--overwrite" in refused.stderr
+    assert out.read_bytes() == b"not to be lost"
+    subprocess.run([*script, *args, "--overwrite", "--classifier", "none"], check=True)
+    with Image.open(out) as picture:
+        assert picture.width == Image.open(inputs / "canvas_0.png").width
 
 
 def test_walkthrough_crop_row_keeps_the_crops_that_fit_the_width():
