@@ -21,12 +21,16 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from digitseg.models.checkpoint import export_model, init_weights, save_model
-from digitseg.utils.config import CONF_DIR, instantiate_dict, print_config_tree
+from digitseg.utils.config import (
+    CONF_DIR,
+    instantiate_callbacks,
+    instantiate_dict,
+    print_config_tree,
+)
 from digitseg.utils.loggers import close_loggers
 from digitseg.utils.resume import keep_wandb_id, start_checkpoint
 
@@ -62,12 +66,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("net initialised from %s", cfg.init_weights)
     model.config = OmegaConf.to_container(cfg, resolve=True)
     loggers = instantiate_dict(cfg.logger)
-    # The learning-rate monitor needs a logger to write to.
-    callbacks = [
-        c
-        for c in instantiate_dict(cfg.callbacks)
-        if loggers or not isinstance(c, LearningRateMonitor)
-    ]
+    callbacks = instantiate_callbacks(cfg.callbacks, loggers)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for logger in trainer.loggers:
         logger.log_hyperparams(model.config)

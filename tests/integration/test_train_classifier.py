@@ -62,6 +62,12 @@ def test_training_exports_a_classifier_the_segmenter_uses(tiny_model, tmp_path, 
     assert target.read_bytes() != written
 
 
+def test_training_without_a_logger(tmp_path):
+    cfg = compose_classifier(tmp_path, "logger=none", "export.path=null")
+    assert 0.0 <= train_classifier(cfg)["val/acc"] <= 1.0  # no LearningRateMonitor to refuse
+    assert (tmp_path / "digit_classifier.ckpt").is_file() and not list(tmp_path.glob("csv"))
+
+
 def test_fine_tuning_starts_from_a_classifier_and_reads_the_segmenters_digits(
     tiny_model, tmp_path, caplog
 ):

@@ -34,7 +34,12 @@ from digitseg.data.sources import build_generator
 from digitseg.data.transforms import build_augment
 from digitseg.inference.segmenter import Segmenter
 from digitseg.models.checkpoint import export_model, init_weights, save_model
-from digitseg.utils.config import CONF_DIR, instantiate_dict, print_config_tree
+from digitseg.utils.config import (
+    CONF_DIR,
+    instantiate_callbacks,
+    instantiate_dict,
+    print_config_tree,
+)
 from digitseg.utils.loggers import close_loggers
 
 log = logging.getLogger(__name__)
@@ -124,9 +129,8 @@ def train_classifier(cfg: DictConfig) -> dict[str, float]:
     val_set = crop_dataset(cfg, "val", {name: cfg.val_canvases for name in cfg.canvases})
     module = ClassifierModule(net, cfg.lr, cfg.weight_decay, cfg.label_smoothing)
     loggers = instantiate_dict(cfg.logger)
-    trainer: L.Trainer = instantiate(
-        cfg.trainer, callbacks=instantiate_dict(cfg.callbacks), logger=loggers or False
-    )
+    callbacks = instantiate_callbacks(cfg.callbacks, loggers)
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     train_loader = DataLoader(train_set, cfg.batch_size, shuffle=True, drop_last=True)
     val_loader = DataLoader(val_set, 1024)
     try:

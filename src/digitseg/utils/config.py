@@ -1,16 +1,32 @@
 """Hydra/OmegaConf helpers shared by the entry points and the tests."""
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
+from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from rich import print as rich_print
 from rich.syntax import Syntax
 from rich.tree import Tree
 
+
+def _repo_conf_dir() -> str:
+    """The conf/ folder of the clone digitseg is installed from (``src/digitseg/utils/..``)."""
+    conf = Path(__file__).resolve().parents[3] / "conf"
+    if not conf.is_dir():
+        raise FileNotFoundError(
+            f"digitseg's Hydra configs are not at {conf}: the entry points read the conf/ "
+            "folder of the repository digitseg is installed from, so digitseg must be installed "
+            "editable from a clone (`make setup`, or `pip install -e .` in the clone), "
+            "not with `pip install .`"
+        )
+    return str(conf)
+
+
 # The repository's conf/ folder (digitseg is installed editable from the repository).
-CONF_DIR = str(Path(__file__).resolve().parents[3] / "conf")
+CONF_DIR = _repo_conf_dir()
 
 
 def _wandb_offline() -> bool:
@@ -41,6 +57,25 @@ def instantiate_dict(cfg: DictConfig | None) -> list:
     if not cfg:
         return []
     return [instantiate(node) for node in cfg.values() if node is not None and "_target_" in node]
+
+
+def instantiate_callbacks(cfg: DictConfig | None, loggers: list) -> list:
+    """Instantiate the ``callbacks`` group; without ``loggers`` the learning-rate monitor is
+    left out, as Lightning refuses it when there is no logger to write to (``logger=none``)."""
+    from lightning.pytorch.callbacks import LearningRateMonitor
+
+    return [c for c in instantiate_dict(cfg) if loggers or not isinstance(c, LearningRateMonitor)]
+
+
+def mnist_folders(
+    overrides: Sequence[str] = (), config_dir: str = CONF_DIR
+) -> tuple[str | None, str]:
+    """``paths.mnist_dir`` and ``paths.mnist_cache`` as a run resolves them: ``conf/paths``,
+    ``$DIGITSEG_MNIST_DIR``, ``conf/local/default.yaml`` and ``overrides`` (``paths.*=...``)."""
+    with initialize_config_dir(version_base="1.3", config_dir=config_dir):
+        paths = compose(config_name="train", overrides=list(overrides)).paths
+    mnist_dir = paths.mnist_dir
+    return (None if mnist_dir is None else str(mnist_dir)), str(paths.mnist_cache)
 
 
 def print_config_tree(

@@ -1,0 +1,109 @@
+"""What the entry points' configs share: conf/ itself, conf/local/default.yaml, the loggers
+the classifier composes with, the callbacks without a logger, and where MNIST is read."""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from lightning.pytorch.callbacks import LearningRateMonitor
+from omegaconf import OmegaConf, open_dict
+
+from digitseg.data.mnist import ENV_VAR
+from digitseg.utils.config import CONF_DIR, instantiate_callbacks, instantiate_dict, mnist_folders
+
+ENTRY_POINTS = ("train", "classifier", "eval", "generate")
+LOGGERS = sorted(path.stem for path in Path(CONF_DIR, "logger").glob("*.yaml"))
+REPO = Path(CONF_DIR).parent
+
+
+def compose_config(name: str, overrides: list[str] = (), config_dir: str = CONF_DIR, out=None):
+    """``conf/<name>.yaml`` composed; ``out``: its ``paths.output_dir`` (outside a Hydra run
+    there is nothing to resolve it to)."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=config_dir):
+        cfg = compose(config_name=name, overrides=list(overrides))
+    if out is not None:
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(out)
+    return cfg
+
+
+@pytest.mark.parametrize("logger", LOGGERS)
+def test_the_classifier_composes_and_resolves_with_every_logger(logger, tmp_path):
+    cfg = compose_config("classifier", [f"logger={logger}"], out=tmp_path)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    if logger == "wandb":
+        assert resolved["logger"]["wandb"]["tags"] == ["classifier"]
+        assert resolved["logger"]["wandb"]["job_type"] == "train_classifier"
+
+
+@pytest.mark.parametrize("name", ["train", "classifier"])
+def test_without_a_logger_the_learning_rate_monitor_is_left_out(name, tmp_path):
+    cfg = compose_config(name, ["logger=none"], out=tmp_path)
+    loggers = instantiate_dict(cfg.logger)
+    assert loggers == []
+    callbacks = instantiate_callbacks(cfg.callbacks, loggers)
+    assert callbacks and not any(isinstance(c, LearningRateMonitor) for c in callbacks)
+    with_csv = instantiate_callbacks(cfg.callbacks, ["a logger"])
+    assert any(isinstance(c, LearningRateMonitor) for c in with_csv)
+
+
+def test_every_entry_point_reads_conf_local(tmp_path):
+    conf = shutil.copytree(CONF_DIR, tmp_path / "conf")
+    (conf / "local" / "default.yaml").write_text(
+        "# @package _global_\npaths:\n  mnist_dir: /from/local\n  data_dir: /local/data\n"
+    )
+    for name in ENTRY_POINTS:
+        paths = compose_config(name, config_dir=str(conf)).paths
+        assert (paths.mnist_dir, paths.mnist_cache) == ("/from/local", "/local/data/mnist"), name
+    GlobalHydra.instance().clear()
+    assert mnist_folders(config_dir=str(conf)) == ("/from/local", "/local/data/mnist")
+
+
+def test_mnist_folders_are_the_ones_a_run_reads(monkeypatch):
+    GlobalHydra.instance().clear()
+    monkeypatch.setenv(ENV_VAR, "/from/env")
+    assert mnist_folders() == ("/from/env", "./data/mnist")
+    assert mnist_folders(["paths.mnist_dir=/given", "paths.data_dir=/elsewhere"]) == (
+        "/given",
+        "/elsewhere/mnist",
+    )
+    monkeypatch.delenv(ENV_VAR)
+    assert mnist_folders() == (None, "./data/mnist")
+
+
+@pytest.mark.skipif(not os.environ.get(ENV_VAR), reason=f"set {ENV_VAR} to MNIST's IDX files")
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_mnist_reads_the_folder_given_to_the_run():
+    folder = str(Path(os.environ[ENV_VAR]).resolve())
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    args = f"ARGS=paths.mnist_dir={folder} model=fcn8"  # model=...: not for make mnist
+    bin_dir = f"BIN={Path(sys.executable).parent}"
+    done = subprocess.run(
+        ["make", "-s", "-o", ".venv/.installed", bin_dir, "mnist", args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "MNIST ready (route: explicit)" in done.stdout
+    assert f"MNIST loaded from {folder}" in done.stderr
+
+
+def test_without_the_repositorys_conf_the_error_says_to_install_editable(tmp_path):
+    # digitseg/utils/config.py as a non-editable install puts it: in site-packages, no conf/.
+    copy = tmp_path / "site-packages" / "digitseg" / "utils" / "config.py"
+    copy.parent.mkdir(parents=True)
+    shutil.copy(Path(CONF_DIR).parent / "src" / "digitseg" / "utils" / "config.py", copy)
+    spec = importlib.util.spec_from_file_location("installed_config", copy)
+    with pytest.raises(FileNotFoundError, match=r"installed editable .*pip install -e \.") as err:
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    assert str(tmp_path / "conf") in str(err.value)
