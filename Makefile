@@ -9,6 +9,8 @@ INPUT ?= docs/examples
 OUTPUT ?= output/segmented
 CKPT ?= models/digit_segmenter.ckpt
 HPARAMS ?= unet_optuna
+# The paths.* overrides among ARGS: `make mnist` prepares MNIST in the folder the run reads.
+PATHS_ARGS = $(filter paths.% +paths.% ++paths.%,$(ARGS))
 
 .DEFAULT_GOAL := help
 
@@ -26,8 +28,8 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## Create .venv (plain pip) and install digitseg with its dev tools
 
-mnist: $(STAMP) ## Find, fetch or build MNIST's IDX files (data/mnist/) and verify them
-	$(BIN)/digitseg-mnist
+mnist: $(STAMP) ## Find, fetch or build MNIST where runs read it (paths.mnist_dir, else data/mnist/), verify it
+	$(BIN)/digitseg-mnist $(PATHS_ARGS)
 
 data: mnist ## Write each preset's fixed val/test canvases to data/generated/ (ARGS=overrides)
 	$(BIN)/digitseg-generate -m data=m2nist,canvas,numbers split=val,test $(ARGS)

