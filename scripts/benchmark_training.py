@@ -7,8 +7,8 @@ Arguments are Hydra overrides of ``conf/train.yaml``. Prints canvases/s for the 
 (loader + step), for the loader alone, and GPU utilisation when nvidia-smi is there.
 """
 
+import argparse
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -33,7 +33,13 @@ def gpu_utilisation() -> str:
 def main(overrides: list[str]) -> None:
     with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
         cfg = compose(config_name="train", overrides=overrides)
-    cfg.paths.output_dir = tempfile.mkdtemp(prefix="digitseg-benchmark-")
+    with tempfile.TemporaryDirectory(prefix="digitseg-benchmark-") as output_dir:
+        cfg.paths.output_dir = output_dir
+        benchmark(cfg)
+
+
+def benchmark(cfg) -> None:
+    """Print the training and loader throughput of ``cfg``'s model and data."""
     device = torch.device("cuda" if cfg.trainer.accelerator in ("gpu", "cuda") else "cpu")
     dtype = torch.bfloat16 if str(cfg.trainer.precision).startswith("bf16") else None
     torch.manual_seed(0)
@@ -82,4 +88,8 @@ def main(overrides: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml")
+    main(parser.parse_args().overrides)
