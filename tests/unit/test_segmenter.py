@@ -80,6 +80,7 @@ def test_images_and_scales_the_segmenter_cannot_read_are_named():
 def test_trained_polarities_follow_the_spec():
     assert trained_polarities(CONFIG["data"]["spec"]) == {"light_on_dark"}
     assert trained_polarities({"backgrounds": {"paper": 1.0}}) == {"dark_on_light"}
+    assert trained_polarities({}) == {"light_on_dark"}  # the spec's default: black
     assert trained_polarities({"backgrounds": {"black": 1, "paper": 1}, "polarity": "random"}) == {
         "light_on_dark",
         "dark_on_light",

@@ -41,8 +41,8 @@ from digitseg.classifier import (
     combine_labels,
     light_ink,
 )
-from digitseg.data.spec import MNIST_INK_SIDE
-from digitseg.data.transforms import match_channels
+from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
+from digitseg.data.transforms import match_channels, to_tensor
 from digitseg.inference.ink import ink_mask, without_rules
 from digitseg.inference.slant import (
     MAX_SHEAR,
@@ -292,7 +292,7 @@ class Segmenter:
     def _outputs_at(self, pixels: np.ndarray, resize: float, size: tuple[int, int]) -> np.ndarray:
         """Net outputs (K, h, w) for ``pixels`` resized by ``resize``, at ``size`` (h, w)."""
         pixels = _resized(pixels, _scaled_size(pixels.shape[:2], resize))
-        outputs = self._tiled(_to_input(pixels))
+        outputs = self._tiled(to_tensor(pixels).numpy())
         if outputs.shape[1:] == size:
             return outputs
         return np.stack([_resized(o, size, cv2.INTER_LINEAR) for o in outputs])
@@ -348,7 +348,8 @@ def _resolve_polarity(gray: np.ndarray, polarity: str) -> str:
 
 def trained_polarities(spec: dict) -> set[str]:
     """Ink polarities a model saw in training, from its canvas spec."""
-    backgrounds = {k for k, v in spec.get("backgrounds", {}).items() if v > 0}
+    styles = spec.get("backgrounds", CanvasSpec().backgrounds)
+    backgrounds = {k for k, v in styles.items() if v > 0}
     seen = {"dark_on_light"} if "paper" in backgrounds else set()
     if backgrounds - {"paper"}:
         polarity = spec.get("polarity", "light_on_dark")
@@ -361,17 +362,19 @@ def detect_polarity(gray: np.ndarray) -> str:
     return "dark_on_light" if np.median(gray) > 127 else "light_on_dark"
 
 
-def estimate_scale(light_ink: np.ndarray, digit_height: float) -> float:
-    """Factor that brings the image's typical ink height to ``digit_height`` (1 if unsure).
+def estimate_scale(light: np.ndarray, digit_height: float) -> float:
+    """Factor that brings the typical ink height of ``light`` (uint8 light ink on dark) to
+    ``digit_height``, within MIN_SCALE..MAX_SCALE; 1 when no ink is found, and when the factor
+    is within 0.8..1.25 (digit sizes the net was trained on).
 
     The typical height is the median height of the connected parts of the ink
     (:func:`~digitseg.inference.ink.ink_mask`, its ruled lines left out:
     :func:`~digitseg.inference.ink.without_rules`) counted by pixels
-    (:func:`~digitseg.postprocess.typical_height`), among parts large enough to be
-    characters, so that grain, dots and broken strokes do not pull it down. An image with
-    no ink at all gives what its grain gives.
+    (:func:`~digitseg.postprocess.typical_height`), among parts of at least 12 px and 6 rows,
+    so that grain, dots and broken strokes do not pull it down. An image with no ink at all
+    gives what its grain gives.
     """
-    height = typical_height(without_rules(ink_mask(light_ink)), min_area=12, min_height=6)
+    height = typical_height(without_rules(ink_mask(light)), min_area=12, min_height=6)
     if height == 0:
         return 1.0
     factor = float(np.clip(digit_height / height, MIN_SCALE, MAX_SCALE))
@@ -410,12 +413,6 @@ def _class_map(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     margin = _resized(margin, size, cv2.INTER_LINEAR)
     best = _resized(best, size, cv2.INTER_NEAREST_EXACT)
     return np.where(margin <= 0, best, BACKGROUND).astype(np.uint8)
-
-
-def _to_input(pixels: np.ndarray) -> np.ndarray:
-    """uint8 (H, W) or (H, W, C) to the net's float (C, H, W) input in [-1, 1]."""
-    array = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
-    return (array.astype(np.float32) / 127.5 - 1.0).copy()
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
