@@ -15,9 +15,11 @@ even when the run is interrupted. Exit code 0 when every image succeeded, 2 when
 
 import argparse
 import csv
+import io
 import json
 import logging
 import math
+import os
 import sys
 from collections import Counter
 from pathlib import Path, PurePosixPath
@@ -43,7 +45,7 @@ from digitseg.viz import annotate
 
 DEFAULT_CHECKPOINT = Path("models/digit_segmenter.ckpt")
 DEFAULT_CLASSIFIER = Path("models/digit_classifier.ckpt")
-REPORTS = ("predictions.json", "summary.csv")
+PREDICTIONS, SUMMARY = "predictions.json", "summary.csv"
 # The keys of predictions.json's image and instance records that name a file written.
 OUTPUT_KEYS = ("crop", "mnist_crop", "mask", "overlay")
 log = logging.getLogger("digitseg.segment")
@@ -125,8 +127,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--overwrite",
         action="store_true",
         help="write into a non-empty output folder: the files an earlier run there lists in "
-        "its predictions.json (crops, masks, overlays) and its reports are deleted first, "
-        "other files are kept",
+        "its predictions.json (crops, masks, overlays) and its reports are deleted first; "
+        "other files are kept unless this run writes a file of the same name",
     )
     parser.add_argument(
         "--max-pixels",
@@ -243,25 +245,31 @@ def _prepare(args: argparse.Namespace):
 def _output_stems(names: list[str]) -> list[str]:
     """Distinct output stems (crop folder, ``<stem>_mask.png``) for distinct file names: the
     name less its suffix, or with it where that is shared (``x.png``, ``x.jpg``), numbered
-    where even that is (case-insensitive file systems); the reports' names are never taken."""
+    where even that is (case-insensitive file systems); no stem's outputs take the name of
+    another's or of the reports."""
     short = [str(PurePosixPath(name).with_suffix("")) for name in names]
     counts = Counter(stem.casefold() for stem in short)
-    taken, stems = {report.casefold() for report in REPORTS}, []
+    taken, stems = {PREDICTIONS.casefold(), SUMMARY.casefold()}, []
     for name, stem in zip(names, short, strict=True):
         base = name if counts[stem.casefold()] > 1 else stem
         stem, k = base, 1
-        while stem.casefold() in taken:
+        while not taken.isdisjoint(_outputs_of(stem)):
             k += 1
             stem = f"{base}-{k}"
-        taken.add(stem.casefold())
+        taken |= _outputs_of(stem)
         stems.append(stem)
     return stems
+
+
+def _outputs_of(stem: str) -> set[str]:
+    """The names an image's outputs take at the output folder's level (casefolded)."""
+    return {name.casefold() for name in (stem, f"{stem}_mask.png", f"{stem}_overlay.png")}
 
 
 def _earlier_outputs(output: Path) -> list[Path]:
     """The files an earlier run wrote into ``output``, as its predictions.json lists them, and
     its reports; only paths inside ``output``."""
-    record = output / REPORTS[0]
+    record = output / PREDICTIONS
     if not record.is_file():
         return []
     try:
@@ -273,7 +281,9 @@ def _earlier_outputs(output: Path) -> list[Path]:
             for key in OUTPUT_KEYS
             if key in item
         ]
-        paths = [output / name for name in (*names, *REPORTS)]
+        if any(Path(name).is_absolute() or ".." in Path(name).parts for name in names):
+            raise ValueError("a file name outside the folder")
+        paths = [output / name for name in (*names, PREDICTIONS, SUMMARY)]
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(
             f"cannot tell which files in {output} an earlier run wrote: {record} is not a "
@@ -358,15 +368,18 @@ def _write_reports(output: Path, args, segmenter: Segmenter, images: list, error
         "classifier": None if args.classifier is None else str(args.classifier),
         "config": {"model": config["model"]["net"], "data": config["data"].get("name")},
     }
-    with open(output / REPORTS[0], "w") as file:
-        json.dump({"model": model, "images": images, "errors": errors}, file, indent=1)
-    with open(output / REPORTS[1], "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["file", "text", "instances", "mean_score"])
-        for item in images:
-            scores = [i["score"] for i in item["instances"]]
-            mean = f"{np.mean(scores):.4f}" if scores else ""
-            writer.writerow([item["file"], item["text"], len(scores), mean])
+    predictions = json.dumps({"model": model, "images": images, "errors": errors}, indent=1)
+    summary = io.StringIO(newline="")
+    writer = csv.writer(summary)
+    writer.writerow(["file", "text", "instances", "mean_score"])
+    for item in images:
+        scores = [i["score"] for i in item["instances"]]
+        mean = f"{np.mean(scores):.4f}" if scores else ""
+        writer.writerow([item["file"], item["text"], len(scores), mean])
+    for name, text in ((PREDICTIONS, predictions), (SUMMARY, summary.getvalue())):
+        partial = output / f".{name}.partial"  # whole or not at all, even if interrupted
+        partial.write_text(text, newline="")
+        os.replace(partial, output / name)
 
 
 def cli() -> None:

@@ -86,6 +86,16 @@ def test_inputs_that_share_a_name_or_stem_get_their_own_outputs(tmp_path):
         assert np.asarray(Image.open(out / image["mask"])).shape == sizes[image["file"]]
 
 
+def test_a_stem_never_takes_the_name_of_another_images_mask(tmp_path):
+    for name in ("S.png", "S_mask.png", "S_mask.jpg"):
+        save(tmp_path / "in" / name, 20, 20)
+    out = tmp_path / "out"
+    assert run(tmp_path / "in", output=out, more=["--save-masks"]) == 0
+    names = [name for image in predictions(out)["images"] for name in written(image)]
+    assert len(set(names)) == len(names) == 3 * 4
+    assert "S_mask.png" in names  # S.png's mask, not the folder of S_mask.png's crops
+
+
 def test_one_failing_image_loses_nothing_else(tmp_path):
     save(tmp_path / "in/a.png", 20, 20)
     save(tmp_path / "in/thin.png", 1, 50)
@@ -136,6 +146,18 @@ def test_overwrite_replaces_the_earlier_run_and_keeps_other_files(tmp_path, monk
     }
     assert written(image) == ["a/0_7.png", "a/0_7_mnist.png"]
     assert not (out / "sub").exists()  # emptied folders go too
+
+
+def test_overwrite_refuses_a_record_naming_files_outside_the_folder(tmp_path, capsys):
+    save(tmp_path / "in/a.png", 20, 20)
+    out = tmp_path / "runs/out"
+    out.mkdir(parents=True)
+    (tmp_path / "runs/mine.png").write_text("mine")
+    record = {"images": [{"file": "a.png", "mask": "../mine.png", "instances": []}]}
+    (out / "predictions.json").write_text(json.dumps(record))
+    assert run(tmp_path / "in", output=out, more=["--overwrite"]) == 1
+    assert "is not a digitseg-segment record" in capsys.readouterr().err
+    assert (tmp_path / "runs/mine.png").read_text() == "mine"
 
 
 @pytest.mark.parametrize(
