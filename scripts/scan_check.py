@@ -166,7 +166,12 @@ def _print_exact_by(what: str, group_of: dict[str, str], hits: dict[str, bool]) 
 
 
 def main() -> None:
-    from digitseg.segment import DEFAULT_CHECKPOINT, DEFAULT_CLASSIFIER, classifier_option
+    from digitseg.segment import (
+        DEFAULT_CHECKPOINT,
+        DEFAULT_CLASSIFIER,
+        classifier_option,
+        positive_number,
+    )
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -190,14 +195,12 @@ def main() -> None:
         help="digit classifier model file; none: the segmenter alone",
     )
     evaluate_parser.add_argument(
-        "--enlarge", type=float, default=1.0, help="read each image enlarged this much"
+        "--enlarge", type=positive_number, default=1.0, help="read each image enlarged this much"
     )
     args = parser.parse_args()
     if args.action == "build":
         build(args.out, args.count, args.seed, args.force, args.fonts)
         return
-    if not args.enlarge > 0:
-        evaluate_parser.error(f"--enlarge must be a positive factor, got {args.enlarge}")
     evaluate(args.out, args.checkpoint, args.classifier, args.enlarge)
 
 

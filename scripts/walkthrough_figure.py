@@ -53,10 +53,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.out.exists() and not args.overwrite:
         sys.exit(f"{args.out} exists: pass --overwrite to replace it, or name another OUT")
+    if not args.out.parent.is_dir() or not cv2.haveImageWriter(str(args.out)):
+        sys.exit(f"cannot write {args.out}: name a picture file (.png) in an existing folder")
     segmenter = Segmenter.from_checkpoint(args.checkpoint, classifier=args.classifier)
     picture = figure(read_image(args.image), segmenter)
     if not cv2.imwrite(str(args.out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
-        sys.exit(f"could not write {args.out}: check its folder exists and its suffix (.png)")
+        sys.exit(f"could not write {args.out}")
     print(f"{args.out}: {picture.shape[1]}x{picture.shape[0]}")
 
 

@@ -406,9 +406,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mnist-dir", help="folder with the IDX files (default: the run's)")
     parser.add_argument("--cache-dir", help="cache folder (default: the run's paths.mnist_cache)")
     args = parser.parse_args(argv)
-    run_mnist_dir, run_cache_dir = mnist_folders(args.overrides)
+    others = [o for o in args.overrides if not o.lstrip("+").startswith("paths.")]
+    if others:
+        parser.error(f"only paths.* overrides say where MNIST is, got {' '.join(others)}")
+    if args.mnist_dir is None or args.cache_dir is None:
+        run_mnist_dir, run_cache_dir = mnist_folders(args.overrides)
+        args.mnist_dir = args.mnist_dir or run_mnist_dir
+        args.cache_dir = args.cache_dir or run_cache_dir
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    mnist = load_mnist(args.mnist_dir or run_mnist_dir, cache_dir=args.cache_dir or run_cache_dir)
+    mnist = load_mnist(args.mnist_dir, cache_dir=args.cache_dir)
     print(
         f"MNIST ready (route: {mnist.route}): {len(mnist.train_labels)} train and "
         f"{len(mnist.test_labels)} test digits, SHA256 verified"

@@ -364,15 +364,15 @@ def detect_polarity(gray: np.ndarray) -> str:
 
 def estimate_scale(light: np.ndarray, digit_height: float) -> float:
     """Factor that brings the typical ink height of ``light`` (uint8 light ink on dark) to
-    ``digit_height``, within MIN_SCALE..MAX_SCALE; 1 when no ink is found, and when the factor
-    is within 0.8..1.25 (digit sizes the net was trained on).
+    ``digit_height``, within MIN_SCALE..MAX_SCALE; 1 when no part of the ink is large enough
+    to measure, and when the factor is within 0.8..1.25 (digit sizes the net was trained on).
 
     The typical height is the median height of the connected parts of the ink
     (:func:`~digitseg.inference.ink.ink_mask`, its ruled lines left out:
     :func:`~digitseg.inference.ink.without_rules`) counted by pixels
     (:func:`~digitseg.postprocess.typical_height`), among parts of at least 12 px and 6 rows,
-    so that grain, dots and broken strokes do not pull it down. An image with no ink at all
-    gives what its grain gives.
+    so that grain, dots and broken strokes do not pull it down (an image without ink gives
+    what its grain gives).
     """
     height = typical_height(without_rules(ink_mask(light)), min_area=12, min_height=6)
     if height == 0:

@@ -24,6 +24,8 @@ from digitseg.reports.writing import CANVASES, INSTANCES, METRICS
 from digitseg.viz import annotate, to_rgb
 
 REPORTS_DIR = REPO_ROOT / "outputs" / "eval"
+# How digitseg-eval reads canvases unless its report says otherwise.
+EVAL_READING = {"polarity": "auto", "scale": 1.0, "slant": 0.0}
 # Columns of canvases.csv that hold text; the others hold numbers or booleans.
 TEXT_COLUMNS = {"style", "truth", "prediction"}
 
@@ -152,9 +154,9 @@ def inspect(segmenter: Segmenter, item: EvalItem, source: dict | None = None) ->
     """Run ``segmenter`` on ``item`` as ``digitseg-eval`` does and draw it next to the truth.
     ``source`` is a report's (``metrics["source"]``) to read with its scale, slant and
     polarity; None: ``digitseg-eval``'s defaults."""
-    settings = {"polarity": "auto", "scale": 1.0, "slant": 0.0}
-    settings |= {key: (source or {})[key] for key in settings if key in (source or {})}
-    result = segmenter.run(item.image, **settings)
+    source = source or {}
+    polarity, scale, slant = (source.get(k, v) for k, v in EVAL_READING.items())
+    result = segmenter.run(item.image, polarity, scale, slant)
     picture = side_by_side(
         [
             item.image,
