@@ -38,7 +38,7 @@ from digitseg.inference import (
 )
 from digitseg.inference.images import DEFAULT_MAX_PIXELS
 from digitseg.inference.segmenter import DEFAULT_ZOOMS, POLARITIES
-from digitseg.inference.slant import MAX_SHEAR
+from digitseg.inference.slant import MAX_SHEAR, MIN_LEAN, TRAINED_LEAN
 from digitseg.models.checkpoint import CheckpointError
 from digitseg.postprocess import ink_crop, mnist_crop
 from digitseg.viz import annotate
@@ -106,8 +106,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=slant_option,
         default=None,
         help="shear applied before reading, px per row, positive for writing that leans "
-        f"right, at most {MAX_SHEAR} either way (default: estimated: writing leaning 0.55 or "
-        "more is sheared by its lean less MNIST's 0.3; 0: read as it is)",
+        f"right, at most {MAX_SHEAR} either way (default: estimated: writing leaning "
+        f"{MIN_LEAN} or more, clearly, is sheared by its lean less MNIST's {TRAINED_LEAN}; "
+        "0: read as it is)",
     )
     parser.add_argument(
         "--zooms",

@@ -4,8 +4,10 @@ A lean is a shear: ink at row ``y`` lies ``lean * (centre - y)`` px to the right
 upright writer would put it (positive: leaning right, as italics). It is estimated as the
 shear that piles the ink's columns highest (upright strokes fill few columns;
 :func:`estimate_lean`). MNIST digits lean too, and the net reads them as they are: on
-generated canvases the estimate is mostly 0.1-0.3. So only an image leaning at least
-``MIN_LEAN`` is sheared, by its lean less ``TRAINED_LEAN`` (:func:`upright_shear`); the net
+generated canvases the estimate is mostly 0.1-0.3, and scatters where a few digits lean
+apart. So only an image leaning at least ``MIN_LEAN`` whose ink's columns that lean piles
+clearly higher than upright (``MIN_LEAN_GAIN``) is sheared, by its lean less
+``TRAINED_LEAN`` (:func:`upright_shear`); the net
 and post-processing read the sheared image, whose digits are then sheared back
 (:func:`unshear_instance`, :func:`unshear_map`) so that boxes and masks are in the input's
 pixels. See docs/benchmarks.md, "Leaning handwriting".
@@ -13,6 +15,7 @@ pixels. See docs/benchmarks.md, "Leaning handwriting".
 
 import math
 from dataclasses import replace
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -22,8 +25,11 @@ from digitseg.postprocess import Instance
 
 # Leans tried by the estimate, px per row.
 LEANS = np.linspace(-1.0, 1.0, 41)
-# Images leaning less are read as they are; those leaning more are sheared to TRAINED_LEAN.
+# Images leaning less are read as they are; those leaning more are sheared to TRAINED_LEAN
+# when their lean piles the ink's columns at least MIN_LEAN_GAIN higher than upright does
+# (more than a stray stroke or two would).
 MIN_LEAN = 0.55
+MIN_LEAN_GAIN = 0.2
 TRAINED_LEAN = 0.3
 # The estimate reads the ink shrunk to at most this many pixels (a lean is a ratio).
 ESTIMATE_PIXELS = 512 * 512
@@ -31,26 +37,36 @@ ESTIMATE_PIXELS = 512 * 512
 MAX_SHEAR = 2.0
 
 
-def estimate_lean(light_ink: np.ndarray) -> float:
+class Lean(NamedTuple):
+    """An image's lean (px per row) and its gain: how much higher its ink's columns pile
+    sheared upright than read as they are (0.2: 20 % more peaky; 0 for lean 0)."""
+
+    lean: float
+    gain: float
+
+
+def estimate_lean(light_ink: np.ndarray) -> Lean:
     """The lean (one of :data:`LEANS`) that, sheared away, makes the column sums of the ink
     (:func:`~digitseg.inference.ink.ink_mask` of ``light_ink``, uint8 light ink on dark)
-    peakiest: the largest sum of squared column sums. 0 for an image without ink. (Lean 0
-    reads the ink unblurred, the others interpolated, which favours 0 a little.)"""
+    peakiest: the largest sum of squared column sums. Lean 0 for an image without ink. (Lean
+    0 reads the ink unblurred, the others interpolated, which favours 0 a little.)"""
     ink = ink_mask(light_ink).astype(np.float32)
     factor = math.sqrt(ESTIMATE_PIXELS / ink.size)
     if factor < 1:
         ink = cv2.resize(ink, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
     if not ink.any():
-        return 0.0
+        return Lean(0.0, 0.0)
     peakiness = [float((shear(ink, lean, 0.0)[0].sum(axis=0) ** 2).sum()) for lean in LEANS]
-    return float(LEANS[int(np.argmax(peakiness))])
+    best = int(np.argmax(peakiness))
+    upright = peakiness[int(np.flatnonzero(LEANS == 0)[0])]
+    return Lean(float(LEANS[best]), peakiness[best] / upright - 1)
 
 
 def upright_shear(light_ink: np.ndarray) -> float:
     """The shear to read ``light_ink``'s image with: its lean less TRAINED_LEAN when it leans
-    at least MIN_LEAN, else 0."""
-    lean = estimate_lean(light_ink)
-    return lean - TRAINED_LEAN if lean >= MIN_LEAN else 0.0
+    at least MIN_LEAN with a gain of at least MIN_LEAN_GAIN, else 0."""
+    lean, gain = estimate_lean(light_ink)
+    return lean - TRAINED_LEAN if lean >= MIN_LEAN and gain >= MIN_LEAN_GAIN else 0.0
 
 
 def shear(image: np.ndarray, amount: float, fill=None) -> tuple[np.ndarray, int]:
