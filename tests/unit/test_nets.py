@@ -82,6 +82,26 @@ def test_bad_arguments_raise():
         build_net("FCN8", encoder_weights="imagenet")
     with pytest.raises(KeyError):
         build_net("NoSuchNet")
+    with pytest.raises(ValueError, match=r"FPN takes no decoder_channels .*'~model.net.decoder"):
+        build_net("FPN", decoder_channels=(96, 64, 32, 16))  # U-Net's, which FPN would ignore
+
+
+def test_the_readmes_other_architecture_composes_and_builds():
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    from digitseg.utils.config import CONF_DIR
+
+    overrides = [
+        "model.net.arch=FPN",
+        "model.net.encoder_name=resnet34",
+        "~model.net.decoder_channels",
+    ]
+    with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
+        cfg = compose(config_name="train", overrides=overrides)
+    net = instantiate(cfg.model.net).eval()
+    with torch.no_grad():
+        assert net(torch.randn(1, 1, 64, 84)).shape == (1, NUM_CLASSES + 1, 64, 84)
 
 
 def test_fcn8_layout():

@@ -3,6 +3,8 @@
 Every net is wrapped in :class:`PadToMultiple`, so inputs of any height and width work.
 """
 
+import inspect
+
 import segmentation_models_pytorch as smp
 import torch
 import torch.nn.functional as F
@@ -122,6 +124,7 @@ def build_net(
         net = custom(in_channels=in_channels, classes=out_channels, **kwargs)
         multiple = net.output_stride
     else:
+        _check_smp_options(arch, kwargs)
         net = smp.create_model(
             arch,
             encoder_name=encoder_name,
@@ -133,6 +136,23 @@ def build_net(
         multiple = net.encoder.output_stride
         _drop_unused_encoder_stages(net, in_channels, multiple)
     return PadToMultiple(net, multiple, pad_mode)
+
+
+def _check_smp_options(arch: str, options: dict) -> None:
+    """Refuse options the smp architecture ``arch`` does not name (it would hand them on to
+    its encoder, which ignores most of them), e.g. U-Net's ``decoder_channels`` for FPN."""
+    model_class = smp.MODEL_ARCHITECTURES_MAPPING.get(arch.lower())
+    if model_class is None:
+        return  # smp.create_model names the architectures there are
+    parameters = inspect.signature(model_class.__init__).parameters.values()
+    known = {p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD} - {"self"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        removals = " ".join(f"'~model.net.{name}'" for name in unknown)
+        raise ValueError(
+            f"{arch} takes no {', '.join(unknown)} (conf/model/unet.yaml sets them for Unet); "
+            f"leave them out with {removals}; {arch}'s options: {', '.join(sorted(known))}"
+        )
 
 
 def _drop_unused_encoder_stages(net: nn.Module, in_channels: int, multiple: int) -> None:
