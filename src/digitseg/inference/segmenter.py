@@ -236,21 +236,21 @@ class Segmenter:
         and, with a classifier, relabelled from crops of the ink; masks, boxes and class map
         scaled and sheared back into the input's pixels."""
         probs = outputs.probs
-        read = extract_instances(probs, outputs.cores, postprocess or self.postprocess)
+        digits = extract_instances(probs, outputs.cores, postprocess or self.postprocess)
         if self.classifier is not None:
             if outputs.ink is None:
                 raise ValueError(
                     "these outputs carry no ink for the classifier: make them with "
                     "this segmenter's outputs()"
                 )
-            theirs = classifier_probabilities(self.classifier, outputs.ink, read)
-            read = combine_labels(read, probs, theirs)
+            theirs = classifier_probabilities(self.classifier, outputs.ink, digits)
+            digits = combine_labels(digits, probs, theirs)
         amount, pad, shape = outputs.slant, outputs.pad, outputs.shape
         upright = (shape[0], shape[1] + 2 * pad)
-        resized = resize_instances(read, probs.shape[1:], upright)
+        resized = resize_instances(digits, probs.shape[1:], upright)
         back = [unshear_instance(digit, amount, pad, shape) for digit in resized]
         kept = [k for k, digit in enumerate(back) if digit is not None]
-        text = read_text([read[k] for k in kept])  # the reading order of the upright image
+        text = read_text([digits[k] for k in kept])  # the reading order of the upright image
         labels = unshear_map(_class_map(probs, upright), amount, pad, shape[1], BACKGROUND)
         return Segmentation(
             [back[k] for k in kept], text, labels, outputs.polarity, outputs.scale, amount

@@ -126,12 +126,13 @@ def resize_instances(
     scales = (new_shape[0] / shape[0], new_shape[1] / shape[1])
     covers = [_cover(instance, scales, new_shape) for instance in instances]
     # Who covers what, over the part of the new image the instances may cover.
-    left, top = min(box[0] for box, _ in covers), min(box[1] for box, _ in covers)
-    span = (max(box[3] for box, _ in covers) - top, max(box[2] for box, _ in covers) - left)
+    span_x0, span_y0 = min(box[0] for box, _ in covers), min(box[1] for box, _ in covers)
+    span = (max(box[3] for box, _ in covers) - span_y0, max(box[2] for box, _ in covers) - span_x0)
     total, best = np.zeros(span, np.float32), np.zeros(span, np.float32)
     owner = np.full(span, -1, np.int32)
     regions = [
-        (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left)) for (x0, y0, x1, y1), _ in covers
+        (slice(y0 - span_y0, y1 - span_y0), slice(x0 - span_x0, x1 - span_x0))
+        for (x0, y0, x1, y1), _ in covers
     ]
     for k, ((_, cover), region) in enumerate(zip(covers, regions, strict=True)):
         total[region] += cover
