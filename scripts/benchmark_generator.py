@@ -20,7 +20,7 @@ from hydra import compose, initialize_config_dir
 from digitseg.data.mnist import load_mnist, mnist_splits
 from digitseg.data.spec import spec_from_config
 from digitseg.data.synth import CanvasGenerator
-from digitseg.utils.config import CONF_DIR
+from digitseg.utils.config import CONF_DIR, mnist_folders
 
 ROUNDS = 5
 
@@ -53,11 +53,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--presets", nargs="+", default=["m2nist", "canvas", "numbers"])
     parser.add_argument("--seconds", type=float, default=10.0, help="time per preset")
     parser.add_argument("--batch-size", type=int, default=256, help="canvases per render call")
-    parser.add_argument("--mnist-dir", help="folder with MNIST's IDX files (default: env/cache)")
+    parser.add_argument("--mnist-dir", help="folder with MNIST's IDX files (default: a run's)")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
 
-    digits = mnist_splits(load_mnist(args.mnist_dir, cache_dir="data/mnist"))
+    run_mnist_dir, cache_dir = mnist_folders()  # where a run reads MNIST
+    digits = mnist_splits(load_mnist(args.mnist_dir or run_mnist_dir, cache_dir=cache_dir))
     print(f"batch size {args.batch_size}, {args.seconds:g} s per preset in {ROUNDS} rounds")
     print(f"{'preset':<10} {'wall median':>12} {'wall best':>10} {'cpu median':>11}  canvases/s")
     for name in args.presets:

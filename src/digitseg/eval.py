@@ -14,7 +14,6 @@ estimates it, as ``digitseg-segment`` does). The report lands in the Hydra run f
 """
 
 import logging
-import warnings
 from pathlib import Path
 
 import hydra
@@ -28,7 +27,7 @@ from digitseg.models.checkpoint import CheckpointError
 from digitseg.reports.evaluation import Evaluation
 from digitseg.reports.inputs import open_source
 from digitseg.reports.writing import log_report, write_report
-from digitseg.utils.config import CONF_DIR, instantiate_dict, print_config_tree
+from digitseg.utils.config import CONF_DIR, apply_extras, instantiate_dict
 
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(CONF_DIR).parent
@@ -36,10 +35,7 @@ REPO_ROOT = Path(CONF_DIR).parent
 
 def evaluate(cfg: DictConfig) -> dict:
     """Evaluate ``cfg.checkpoint`` on the configured canvases; returns ``metrics.json``'s dict."""
-    if cfg.extras.get("ignore_warnings"):
-        warnings.filterwarnings("ignore")
-    if cfg.extras.get("print_config"):
-        print_config_tree(cfg, cfg.paths.output_dir, first=("checkpoint", "source", "data"))
+    apply_extras(cfg, first=("checkpoint", "source", "data"))
     if cfg.worst_k < 1:
         raise ValueError(f"worst_k must be >= 1, got {cfg.worst_k}")
     segmenter = Segmenter.from_checkpoint(

@@ -12,7 +12,6 @@ inference needs nothing else.
 import json
 import logging
 import signal
-import warnings
 from pathlib import Path
 
 import hydra
@@ -27,9 +26,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from digitseg.models.checkpoint import export_model, init_weights, save_model
 from digitseg.utils.config import (
     CONF_DIR,
+    apply_extras,
     instantiate_callbacks,
     instantiate_dict,
-    print_config_tree,
 )
 from digitseg.utils.loggers import close_loggers
 from digitseg.utils.resume import keep_wandb_id, start_checkpoint
@@ -51,11 +50,8 @@ def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test) the configured model; returns the logged metrics as floats."""
-    if cfg.extras.get("ignore_warnings"):
-        warnings.filterwarnings("ignore")
     keep_wandb_id(cfg)
-    if cfg.extras.get("print_config"):
-        print_config_tree(cfg, cfg.paths.output_dir)
+    apply_extras(cfg)
     L.seed_everything(cfg.seed, workers=True)
     ckpt_path = start_checkpoint(cfg)
 

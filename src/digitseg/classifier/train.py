@@ -36,9 +36,9 @@ from digitseg.inference.segmenter import Segmenter
 from digitseg.models.checkpoint import export_model, init_weights, save_model
 from digitseg.utils.config import (
     CONF_DIR,
+    apply_extras,
     instantiate_callbacks,
     instantiate_dict,
-    print_config_tree,
 )
 from digitseg.utils.loggers import close_loggers
 
@@ -118,8 +118,7 @@ def _render_job(data_cfg, paths_cfg, split: str, indices: range, segmenter_path:
 
 def train_classifier(cfg: DictConfig) -> dict[str, float]:
     """Render the crops, fit the classifier, export it; returns the final metrics."""
-    if cfg.extras.get("print_config"):
-        print_config_tree(cfg, cfg.paths.output_dir, first=("sources", "canvases", "net"))
+    apply_extras(cfg, first=("sources", "canvases", "net"))
     L.seed_everything(cfg.seed, workers=True)
     net = instantiate(cfg.net)
     if cfg.init_weights:  # before the crops, so that a wrong file fails at once

@@ -1,6 +1,7 @@
 """Hydra/OmegaConf helpers shared by the entry points and the tests."""
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -76,6 +77,15 @@ def mnist_folders(
         paths = compose(config_name="train", overrides=list(overrides)).paths
     mnist_dir = paths.mnist_dir
     return (None if mnist_dir is None else str(mnist_dir)), str(paths.mnist_cache)
+
+
+def apply_extras(cfg: DictConfig, first: tuple[str, ...] = ("data", "model", "trainer")) -> None:
+    """What ``conf/extras`` asks of a run: Python's warnings silenced, the config printed as a
+    tree (groups ``first`` on top) and saved in the run folder."""
+    if cfg.extras.get("ignore_warnings"):
+        warnings.filterwarnings("ignore")
+    if cfg.extras.get("print_config"):
+        print_config_tree(cfg, cfg.paths.output_dir, first)
 
 
 def print_config_tree(
