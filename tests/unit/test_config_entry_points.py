@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,13 @@ from lightning.pytorch.callbacks import LearningRateMonitor
 from omegaconf import OmegaConf, open_dict
 
 from digitseg.data.mnist import ENV_VAR
-from digitseg.utils.config import CONF_DIR, instantiate_callbacks, instantiate_dict, mnist_folders
+from digitseg.utils.config import (
+    CONF_DIR,
+    apply_extras,
+    instantiate_callbacks,
+    instantiate_dict,
+    mnist_folders,
+)
 
 ENTRY_POINTS = ("train", "classifier", "eval", "generate")
 LOGGERS = sorted(path.stem for path in Path(CONF_DIR, "logger").glob("*.yaml"))
@@ -107,3 +114,15 @@ def test_without_the_repositorys_conf_the_error_says_to_install_editable(tmp_pat
     with pytest.raises(FileNotFoundError, match=r"installed editable .*pip install -e \.") as err:
         spec.loader.exec_module(importlib.util.module_from_spec(spec))
     assert str(tmp_path / "conf") in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["train", "classifier", "eval"])
+def test_every_run_applies_its_extras(name, tmp_path, capsys):
+    overrides = ["extras.print_config=true", "extras.ignore_warnings=true"]
+    cfg = compose_config(name, overrides, out=tmp_path)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        apply_extras(cfg)
+        warnings.warn("silenced", UserWarning, stacklevel=1)
+    assert shown == []
+    assert (tmp_path / "config_tree.log").is_file() and "paths" in capsys.readouterr().out
