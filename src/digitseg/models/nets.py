@@ -145,7 +145,8 @@ def _check_smp_options(arch: str, options: dict) -> None:
     if model_class is None:
         return  # smp.create_model names the architectures there are
     parameters = inspect.signature(model_class.__init__).parameters.values()
-    known = {p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD} - {"self"}
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    known = {p.name for p in parameters if p.kind in named} - {"self"}
     unknown = sorted(set(options) - known)
     if unknown:
         removals = " ".join(f"'~model.net.{name}'" for name in unknown)
