@@ -2,7 +2,8 @@
 
     python scripts/benchmark_generator.py [--presets m2nist canvas numbers] [--seconds 10]
 
-MNIST comes from ``$DIGITSEG_MNIST_DIR`` or the cache (``data/mnist``). Each preset renders
+MNIST comes from where a run reads it (``$DIGITSEG_MNIST_DIR``, ``conf/local``, the cache
+``data/mnist``) or ``--mnist-dir``. Each preset renders
 consecutive batches of train canvases for ``--seconds``, split into rounds; the median and
 best round are printed, as wall-clock rates and as rates per CPU-second of this process
 (less sensitive to other work on the machine). OpenCV is held to one thread, so the figures

@@ -116,13 +116,31 @@ def test_without_the_repositorys_conf_the_error_says_to_install_editable(tmp_pat
     assert str(tmp_path / "conf") in str(err.value)
 
 
-@pytest.mark.parametrize("name", ["train", "classifier", "eval"])
-def test_every_run_applies_its_extras(name, tmp_path, capsys):
-    overrides = ["extras.print_config=true", "extras.ignore_warnings=true"]
-    cfg = compose_config(name, overrides, out=tmp_path)
-    with warnings.catch_warnings(record=True) as shown:
-        warnings.simplefilter("always")
-        apply_extras(cfg)
+class ExtrasApplied(Exception):
+    """Stops an entry point once it has applied its extras."""
+
+
+@pytest.mark.parametrize(
+    ("name", "module", "entry"),
+    [
+        ("train", "digitseg.train", "train"),
+        ("classifier", "digitseg.classifier.train", "train_classifier"),
+        ("eval", "digitseg.eval", "evaluate"),
+    ],
+)
+def test_every_run_applies_its_extras(name, module, entry, tmp_path, monkeypatch, capsys):
+    run = importlib.import_module(module)
+
+    def apply_then_stop(cfg, first=()):
+        apply_extras(cfg, first)
         warnings.warn("silenced", UserWarning, stacklevel=1)
+        raise ExtrasApplied
+
+    monkeypatch.setattr(run, "apply_extras", apply_then_stop)
+    overrides = ["extras.print_config=true", "extras.ignore_warnings=true", "logger=none"]
+    cfg = compose_config(name, overrides, out=tmp_path)
+    with warnings.catch_warnings(record=True) as shown, pytest.raises(ExtrasApplied):
+        warnings.simplefilter("always")
+        getattr(run, entry)(cfg)
     assert shown == []
     assert (tmp_path / "config_tree.log").is_file() and "paths" in capsys.readouterr().out

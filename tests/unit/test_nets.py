@@ -82,7 +82,7 @@ def test_bad_arguments_raise():
         build_net("FCN8", encoder_weights="imagenet")
     with pytest.raises(KeyError):
         build_net("NoSuchNet")
-    with pytest.raises(ValueError, match=r"FPN takes no decoder_channels .*'~model.net.decoder"):
+    with pytest.raises(ValueError, match=r"FPN takes no decoder_channels .*'~model.net.decoder_"):
         build_net("FPN", decoder_channels=(96, 64, 32, 16))  # U-Net's, which FPN would ignore
 
 

@@ -25,6 +25,7 @@ from digitseg.postprocess import Instance
 
 # Leans tried by the estimate, px per row.
 LEANS = np.linspace(-1.0, 1.0, 41)
+UPRIGHT = int(np.flatnonzero(LEANS == 0)[0])
 # Images leaning less are read as they are; those leaning more are sheared to TRAINED_LEAN
 # when their lean piles the ink's columns at least MIN_LEAN_GAIN higher than upright does
 # (more than a stray stroke or two would).
@@ -57,8 +58,10 @@ def estimate_lean(light_ink: np.ndarray) -> Lean:
     if not ink.any():
         return Lean(0.0, 0.0)
     peakiness = [float((shear(ink, lean, 0.0)[0].sum(axis=0) ** 2).sum()) for lean in LEANS]
+    upright = peakiness[UPRIGHT]
     best = int(np.argmax(peakiness))
-    upright = peakiness[int(np.flatnonzero(LEANS == 0)[0])]
+    if peakiness[best] <= upright:  # a tie (a lone pixel) is no lean
+        return Lean(0.0, 0.0)
     return Lean(float(LEANS[best]), peakiness[best] / upright - 1)
 
 

@@ -124,7 +124,7 @@ def build_net(
         net = custom(in_channels=in_channels, classes=out_channels, **kwargs)
         multiple = net.output_stride
     else:
-        _check_smp_options(arch, kwargs)
+        _check_smp_options(arch, encoder_name, kwargs)
         net = smp.create_model(
             arch,
             encoder_name=encoder_name,
@@ -138,11 +138,12 @@ def build_net(
     return PadToMultiple(net, multiple, pad_mode)
 
 
-def _check_smp_options(arch: str, options: dict) -> None:
-    """Refuse options the smp architecture ``arch`` does not name (it would hand them on to
-    its encoder, which ignores most of them), e.g. U-Net's ``decoder_channels`` for FPN."""
+def _check_smp_options(arch: str, encoder_name: str, options: dict) -> None:
+    """Refuse options the smp architecture ``arch`` does not name: it hands them on to its
+    encoder, and smp's own encoders ignore them (timm's, ``tu-...``, take their own), e.g.
+    U-Net's ``decoder_channels`` for FPN."""
     model_class = smp.MODEL_ARCHITECTURES_MAPPING.get(arch.lower())
-    if model_class is None:
+    if model_class is None or encoder_name.startswith("tu-"):
         return  # smp.create_model names the architectures there are
     parameters = inspect.signature(model_class.__init__).parameters.values()
     named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
@@ -151,8 +152,8 @@ def _check_smp_options(arch: str, options: dict) -> None:
     if unknown:
         removals = " ".join(f"'~model.net.{name}'" for name in unknown)
         raise ValueError(
-            f"{arch} takes no {', '.join(unknown)} (conf/model/unet.yaml sets them for Unet); "
-            f"leave them out with {removals}; {arch}'s options: {', '.join(sorted(known))}"
+            f"{arch} takes no {', '.join(unknown)} (its options: {', '.join(sorted(known))}); "
+            f"from conf/model, leave them out with {removals}"
         )
 
 

@@ -24,8 +24,6 @@ from digitseg.reports.writing import CANVASES, INSTANCES, METRICS
 from digitseg.viz import annotate, to_rgb
 
 REPORTS_DIR = REPO_ROOT / "outputs" / "eval"
-# How digitseg-eval reads canvases unless its report says otherwise.
-EVAL_READING = {"polarity": "auto", "scale": 1.0, "slant": 0.0}
 # Columns of canvases.csv that hold text; the others hold numbers or booleans.
 TEXT_COLUMNS = {"style", "truth", "prediction"}
 
@@ -127,6 +125,14 @@ def preset_item(preset: str, split: str, index: int) -> EvalItem:
 
 
 @functools.cache
+def eval_reading() -> dict:
+    """How ``digitseg-eval`` reads canvases by default (``conf/eval.yaml``): polarity, scale
+    and slant."""
+    cfg = compose_eval()
+    return {key: cfg[key] for key in ("polarity", "scale", "slant")}
+
+
+@functools.cache
 def preset_generator(preset: str):
     """The canvas generator of a preset (MNIST loaded once per preset)."""
     cfg = compose_eval([f"data={preset}"])
@@ -154,9 +160,8 @@ def inspect(segmenter: Segmenter, item: EvalItem, source: dict | None = None) ->
     """Run ``segmenter`` on ``item`` as ``digitseg-eval`` does and draw it next to the truth.
     ``source`` is a report's (``metrics["source"]``) to read with its scale, slant and
     polarity; None: ``digitseg-eval``'s defaults."""
-    source = source or {}
-    polarity, scale, slant = (source.get(k, v) for k, v in EVAL_READING.items())
-    result = segmenter.run(item.image, polarity, scale, slant)
+    reading = eval_reading() | {k: v for k, v in (source or {}).items() if k in eval_reading()}
+    result = segmenter.run(item.image, reading["polarity"], reading["scale"], reading["slant"])
     picture = side_by_side(
         [
             item.image,
