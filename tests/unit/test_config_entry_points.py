@@ -131,8 +131,8 @@ class ExtrasApplied(Exception):
 def test_every_run_applies_its_extras(name, module, entry, tmp_path, monkeypatch, capsys):
     run = importlib.import_module(module)
 
-    def apply_then_stop(cfg, first=()):
-        apply_extras(cfg, first)
+    def apply_then_stop(cfg, **tree):
+        apply_extras(cfg, **tree)
         warnings.warn("silenced", UserWarning, stacklevel=1)
         raise ExtrasApplied
 

@@ -21,6 +21,7 @@ from digitseg.inference.segmenter import DEFAULT_ZOOMS
 from digitseg.postprocess import Instance, ink_crop
 from digitseg.reports.inputs import EvalItem, folder_source, m2nist_source
 from digitseg.reports.writing import CANVASES, INSTANCES, METRICS
+from digitseg.segment import classifier_option
 from digitseg.viz import annotate, to_rgb
 
 REPORTS_DIR = REPO_ROOT / "outputs" / "eval"
@@ -147,8 +148,8 @@ def report_segmenter(
     source = report.metrics["source"]
     if classifier is None:
         classifier = source.get("classifier")
-    elif str(classifier).lower() == "none":
-        classifier = None
+    else:
+        classifier = classifier_option(str(classifier))
     return Segmenter.from_checkpoint(
         repo_path(checkpoint or report.metrics["model"]["checkpoint"]),
         classifier=repo_path(classifier) if classifier else None,
@@ -160,7 +161,8 @@ def inspect(segmenter: Segmenter, item: EvalItem, source: dict | None = None) ->
     """Run ``segmenter`` on ``item`` as ``digitseg-eval`` does and draw it next to the truth.
     ``source`` is a report's (``metrics["source"]``) to read with its scale, slant and
     polarity; None: ``digitseg-eval``'s defaults."""
-    reading = eval_reading() | {k: v for k, v in (source or {}).items() if k in eval_reading()}
+    source = source or {}
+    reading = {key: source.get(key, default) for key, default in eval_reading().items()}
     result = segmenter.run(item.image, reading["polarity"], reading["scale"], reading["slant"])
     picture = side_by_side(
         [

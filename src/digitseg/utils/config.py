@@ -79,13 +79,13 @@ def mnist_folders(
     return (None if mnist_dir is None else str(mnist_dir)), str(paths.mnist_cache)
 
 
-def apply_extras(cfg: DictConfig, first: tuple[str, ...] = ("data", "model", "trainer")) -> None:
+def apply_extras(cfg: DictConfig, **tree) -> None:
     """What ``conf/extras`` asks of a run: Python's warnings silenced, the config printed as a
-    tree (groups ``first`` on top) and saved in the run folder."""
+    tree and saved in the run folder (``tree``: :func:`print_config_tree`'s options)."""
     if cfg.extras.get("ignore_warnings"):
         warnings.filterwarnings("ignore")
     if cfg.extras.get("print_config"):
-        print_config_tree(cfg, cfg.paths.output_dir, first)
+        print_config_tree(cfg, cfg.paths.output_dir, **tree)
 
 
 def print_config_tree(
