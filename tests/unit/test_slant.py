@@ -61,6 +61,16 @@ def test_a_sheared_map_shears_back_exactly(amount):
     assert shear(image, 0.0) == (image, 0)
 
 
+def test_the_widening_continues_each_rows_paper():
+    """Paper in a shadow: a widening of one grey would meet it in a slanted edge. A stroke
+    that reaches the edge does not run on into it."""
+    paper = np.tile(np.linspace(60, 220, 50).astype(np.uint8), (30, 1))
+    paper[10:14, -6:] = 0
+    sheared, pad = shear(paper, 0.5)
+    assert pad > 5
+    assert sheared[:, 0].max() <= 61 and sheared[:, -1].min() >= 219  # as at the edges
+
+
 def test_an_instance_found_sheared_is_put_back_on_its_pixels():
     blob = np.zeros((21, 30), bool)
     blob[4:12, 8:11] = True

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from digitseg.inference.ink import ink_mask
 from digitseg.postprocess import Instance
@@ -32,6 +33,9 @@ UPRIGHT = int(np.flatnonzero(LEANS == 0)[0])
 MIN_LEAN = 0.55
 MIN_LEAN_GAIN = 0.2
 TRAINED_LEAN = 0.3
+# The widening of a sheared image continues the paper at its edges, measured on at most
+# this many rows (paper's light changes slowly).
+PAPER_ROWS = 256
 # The estimate reads the ink shrunk to at most this many pixels (a lean is a ratio).
 ESTIMATE_PIXELS = 512 * 512
 # Forced shears beyond this many px per row are refused.
@@ -75,24 +79,39 @@ def upright_shear(light_ink: np.ndarray) -> float:
 def shear(image: np.ndarray, amount: float, fill=None) -> tuple[np.ndarray, int]:
     """``image`` (H, W[, C]) sheared by ``amount`` px per row about its middle row, widened
     by ``pad`` px on each side so that nothing leaves it, and ``pad``; the new pixels are
-    ``fill`` (None: the image's median, its paper). ``amount`` 0 returns the image as is."""
+    ``fill`` (None: each row's pixel at the image's edge, so that paper shaded by uneven
+    light runs on without an edge, which would read as a 1). ``amount`` 0 returns the image
+    as is."""
     if amount == 0:
         return image, 0
     height, width = image.shape[:2]
     centre = (height - 1) / 2
     pad = math.ceil(abs(amount) * centre) + 1
-    if fill is None:
-        fill = np.median(image.reshape(height * width, -1), axis=0)
-    matrix = np.float32([[1, amount, pad - amount * centre], [0, 1, 0]])
+    source, offset, border = image, 0, cv2.BORDER_CONSTANT
+    if fill is None:  # each row's paper at the edges, without ink that touches them
+        edges = [_paper_along(image[:, column]) for column in (0, -1)]
+        source = np.concatenate([edges[0][:, None], image, edges[1][:, None]], axis=1)
+        offset, border, fill = -1, cv2.BORDER_REPLICATE, 0
+    matrix = np.float32([[1, amount, pad + offset - amount * centre], [0, 1, 0]])
     sheared = cv2.warpAffine(
-        image,
+        source,
         matrix,
         (width + 2 * pad, height),
         flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
+        borderMode=border,
         borderValue=tuple(np.resize(np.atleast_1d(fill).astype(float), 4).tolist()),
     )
     return sheared, pad
+
+
+def _paper_along(column: np.ndarray) -> np.ndarray:
+    """``column`` (H[, C]) with ink that crosses it evened out: the median of each pixel's
+    rows a quarter of the height up and down (taken on at most PAPER_ROWS of them)."""
+    step = -(-len(column) // PAPER_ROWS)
+    rows = column[::step]
+    size = len(rows) // 4 * 2 + 1
+    paper = ndimage.median_filter(rows, size=(size,) + (1,) * (column.ndim - 1), mode="nearest")
+    return np.repeat(paper, step, axis=0)[: len(column)]
 
 
 def _shifts(rows: np.ndarray, amount: float, pad: int, height: int) -> np.ndarray:
