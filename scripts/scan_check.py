@@ -5,10 +5,13 @@
     python scripts/scan_check.py evaluate --classifier none   # the segmenter's labels alone
     python scripts/scan_check.py evaluate --enlarge 12   # as a 12 times finer photo shows it
     python scripts/scan_check.py build --out data/scan_printed --fonts /path/to/Font.ttf ...
+    python scripts/scan_check.py build --out data/scan_boxes --paper boxes  # or squared
+    python scripts/scan_check.py build --out data/scan_shadow --shadow
 
 The digits come from handwriting fonts of other writers (Debian: apt-get install
 fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript), not from MNIST; the
-paper (illumination, grain, ruled lines, ink colour, slight rotation, JPEG) is drawn here,
+paper (illumination, grain, ruled lines, ink colour, slight rotation, JPEG; or squared
+paper, a form's boxes, a shadow) is drawn here,
 independently of the training generator. Numbers carry punctuation ("1,250.75", "12-34")
 that must not be read as digits. ``evaluate`` prints string exact match, character error
 rate and digit-count accuracy of the digits read against the digits written, and exact match
@@ -36,6 +39,13 @@ FONTS = [
     "/usr/share/fonts/truetype/femkeklaver/femkeklaver.ttf",
     "/usr/share/fonts/truetype/rufscript/Rufscript010.ttf",
 ]
+# "ruled": ruled lines under half the numbers; "squared": squared paper; "boxes": a form's
+# row of boxes on plain paper, a digit in each.
+PAPERS = ("ruled", "squared", "boxes")
+# The share of the light (RGB) a form's printed boxes reflect: black, grey, light red.
+_BOX_INKS = ((0.18, 0.18, 0.18), (0.55, 0.55, 0.57), (0.98, 0.6, 0.6))
+# How much printed lines darken the paper (RGB): a light blue.
+_LINE_DARKENING = np.array([60, 35, 5], np.float32)
 # "{dN}" stands for N random digits, drawn afresh for each field ("{d2}/{d2}": "12/05").
 PATTERNS = ("{d4}", "{d2}-{d4}", "{d1},{d3}.{d2}", "{d5}", "{d3}.{d2}", "{d6}", "{d2}/{d2}")
 
@@ -49,25 +59,68 @@ def number_text(rng: random.Random) -> str:
     return re.sub(r"\{d(\d)\}", digits, rng.choice(PATTERNS))
 
 
-def _paper(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """Light paper with uneven light, grain and sometimes ruled lines (RGB float)."""
+def _paper(rng: np.random.Generator, height: int, width: int, kind: str) -> np.ndarray:
+    """Light paper of a ``kind`` (one of PAPERS) with uneven light and grain (RGB float)."""
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     light = 215 + 25 * np.cos(xs / width * rng.uniform(1, 3) + rng.uniform(0, 6))
     light += 15 * np.sin(ys / height * rng.uniform(1, 2) + rng.uniform(0, 6))
     grain = cv2.GaussianBlur(rng.normal(0, 6, (height, width)).astype(np.float32), (0, 0), 1.2)
     tint = np.array([1.0, rng.uniform(0.96, 1.0), rng.uniform(0.88, 0.98)], np.float32)
     paper = (light + grain)[..., None] * tint
-    if rng.random() < 0.5:
+    if kind == "squared":  # 4-6 mm squares, lines of 1 px
+        spacing = int(rng.integers(18, 30))
+        paper[int(rng.integers(0, spacing)) :: spacing] -= _LINE_DARKENING
+        paper[:, int(rng.integers(0, spacing)) :: spacing] -= _LINE_DARKENING
+    elif kind == "ruled" and rng.random() < 0.5:
         spacing = int(rng.integers(28, 48))
         for y in range(int(rng.integers(0, spacing)), height, spacing):
-            paper[y : y + 2] -= np.array([60, 35, 5], np.float32)
+            paper[y : y + 2] -= _LINE_DARKENING
     return paper
 
 
+def _written(text: str, font: ImageFont.FreeTypeFont, boxes: bool) -> tuple[Image.Image, ...]:
+    """``text`` written in ``font`` with a margin around it, and the form's boxes (one a
+    digit, in a row) where ``boxes``: two "L" images, 255 where there is ink."""
+    if not boxes:
+        box = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
+        size = (box[2] - box[0] + 80, box[3] - box[1] + 60)
+        ink = Image.new("L", size, 0)
+        ImageDraw.Draw(ink).text((40 - box[0], 30 - box[1]), text, fill=255, font=font)
+        return ink, Image.new("L", size, 0)
+    digits = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), "0123456789", font=font)
+    cell_height = round((digits[3] - digits[1]) * 1.5)
+    cell_width = round(max(font.getlength(digit) for digit in "0123456789") * 1.5)
+    size = (cell_width * len(text) + 80, cell_height + 60)
+    ink, lines = Image.new("L", size, 0), Image.new("L", size, 0)
+    thickness = max(1, cell_height // 30)
+    for k, digit in enumerate(text):
+        left = 40 + k * cell_width
+        ImageDraw.Draw(lines).rectangle(
+            (left, 30, left + cell_width, 30 + cell_height), outline=255, width=thickness
+        )
+        ImageDraw.Draw(ink).text(
+            (left + cell_width / 2, 30 + cell_height / 2), digit, fill=255, font=font, anchor="mm"
+        )
+    return ink, lines
+
+
+def _shadow(rng: np.random.Generator, width: int) -> np.ndarray:
+    """(1, W, 1) light falling from 0.45-0.65 on one side to 1 on the other."""
+    ramp = np.linspace(rng.uniform(0.45, 0.65), 1.0, width, dtype=np.float32)
+    return (ramp if rng.random() < 0.5 else ramp[::-1])[None, :, None]
+
+
 def build(
-    out: Path, count: int, seed: int, force: bool = False, fonts: list[str] | None = None
+    out: Path,
+    count: int,
+    seed: int,
+    force: bool = False,
+    fonts: list[str] | None = None,
+    paper: str = "ruled",
+    shadow: bool = False,
 ) -> None:
-    """Draw ``count`` numbers in ``fonts`` (default: the handwriting ``FONTS``) into ``out``."""
+    """Draw ``count`` numbers in ``fonts`` (default: the handwriting ``FONTS``) into ``out``,
+    on ``paper`` (one of PAPERS), in a shadow falling across it where ``shadow``."""
     if (out / "labels.json").exists() and not force:
         raise SystemExit(f"{out} already holds a set (labels.json); pass --force to rebuild it")
     font_files = fonts or FONTS
@@ -87,16 +140,23 @@ def build(
     labels, written, typefaces = {}, {}, {}
     for i in range(count):
         text = number_text(prng)
+        if paper == "boxes":  # a digit to a box: the form has no room for punctuation
+            text = "".join(c for c in text if c.isdigit())
         font_file = prng.choice(font_files)
         font = ImageFont.truetype(font_file, int(rng.integers(28, 90)))
-        box = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
-        width, height = box[2] - box[0] + 80, box[3] - box[1] + 60
-        ink = Image.new("L", (width, height), 0)
-        ImageDraw.Draw(ink).text((40 - box[0], 30 - box[1]), text, fill=255, font=font)
+        ink, lines = _written(text, font, paper == "boxes")
         ink = ink.rotate(float(rng.uniform(-4, 4)), resample=Image.BILINEAR, fillcolor=0)
         alpha = np.asarray(ink, np.float32)[..., None] / 255 * rng.uniform(0.8, 1.0)
         colour = np.array(prng.choice([(20, 20, 30), (20, 30, 110), (60, 60, 70)]), np.float32)
-        image = _paper(rng, height, width) * (1 - alpha) + colour * alpha
+        width, height = ink.size
+        image = _paper(rng, height, width, paper)
+        if paper == "boxes":  # printed in black, grey or a form's light red
+            printed = np.asarray(lines, np.float32)[..., None] / 255
+            reflected = np.array(prng.choice(_BOX_INKS), np.float32)
+            image *= 1 - printed * (1 - reflected)
+        image = image * (1 - alpha) + colour * alpha
+        if shadow:
+            image *= _shadow(rng, width)
         image = np.clip(image + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8)
         name = f"{i:03d}.jpg"
         Image.fromarray(image).save(out / "images" / name, quality=int(rng.integers(60, 92)))
@@ -184,6 +244,10 @@ def main() -> None:
     build_parser.add_argument("--count", type=int, default=60)
     build_parser.add_argument("--seed", type=int, default=7)
     build_parser.add_argument("--force", action="store_true", help="replace an existing set")
+    build_parser.add_argument("--paper", choices=PAPERS, default="ruled")
+    build_parser.add_argument(
+        "--shadow", action="store_true", help="light falling off across each image"
+    )
     build_parser.add_argument(
         "--fonts", nargs="+", help="TrueType files to write in (default: the five above)"
     )
@@ -199,7 +263,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.action == "build":
-        build(args.out, args.count, args.seed, args.force, args.fonts)
+        build(args.out, args.count, args.seed, args.force, args.fonts, args.paper, args.shadow)
         return
     evaluate(args.out, args.checkpoint, args.classifier, args.enlarge)
 

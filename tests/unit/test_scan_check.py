@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pytest
+from PIL import Image
+from scipy import ndimage
 
 from tests.helpers.scripts import SCRIPTS_DIR, load_script
 
@@ -89,3 +92,58 @@ def test_build_names_missing_fonts_of_its_own_without_the_apt_hint(tmp_path):
     with pytest.raises(SystemExit, match=r"fonts missing: .*mine\.ttf") as error:
         scan_check.build(tmp_path / "set", count=1, seed=0, fonts=[str(tmp_path / "mine.ttf")])
     assert "apt-get" not in str(error.value)
+
+
+def _dejavu() -> list[str]:
+    return [str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")]
+
+
+def test_a_form_of_boxes_holds_digits_only(tmp_path):
+    scan_check.build(tmp_path, count=8, seed=0, fonts=_dejavu(), paper="boxes")
+    written = json.loads((tmp_path / "written.json").read_text())
+    assert written == json.loads((tmp_path / "labels.json").read_text())
+    assert all(text.isdigit() for text in written.values())
+
+
+def _upright_lines(gray: np.ndarray, length: int) -> int:
+    """How many upright dark lines ``gray`` holds: columns, 5 px apart or more, darker than
+    the paper beside them over ``length`` rows in a row."""
+    dark = gray < ndimage.median_filter(gray, size=(1, 15)).astype(np.int16) - 15
+    columns = [x for x in range(dark.shape[1]) if _longest_run(dark[:, x]) >= length]
+    return sum(1 for k, x in enumerate(columns) if k == 0 or x - columns[k - 1] >= 5)
+
+
+def _longest_run(values: np.ndarray) -> int:
+    longest = run = 0
+    for value in values:
+        run = run + 1 if value else 0
+        longest = max(longest, run)
+    return longest
+
+
+def test_squared_paper_and_a_form_draw_upright_lines(tmp_path):
+    """Squared paper's lines cross the whole image; a form has a side for each box and one
+    more, as tall as the image less its margins (the digits are shorter)."""
+    for paper in scan_check.PAPERS:
+        scan_check.build(tmp_path / paper, count=4, seed=0, fonts=_dejavu(), paper=paper)
+        labels = json.loads((tmp_path / paper / "labels.json").read_text())
+        for name, digits in labels.items():
+            gray = np.asarray(Image.open(tmp_path / paper / "images" / name).convert("L"))
+            across = _upright_lines(gray, gray.shape[0] - 2)
+            assert across >= 3 if paper == "squared" else across == 0
+            if paper == "boxes":
+                box_height = round(0.9 * (gray.shape[0] - 60))  # 30 px margins
+                assert _upright_lines(gray, box_height) == len(digits) + 1
+
+
+def test_a_shadow_darkens_one_side_of_the_same_images(tmp_path):
+    for shadow in (False, True):
+        scan_check.build(tmp_path / str(shadow), count=3, seed=0, fonts=_dejavu(), shadow=shadow)
+    for image_file in sorted((tmp_path / "False" / "images").iterdir()):
+        plain = np.asarray(Image.open(image_file).convert("L"), np.float32)
+        shaded = np.asarray(Image.open(tmp_path / "True" / "images" / image_file.name).convert("L"))
+        ratios = [
+            shaded[:, side].mean() / plain[:, side].mean()
+            for side in (slice(0, 4), slice(-4, None))
+        ]
+        assert min(ratios) < 0.7 and max(ratios) > 0.85
