@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digitseg.inference.ink import ink_mask, without_rules
+from digitseg.inference.ink import ink_mask, ink_rise, rise_thresholds, without_rules
 from digitseg.postprocess import typical_height
 
 
@@ -65,3 +65,14 @@ def test_ink_without_rules_is_the_ink_where_there_are_none():
     ink = np.zeros((100, 200), bool)
     ink[20:80, 30:40] = ink[20:80, 90:100] = True  # two 1s
     np.testing.assert_array_equal(without_rules(ink), ink)
+
+
+def test_printed_lines_fainter_than_the_writing_are_marks_but_not_ink():
+    page = np.full((100, 300), 225, np.uint8)
+    page[20::20] = 195  # faint printed lines
+    page[30:70, 100:104] = 40  # a 1
+    rise = ink_rise(255 - page)
+    ink, marks = rise_thresholds(rise)
+    assert (rise[20::20] > marks).all() and not (rise[20::20, :90] > ink).any()
+    assert (rise[30:70, 100:104] > ink).all() and not (rise[30:40, :90] > marks).any()
+    np.testing.assert_array_equal(ink_mask(255 - page), rise > ink)

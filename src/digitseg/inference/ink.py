@@ -28,9 +28,25 @@ def ink_mask(light_ink: np.ndarray) -> np.ndarray:
     """Bool (H, W): where ``light_ink`` (uint8, light ink on dark) rises above the paper's
     local level by more than Otsu's threshold on that rise, so that shading under uneven
     light does not count."""
-    flat = cv2.subtract(light_ink, paper_level(light_ink))
-    _, ink = cv2.threshold(flat, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return ink > 0
+    rise = ink_rise(light_ink)
+    return rise > _otsu(rise)
+
+
+def ink_rise(light_ink: np.ndarray) -> np.ndarray:
+    """uint8 (H, W): how far ``light_ink`` rises above the paper's local level."""
+    return cv2.subtract(light_ink, paper_level(light_ink))
+
+
+def rise_thresholds(rise: np.ndarray) -> tuple[float, float]:
+    """``(ink, marks)``: the rise (:func:`ink_rise`) above which a pixel is ink, as in
+    :func:`ink_mask`, and above which it is a mark at all, ink or fainter, such as a printed
+    line (Otsu's threshold among the rises under the ink's)."""
+    ink = _otsu(rise)
+    return ink, _otsu(rise[rise <= ink].reshape(1, -1))
+
+
+def _otsu(values: np.ndarray) -> float:
+    return cv2.threshold(values, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0]
 
 
 def paper_level(light_ink: np.ndarray) -> np.ndarray:
@@ -53,11 +69,18 @@ def without_rules(ink: np.ndarray) -> np.ndarray:
     In a photo close enough to make the paper's lines as thick as strokes, the lines would
     otherwise pass for characters lying flat.
     """
+    ink = np.asarray(ink, bool)
+    rules, thickness = rule_lines(ink)
+    return without_lines(ink, rules, thickness) if thickness else ink
+
+
+def rule_lines(ink: np.ndarray) -> tuple[np.ndarray, int]:
+    """Bool (H, W): the ink of ``ink`` (bool) in ruled lines and underlines, strokes that
+    cross them included, and the lines' mean thickness in px (0 where there are none)."""
     side = min(ink.shape)
     length = max(3, round(side * MIN_RULE_RUN))
     climb = round(side * RULE_CLIMB)
-    ink = np.asarray(ink, bool)
-    pixels = ink.view(np.uint8)
+    pixels = np.asarray(ink, bool).view(np.uint8)
     # Thickened upwards and downwards, a tilted rule holds horizontal runs as long as a level one.
     thick = cv2.dilate(pixels, np.ones((2 * climb + 1, 1), np.uint8))
     runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, length), np.uint8)) & pixels
@@ -67,9 +90,15 @@ def without_rules(ink: np.ndarray) -> np.ndarray:
     wide = widths * widths >= MIN_RULE_ASPECT * areas
     wide[0] = False  # the background
     if not wide.any():
-        return ink
-    thickness = math.ceil(areas[wide].sum() / widths[wide].sum())
-    rules = wide[parts]
+        return np.zeros(ink.shape, bool), 0
+    return wide[parts], math.ceil(areas[wide].sum() / widths[wide].sum())
+
+
+def without_lines(ink: np.ndarray, rules: np.ndarray, thickness: int) -> np.ndarray:
+    """Bool ``ink`` without its level ``rules`` (bool, ``thickness`` px thick), but with the
+    strokes that cross or touch them."""
+    climb = round(min(ink.shape) * RULE_CLIMB)
+    pixels = ink.view(np.uint8)
     # Ink in a column taller than a rule is thick is a stroke, where it meets a rule too...
     tall = cv2.morphologyEx(pixels, cv2.MORPH_OPEN, np.ones((thickness + 3, 1), np.uint8)) > 0
     strokes = ink & (~rules | tall)

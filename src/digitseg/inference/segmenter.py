@@ -8,7 +8,9 @@
     result = segmenter.run(image)                 # Segmentation: instances, text, class map
 
 Before the net runs, the image is brought to what the model was trained on: its channels,
-its ink polarity (detected from the image, or forced), its digit size (digits are scaled
+its ink polarity (detected from the image, or forced), its paper (the upright lines of a
+form's boxes or of squared paper painted over: :mod:`~digitseg.inference.lines`), its digit
+size (digits are scaled
 to the training height, estimated from the ink's connected parts, or by a forced factor)
 and, for writing that leans far more than MNIST's, its slant (the image is sheared upright
 and the digits found are sheared back; :mod:`~digitseg.inference.slant`).
@@ -44,6 +46,7 @@ from digitseg.classifier import (
 from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 from digitseg.data.transforms import match_channels, to_tensor
 from digitseg.inference.ink import ink_mask, without_rules
+from digitseg.inference.lines import without_box_lines
 from digitseg.inference.slant import (
     MAX_SHEAR,
     shear,
@@ -219,6 +222,8 @@ class Segmenter:
         :meth:`read` groups into digits, with any post-processing, as often as asked."""
         gray = match_channels(_checked_image(image), 1)
         found = _resolve_polarity(gray, polarity)
+        image = without_box_lines(image, light_ink(gray, found))
+        gray = match_channels(image, 1)
         amount = upright_shear(light_ink(gray, found)) if slant is None else float(slant)
         if not abs(amount) <= MAX_SHEAR:  # NaN too
             raise ValueError(f"slant must be within +-{MAX_SHEAR} px per row, got {slant}")

@@ -1,0 +1,125 @@
+"""The printed upright lines of forms and squared paper, found and painted over before the net
+reads an image: the net learnt level ruled lines, but never saw upright ones, and reads them
+as 1s."""
+
+import math
+
+import cv2
+import numpy as np
+
+from digitseg.inference.ink import ink_rise, rise_thresholds, rule_lines, without_lines
+
+# Upright lines are box sides or grid lines when at least this many run between the same two
+# level lines (or edges of the image): a row of boxes, squared paper.
+MIN_BOX_LINES = 3
+# Lines are looked for in images shrunk to at most this many pixels (a line of a photo's
+# form or squared paper is still a line there, and finding them is many times faster).
+MAX_LINE_PIXELS = 500_000
+# Lines are painted over with the mean colour of the paper in a square around each pixel:
+# PAPER_WINDOW px plus this share of the image's shorter side on each side.
+PAPER_WINDOW = 9
+PAPER_WINDOW_SHARE = 1 / 50
+
+
+def without_box_lines(image: np.ndarray, light_ink: np.ndarray) -> np.ndarray:
+    """``image`` (uint8 (H, W) or (H, W, 3)) with its :func:`box_lines` painted over with
+    the paper around them; ``light_ink`` is the image as light ink on dark. The image itself
+    where it has none. The lines are looked for in the image shrunk to at most
+    MAX_LINE_PIXELS."""
+    factor = min(1.0, math.sqrt(MAX_LINE_PIXELS / light_ink.size))
+    shrunk = cv2.resize(light_ink, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    lines = box_lines(ink_rise(shrunk if factor < 1 else light_ink))
+    if not lines.any():
+        return image
+    height, width = light_ink.shape
+    lines = cv2.resize(lines.view(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+    rise = ink_rise(light_ink)
+    marks = rise > rise_thresholds(rise)[1]
+    # A pixel around the lines too (their soft edges), but not the strokes that cross them.
+    edge = 2 * math.ceil(1 / factor) + 1
+    around = cv2.dilate(lines.view(np.uint8), np.ones((edge, edge), np.uint8)) > 0
+    paint = around & (lines | ~marks)
+    # The paper's colour near each pixel: the mean of the pixels around it that hold no mark.
+    paper = (~marks).astype(np.float32)
+    side = PAPER_WINDOW + 2 * round(min(marks.shape) * PAPER_WINDOW_SHARE)
+    pixels = image.astype(np.float32).reshape(*marks.shape, -1)
+    weight = cv2.blur(paper, (side, side))
+    colour = cv2.blur(pixels * paper[..., None], (side, side)).reshape(pixels.shape)
+    colour /= np.maximum(weight, 1e-6)[..., None]
+    out = image.copy()
+    out[paint] = np.clip(np.rint(colour[paint]), 0, 255).astype(np.uint8).reshape(out[paint].shape)
+    return out
+
+
+def box_lines(rise: np.ndarray) -> np.ndarray:
+    """Bool (H, W): the pixels of the upright lines of boxes and squared paper, given how far
+    each pixel rises above the paper (:func:`~digitseg.inference.ink.ink_rise`), without the
+    writing that crosses or runs along them or the level lines they cross.
+
+    Such a line is an upright rule (a :func:`~digitseg.inference.ink.rule_lines` of the
+    marks turned on its side) that meets a level rule at least half as wide as the image,
+    whose two ends each meet such a rule or the image's edge, and which shares its ends with
+    at least MIN_BOX_LINES - 1 others: the sides of a row of boxes, the lines of squared
+    paper. A written 1 is as straight and thin, and may reach from one ruled line to the
+    next, but rarely stands in a row of two more that do.
+
+    A line is dark where most of its rows hold ink, else faint. Along a faint line the
+    writing's pixels stay; across a dark one, the strokes that cross it.
+    """
+    ink_threshold, marks_threshold = rise_thresholds(rise)
+    marks, ink = rise > marks_threshold, rise > ink_threshold
+    turned = np.ascontiguousarray(marks.T)
+    found = np.zeros(marks.shape, bool)
+    upright, upright_thickness = rule_lines(turned)
+    if not upright_thickness:  # most images: nothing more to look for
+        return found
+    level, level_thickness = rule_lines(marks)
+    long_level = _long_lines(level) if level_thickness else found
+    if not long_level.any():
+        return found
+    reach = level_thickness + 2
+    square = np.ones((2 * reach + 1,) * 2, np.uint8)
+    near_level = cv2.dilate(long_level.view(np.uint8), square) > 0
+    count, parts, stats, _ = cv2.connectedComponentsWithStats(
+        np.ascontiguousarray(upright.T).view(np.uint8), connectivity=8
+    )
+    height = marks.shape[0]
+    candidates = {}  # part: (top, bottom, dark), an end at the image's edge at the edge
+    for part in range(1, count):
+        x, y, w, h = stats[part, :4]
+        line = parts[y : y + h, x : x + w] == part
+        meets = near_level[y : y + h, x : x + w] & line
+        at_top, at_bottom = y <= reach, y + h >= height - reach
+        top = at_top or meets[: reach + 1].any()
+        bottom = at_bottom or meets[-reach - 1 :].any()
+        if top and bottom and meets.any():
+            dark = 2 * (ink[y : y + h, x : x + w] & line).any(axis=1).sum() >= h
+            candidates[part] = (0 if at_top else y, height if at_bottom else y + h, dark)
+    dark_lines = np.zeros(marks.shape, bool)
+    widest = 0  # the dark lines' greatest mean width
+    for part, (top, bottom, dark) in candidates.items():
+        sharing = sum(
+            abs(t - top) <= reach and abs(b - bottom) <= reach for t, b, _ in candidates.values()
+        )
+        if sharing < MIN_BOX_LINES:
+            continue
+        x, y, w, h, area = stats[part]
+        line = parts[y : y + h, x : x + w] == part
+        if dark:
+            dark_lines[y : y + h, x : x + w] |= line
+            widest = max(widest, math.ceil(area / h))
+        else:
+            found[y : y + h, x : x + w] |= line & ~ink[y : y + h, x : x + w]
+    if widest:
+        # Strokes crossing a dark line stay (its soft edges, though fainter, are no stroke).
+        crossing = without_lines(turned, np.ascontiguousarray(dark_lines.T), widest).T
+        found |= dark_lines & ~crossing
+    return found & ~level
+
+
+def _long_lines(level: np.ndarray) -> np.ndarray:
+    """The parts of ``level`` (bool) at least half as wide as the image."""
+    _, parts, stats, _ = cv2.connectedComponentsWithStats(level.view(np.uint8))
+    long = stats[:, cv2.CC_STAT_WIDTH] * 2 >= level.shape[1]
+    long[0] = False  # the background
+    return long[parts]
