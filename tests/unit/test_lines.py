@@ -94,3 +94,33 @@ def test_a_row_of_boxed_digits_reads_as_its_digits():
     tall = [i for i in instances if i.bbox[3] - i.bbox[1] > 40]
     assert sorted((i.bbox[0] + i.bbox[2]) // 2 for i in tall) == [80, 160, 240, 320]
     assert all(i.bbox[3] - i.bbox[1] <= 6 for i in instances if i not in tall)  # flat lines
+
+
+def test_box_sides_on_grainy_paper_leave_no_stubs():
+    page, writing = _boxed_digits()
+    grain = np.random.default_rng(0).normal(0, 6, page.shape)
+    grainy = np.clip(page + grain, 0, 255).astype(np.uint8)
+    clean = without_box_lines(grainy, 255 - grainy)
+    sides = np.zeros(page.shape, bool)
+    sides[25:95, [40, 41, 120, 121, 200, 201]] = True
+    assert (clean[sides & ~writing] > 130).all()  # the sides were 60, the paper 170-230
+
+
+def test_sides_wider_than_the_paper_window_are_painted_paper_not_black():
+    """A close photo of a form: sides 44 px wide, wider than the square the paper's colour
+    is taken from."""
+    page = np.full((800, 1400), 210, np.uint8)
+    page[20:64, 20:1380] = page[736:780, 20:1380] = 40
+    for left in (20, 360, 700, 1040, 1336):
+        page[20:780, left : left + 44] = 40
+    clean = without_box_lines(page, 255 - page)
+    assert (clean[100:700, 20:64] > 190).all() and (clean[100:700, 700:744] > 190).all()
+
+
+def test_a_tight_crop_of_ones_on_one_rule_keeps_its_ones():
+    """1s reaching both edges of a crop are lines only where two rules cross them."""
+    page = np.full((60, 200), 220, np.uint8)
+    page[40:42] = 190  # a ruled line across the 1s
+    for x in (40, 90, 140):
+        page[:, x : x + 3] = 30
+    assert without_box_lines(page, 255 - page) is page

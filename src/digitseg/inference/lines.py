@@ -26,28 +26,46 @@ def without_box_lines(image: np.ndarray, light_ink: np.ndarray) -> np.ndarray:
     the paper around them; ``light_ink`` is the image as light ink on dark. The image itself
     where it has none. The lines are looked for in the image shrunk to at most
     MAX_LINE_PIXELS."""
+    height, width = light_ink.shape
     factor = min(1.0, math.sqrt(MAX_LINE_PIXELS / light_ink.size))
-    shrunk = cv2.resize(light_ink, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-    lines = box_lines(ink_rise(shrunk if factor < 1 else light_ink))
+    shrunk = light_ink
+    if factor < 1:
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        shrunk = cv2.resize(light_ink, size, interpolation=cv2.INTER_AREA)
+    lines = box_lines(ink_rise(shrunk))
     if not lines.any():
         return image
-    height, width = light_ink.shape
-    lines = cv2.resize(lines.view(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+    if factor < 1:
+        lines = cv2.resize(lines.view(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+        lines = lines > 0
     rise = ink_rise(light_ink)
     marks = rise > rise_thresholds(rise)[1]
     # A pixel around the lines too (their soft edges), but not the strokes that cross them.
     edge = 2 * math.ceil(1 / factor) + 1
     around = cv2.dilate(lines.view(np.uint8), np.ones((edge, edge), np.uint8)) > 0
-    paint = around & (lines | ~marks)
-    # The paper's colour near each pixel: the mean of the pixels around it that hold no mark.
-    paper = (~marks).astype(np.float32)
-    side = PAPER_WINDOW + 2 * round(min(marks.shape) * PAPER_WINDOW_SHARE)
-    pixels = image.astype(np.float32).reshape(*marks.shape, -1)
-    weight = cv2.blur(paper, (side, side))
-    colour = cv2.blur(pixels * paper[..., None], (side, side)).reshape(pixels.shape)
+    return _painted(image, around & (lines | ~marks), ~marks)
+
+
+def _painted(image: np.ndarray, paint: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    """``image`` with its ``paint`` pixels (bool) set to the mean colour of the ``paper``
+    pixels (bool) in a square around each (PAPER_WINDOW, PAPER_WINDOW_SHARE), or, inside a
+    line wider than that square, to the median paper colour; worked out only around the
+    painted pixels."""
+    side = PAPER_WINDOW + 2 * round(min(paper.shape) * PAPER_WINDOW_SHARE)
+    rows, columns = np.nonzero(paint)
+    y0, x0 = max(rows.min() - side, 0), max(columns.min() - side, 0)
+    window = (slice(y0, rows.max() + side + 1), slice(x0, columns.max() + side + 1))
+    pixels = image[window].astype(np.float32).reshape(*paper[window].shape, -1)
+    weight = paper[window].astype(np.float32)
+    if not weight.any():
+        return image
+    colour = cv2.blur(pixels * weight[..., None], (side, side)).reshape(pixels.shape)
+    weight = cv2.blur(weight, (side, side))
     colour /= np.maximum(weight, 1e-6)[..., None]
+    colour[weight < 1e-3] = np.median(pixels[paper[window]], axis=0)  # no paper around
     out = image.copy()
-    out[paint] = np.clip(np.rint(colour[paint]), 0, 255).astype(np.uint8).reshape(out[paint].shape)
+    where = paint[window]
+    out[window][where] = np.clip(np.rint(colour[where]), 0, 255).reshape(out[window][where].shape)
     return out
 
 
@@ -57,11 +75,12 @@ def box_lines(rise: np.ndarray) -> np.ndarray:
     writing that crosses or runs along them or the level lines they cross.
 
     Such a line is an upright rule (a :func:`~digitseg.inference.ink.rule_lines` of the
-    marks turned on its side) that meets a level rule at least half as wide as the image,
-    whose two ends each meet such a rule or the image's edge, and which shares its ends with
-    at least MIN_BOX_LINES - 1 others: the sides of a row of boxes, the lines of squared
-    paper. A written 1 is as straight and thin, and may reach from one ruled line to the
-    next, but rarely stands in a row of two more that do.
+    marks turned on its side) that meets a level rule at least half as wide as the image
+    (two, where it ends at the image's edge), whose two ends each meet such a rule or the
+    image's edge, and which shares its ends with at least MIN_BOX_LINES - 1 others: the
+    sides of a row of boxes, the lines of squared paper. A written 1 is as straight and
+    thin, and may reach from one ruled line to the next, but rarely stands in a row of two
+    more that do.
 
     A line is dark where most of its rows hold ink, else faint. Along a faint line the
     writing's pixels stay; across a dark one, the strokes that cross it.
@@ -74,7 +93,7 @@ def box_lines(rise: np.ndarray) -> np.ndarray:
     if not upright_thickness:  # most images: nothing more to look for
         return found
     level, level_thickness = rule_lines(marks)
-    long_level = _long_lines(level) if level_thickness else found
+    long_level = _long_lines(level) if level_thickness else np.zeros_like(found)
     if not long_level.any():
         return found
     reach = level_thickness + 2
@@ -92,7 +111,9 @@ def box_lines(rise: np.ndarray) -> np.ndarray:
         at_top, at_bottom = y <= reach, y + h >= height - reach
         top = at_top or meets[: reach + 1].any()
         bottom = at_bottom or meets[-reach - 1 :].any()
-        if top and bottom and meets.any():
+        # An end at the image's edge could be a tight crop's 1: then two rules must cross it.
+        crossed = np.diff(meets.any(axis=1).astype(np.int8), prepend=0).clip(0).sum()
+        if top and bottom and crossed >= (2 if at_top or at_bottom else 1):
             dark = 2 * (ink[y : y + h, x : x + w] & line).any(axis=1).sum() >= h
             candidates[part] = (0 if at_top else y, height if at_bottom else y + h, dark)
     dark_lines = np.zeros(marks.shape, bool)
@@ -111,8 +132,12 @@ def box_lines(rise: np.ndarray) -> np.ndarray:
         else:
             found[y : y + h, x : x + w] |= line & ~ink[y : y + h, x : x + w]
     if widest:
-        # Strokes crossing a dark line stay (its soft edges, though fainter, are no stroke).
-        crossing = without_lines(turned, np.ascontiguousarray(dark_lines.T), widest).T
+        # Strokes crossing a dark line stay: the ink, with the soft edges of the writing but
+        # not the paper's grain.
+        writing = ink & ~dark_lines
+        edges = cv2.dilate(writing.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        strokes = np.ascontiguousarray((ink | (marks & edges)).T)
+        crossing = without_lines(strokes, np.ascontiguousarray(dark_lines.T), widest).T
         found |= dark_lines & ~crossing
     return found & ~level
 
