@@ -75,4 +75,3 @@ def test_printed_lines_fainter_than_the_writing_are_marks_but_not_ink():
     ink, marks = rise_thresholds(rise)
     assert (rise[20::20] > marks).all() and not (rise[20::20, :90] > ink).any()
     assert (rise[30:70, 100:104] > ink).all() and not (rise[30:40, :90] > marks).any()
-    np.testing.assert_array_equal(ink_mask(255 - page), rise > ink)

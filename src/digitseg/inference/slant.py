@@ -79,9 +79,10 @@ def upright_shear(light_ink: np.ndarray) -> float:
 def shear(image: np.ndarray, amount: float, fill=None) -> tuple[np.ndarray, int]:
     """``image`` (H, W[, C]) sheared by ``amount`` px per row about its middle row, widened
     by ``pad`` px on each side so that nothing leaves it, and ``pad``; the new pixels are
-    ``fill`` (None: each row's pixel at the image's edge, so that paper shaded by uneven
-    light runs on without an edge, which would read as a 1). ``amount`` 0 returns the image
-    as is."""
+    ``fill`` (None: each row's paper at the image's edge, the median of the edge's pixels a
+    quarter of the height up and down, so that paper shaded by uneven light runs on without
+    an edge, which would read as a 1, and ink touching the edge does not run on). ``amount``
+    0 returns the image as is."""
     if amount == 0:
         return image, 0
     height, width = image.shape[:2]
