@@ -136,6 +136,7 @@ def build(
             + install
         )
     rng, prng = np.random.default_rng(seed), random.Random(seed)
+    shade_rng = np.random.default_rng([seed, 1])
     (out / "images").mkdir(parents=True, exist_ok=True)
     labels, written, typefaces = {}, {}, {}
     for i in range(count):
@@ -155,8 +156,8 @@ def build(
             reflected = np.array(prng.choice(_BOX_INKS), np.float32)
             image *= 1 - printed * (1 - reflected)
         image = image * (1 - alpha) + colour * alpha
-        if shadow:
-            image *= _shadow(rng, width)
+        if shadow:  # its own draws, so that a set in a shadow is the same set shaded
+            image *= _shadow(shade_rng, width)
         image = np.clip(image + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8)
         name = f"{i:03d}.jpg"
         Image.fromarray(image).save(out / "images" / name, quality=int(rng.integers(60, 92)))
