@@ -40,8 +40,8 @@ def test_the_sides_of_a_row_of_boxes_are_found_but_not_the_writing():
 def test_box_sides_are_painted_over_with_the_paper_around_them(finer):
     """In a photo 8 times finer too, where the lines are found on the image shrunk."""
     page, writing = (
-        cv2.resize(a, None, fx=finer, fy=finer, interpolation=cv2.INTER_NEAREST)
-        for a in (_boxed_digits()[0], _boxed_digits()[1].view(np.uint8))
+        cv2.resize(a.view(np.uint8), None, fx=finer, fy=finer, interpolation=cv2.INTER_NEAREST)
+        for a in _boxed_digits()
     )
     writing = writing > 0
     assert page.size > MAX_LINE_PIXELS or finer == 1

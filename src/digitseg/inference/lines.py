@@ -32,13 +32,13 @@ def without_box_lines(image: np.ndarray, light_ink: np.ndarray) -> np.ndarray:
     if factor < 1:
         size = (max(1, round(width * factor)), max(1, round(height * factor)))
         shrunk = cv2.resize(light_ink, size, interpolation=cv2.INTER_AREA)
-    lines = box_lines(ink_rise(shrunk))
+    rise = ink_rise(shrunk)
+    lines = box_lines(rise)
     if not lines.any():
         return image
     if factor < 1:
         lines = cv2.resize(lines.view(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
-        lines = lines > 0
-    rise = ink_rise(light_ink)
+        lines, rise = lines > 0, ink_rise(light_ink)
     marks = rise > rise_thresholds(rise)[1]
     # A pixel around the lines too (their soft edges), but not the strokes that cross them.
     edge = 2 * math.ceil(1 / factor) + 1
@@ -65,7 +65,7 @@ def _painted(image: np.ndarray, paint: np.ndarray, paper: np.ndarray) -> np.ndar
     colour[weight < 1e-3] = np.median(pixels[paper[window]], axis=0)  # no paper around
     out = image.copy()
     where = paint[window]
-    out[window][where] = np.clip(np.rint(colour[where]), 0, 255).reshape(out[window][where].shape)
+    out[window][where] = np.clip(np.rint(colour[where]), 0, 255).reshape(-1, *image.shape[2:])
     return out
 
 

@@ -222,8 +222,9 @@ class Segmenter:
         :meth:`read` groups into digits, with any post-processing, as often as asked."""
         gray = match_channels(_checked_image(image), 1)
         found = _resolve_polarity(gray, polarity)
-        image = without_box_lines(image, light_ink(gray, found))
-        gray = match_channels(image, 1)
+        cleaned = without_box_lines(image, light_ink(gray, found))
+        if cleaned is not image:  # lines were painted over
+            image, gray = cleaned, match_channels(cleaned, 1)
         amount = upright_shear(light_ink(gray, found)) if slant is None else float(slant)
         if not abs(amount) <= MAX_SHEAR:  # NaN too
             raise ValueError(f"slant must be within +-{MAX_SHEAR} px per row, got {slant}")
