@@ -70,7 +70,7 @@ def read_canvases(segmenter: Segmenter, cfg) -> list[Canvas]:
         raise ValueError("nothing to read: count must be >= 1")
     return [
         Canvas(
-            segmenter.outputs(item.image, cfg.polarity, cfg.scale, cfg.slant),
+            segmenter.outputs(item.image, cfg.polarity, cfg.scale, cfg.slant, cfg.rotation),
             item.truth_arrays(),
             item.truth_text(),
         )

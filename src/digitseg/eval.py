@@ -9,7 +9,8 @@ Canvases come from a preset's split (``source=preset``, rendered on the fly: the
 :mod:`digitseg.reports.inputs`). Each goes through :meth:`digitseg.Segmenter.run`, the
 post-processing of ``digitseg-segment``, with ``scale=1.0``: generated digits are at the
 size the model trained on, and estimating the scale would only add noise (``scale=null``
-estimates it, as ``digitseg-segment`` does). The report lands in the Hydra run folder
+estimates it, as ``digitseg-segment`` does; so do ``slant=null`` and ``rotation=null``,
+whose defaults read canvases as they are). The report lands in the Hydra run folder
 (``outputs/eval/<time>/``; see :mod:`digitseg.reports.writing`).
 """
 
@@ -49,9 +50,11 @@ def evaluate(cfg: DictConfig) -> dict:
     for item in tqdm(
         source.items, total=source.count, desc=f"evaluating ({device})", unit="canvas"
     ):
-        evaluation.add(item, segmenter.run(item.image, cfg.polarity, cfg.scale, cfg.slant))
+        result = segmenter.run(item.image, cfg.polarity, cfg.scale, cfg.slant, cfg.rotation)
+        evaluation.add(item, result)
 
-    settings = {k: cfg[k] for k in ("scale", "slant", "polarity", "iou_threshold", "classifier")}
+    recorded = ("scale", "slant", "rotation", "polarity", "iou_threshold", "classifier")
+    settings = {k: cfg[k] for k in recorded}
     settings["zooms"] = list(segmenter.zooms)
     metrics = {
         "model": model_info(cfg.checkpoint, segmenter.config),

@@ -37,6 +37,7 @@ from digitseg.inference import (
     read_image,
 )
 from digitseg.inference.images import DEFAULT_MAX_PIXELS
+from digitseg.inference.rotation import MAX_ROTATION, MAX_TILT, MIN_TILT
 from digitseg.inference.segmenter import DEFAULT_ZOOMS, POLARITIES
 from digitseg.inference.slant import MAX_SHEAR, MIN_LEAN, TRAINED_LEAN
 from digitseg.models.checkpoint import CheckpointError
@@ -111,6 +112,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "0: read as it is)",
     )
     parser.add_argument(
+        "--rotation",
+        type=rotation_option,
+        default=None,
+        help="degrees to rotate each image by before reading, counter-clockwise (default: "
+        f"estimated: lines of writing climbing or falling {math.degrees(math.atan(MIN_TILT)):.0f}"
+        f"-{math.degrees(math.atan(MAX_TILT)):.0f} degrees across the image, clearly, are "
+        "rotated level; 0: read as it is)",
+    )
+    parser.add_argument(
         "--zooms",
         type=positive_number,
         nargs="+",
@@ -155,6 +165,16 @@ def slant_option(value: str) -> float:
     if not abs(number) <= MAX_SHEAR:
         raise argparse.ArgumentTypeError(
             f"must be a number from -{MAX_SHEAR} to {MAX_SHEAR} px per row, got {value!r}"
+        )
+    return number
+
+
+def rotation_option(value: str) -> float:
+    """A ``--rotation`` value: degrees within the rotation the segmenter accepts."""
+    number = _float(value)
+    if not abs(number) <= MAX_ROTATION:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of degrees from -{MAX_ROTATION:g} to {MAX_ROTATION:g}, got {value!r}"
         )
     return number
 
@@ -312,7 +332,7 @@ def _segment_one(
 ) -> dict:
     """The record of one image, whose pictures are written all or none."""
     image = read_image(path, max_pixels=args.max_pixels)
-    result = segmenter.run(image, args.polarity, args.scale, args.slant)
+    result = segmenter.run(image, args.polarity, args.scale, args.slant, args.rotation)
     pictures, records = {}, []
     for k, instance in enumerate(result.instances):
         crop, mnist = f"{stem}/{k}_{instance.label}.png", f"{stem}/{k}_{instance.label}_mnist.png"
@@ -336,6 +356,7 @@ def _segment_one(
         "polarity": result.polarity,
         "scale": result.scale,
         "slant": result.slant,
+        "rotation": result.rotation,
         "instances": records,
     }
     if args.save_masks:

@@ -49,7 +49,9 @@ def test_segment_writes_the_output_contract(tiny_model, inputs, tmp_path):
             "--classifier",
             "none",
             "--slant",
-            "0.5",  # read sheared, boxes and masks back in the input's pixels
+            "0.5",  # read rotated and sheared, boxes and masks back in the input's pixels
+            "--rotation",
+            "10",
         ]
     )
     assert code == 2  # one corrupt file among good ones
@@ -60,7 +62,8 @@ def test_segment_writes_the_output_contract(tiny_model, inputs, tmp_path):
     assert [e["file"] for e in predictions["errors"]] == ["broken.png"]
     assert [i["file"] for i in predictions["images"]] == ["canvas_0.png", "canvas_1.png"]
     for image in predictions["images"]:
-        assert (image["width"], image["height"]) == (84, 64) and image["slant"] == 0.5
+        assert (image["width"], image["height"]) == (84, 64)
+        assert (image["slant"], image["rotation"]) == (0.5, 10.0)
         labels = "".join(str(i["label"]) for i in image["instances"])
         assert image["text"].replace("\n", "") == labels  # lines apart, in reading order
         for instance in image["instances"]:

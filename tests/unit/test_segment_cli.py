@@ -8,6 +8,7 @@ from PIL import Image
 
 from digitseg import segment
 from digitseg.inference import Segmentation
+from digitseg.inference.rotation import MAX_ROTATION
 from digitseg.inference.slant import MAX_SHEAR
 from digitseg.postprocess import Instance
 
@@ -24,7 +25,7 @@ class FakeSegmenter:
     def from_checkpoint(cls, *args, **kwargs):
         return cls()
 
-    def run(self, image, polarity, scale, slant):
+    def run(self, image, polarity, scale, slant, rotation):
         height, width = image.shape[:2]
         if height == 1:
             raise self.failure
@@ -170,6 +171,8 @@ def test_overwrite_refuses_a_record_naming_files_outside_the_folder(tmp_path, ca
         ["--zooms", "inf"],
         ["--slant", str(MAX_SHEAR + 0.5)],
         ["--slant", "nan"],
+        ["--rotation", str(MAX_ROTATION + 1)],
+        ["--rotation", "nan"],
         ["--max-pixels", "0"],
     ],
     ids=" ".join,
@@ -186,5 +189,6 @@ def test_bad_numbers_are_refused_before_any_work(tmp_path, capsys, option):
 def test_numbers_within_range_are_taken(tmp_path):
     args = segment.parse_args(
         ["--input", "x", "--output", "y", "--slant", str(-MAX_SHEAR), "--scale", "0.5"]
+        + ["--rotation", str(-MAX_ROTATION)]
     )
-    assert (args.slant, args.scale) == (-MAX_SHEAR, 0.5)
+    assert (args.slant, args.scale, args.rotation) == (-MAX_SHEAR, 0.5, -MAX_ROTATION)

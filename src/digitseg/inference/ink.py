@@ -5,6 +5,7 @@ import math
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 # The paper's level around each pixel: its median over a square half the image's shorter
 # side (at least MIN_PAPER_KERNEL px), so that a stroke covers less than half of it even in
@@ -22,6 +23,9 @@ MAX_MEDIAN_KERNEL = 255
 MIN_RULE_RUN = 1 / 8
 RULE_CLIMB = 1 / 300
 MIN_RULE_ASPECT = 16
+# The paper along an image's edge, which a sheared or rotated image continues, is measured
+# on at most this many of its pixels (paper's light changes slowly).
+PAPER_ROWS = 256
 
 
 def ink_mask(light_ink: np.ndarray) -> np.ndarray:
@@ -109,3 +113,14 @@ def without_lines(ink: np.ndarray, rules: np.ndarray, thickness: int) -> np.ndar
         strokes.view(np.uint8), cv2.MORPH_CLOSE, np.ones((span, span), np.uint8)
     )
     return strokes | (rules & (joined > 0))
+
+
+def paper_along(line: np.ndarray) -> np.ndarray:
+    """``line`` (N[, C]), a row or column of pixels such as an image's edge, with the ink
+    that crosses it evened out: the median of each pixel's neighbours a quarter of the
+    line's length either way (taken on at most PAPER_ROWS of them)."""
+    step = -(-len(line) // PAPER_ROWS)
+    rows = line[::step]
+    size = len(rows) // 4 * 2 + 1
+    paper = ndimage.median_filter(rows, size=(size,) + (1,) * (line.ndim - 1), mode="nearest")
+    return np.repeat(paper, step, axis=0)[: len(line)]

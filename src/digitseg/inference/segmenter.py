@@ -8,12 +8,13 @@
     result = segmenter.run(image)                 # Segmentation: instances, text, class map
 
 Before the net runs, the image is brought to what the model was trained on: its channels,
-its ink polarity (detected from the image, or forced), its paper (the upright lines of a
-form's boxes or of squared paper painted over: :mod:`~digitseg.inference.lines`), its digit
-size (digits are scaled
-to the training height, estimated from the ink's connected parts, or by a forced factor)
-and, for writing that leans far more than MNIST's, its slant (the image is sheared upright
-and the digits found are sheared back; :mod:`~digitseg.inference.slant`).
+its ink polarity (detected from the image, or forced), its lines of writing (rotated level
+when they climb or fall across the image: :mod:`~digitseg.inference.rotation`), its paper
+(the upright lines of a form's boxes or of squared paper painted over:
+:mod:`~digitseg.inference.lines`), its digit size (digits are scaled to the training height,
+estimated from the ink's connected parts, or by a forced factor) and, for writing that leans
+far more than MNIST's, its slant (the image is sheared upright and the digits found are
+sheared back; :mod:`~digitseg.inference.slant`).
 The net then reads the image at each of a few ``zooms`` of that size (by default as is and
 enlarged 1.3 times: small digits read better enlarged). The first zoom's view decides where
 ink and digit centres are; the views' averaged probabilities decide which digit each ink
@@ -47,6 +48,13 @@ from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 from digitseg.data.transforms import match_channels, to_tensor
 from digitseg.inference.ink import ink_mask, without_rules
 from digitseg.inference.lines import without_box_lines
+from digitseg.inference.rotation import (
+    MAX_ROTATION,
+    level_rotation,
+    rotate,
+    unrotate_instance,
+    unrotate_map,
+)
 from digitseg.inference.slant import (
     MAX_SHEAR,
     shear,
@@ -59,6 +67,7 @@ from digitseg.postprocess import (
     Instance,
     PostprocessConfig,
     extract_instances,
+    order_instances,
     read_text,
     resize_instances,
     typical_height,
@@ -77,14 +86,16 @@ MIN_SCALE, MAX_SCALE = 1 / 128, 2.0
 class NetOutputs:
     """What the net said about one image read upright, before post-processing."""
 
-    probs: np.ndarray  # (11, h, w) class probabilities of the upright image times scale
+    probs: np.ndarray  # (11, h, w) class probabilities of the level, upright image times scale
     cores: np.ndarray | None  # (h, w) digit-core probability, for nets with a core output
     ink: np.ndarray | None  # (h, w) its light ink, for the classifier (None without one)
     polarity: str
     scale: float
-    slant: float  # the shear it was read with, px per row of the input
-    pad: int  # columns the shear added on each side of the input
-    shape: tuple[int, int]  # the input's (H, W)
+    slant: float  # the shear it was read with, px per row of the level image
+    pad: int  # columns the shear added on each side of the level image
+    shape: tuple[int, int]  # the level image's (H, W): the input's when not rotated
+    rotation: float  # degrees the input was rotated by to level its lines (0: as it is)
+    input_shape: tuple[int, int]  # the input's (H, W)
 
 
 @dataclass(frozen=True)
@@ -97,6 +108,7 @@ class Segmentation:
     polarity: str
     scale: float
     slant: float = 0.0  # the shear the image was read with, px per row (0: as it is)
+    rotation: float = 0.0  # degrees it was rotated by to level its lines (0: as it is)
 
 
 class _TorchBackend:
@@ -194,9 +206,10 @@ class Segmenter:
         polarity: str = "auto",
         scale: float | None = None,
         slant: float | None = None,
+        rotation: float | None = None,
     ) -> list[Instance]:
         """Digit instances of ``image`` (uint8 (H, W) or (H, W, 3)) in reading order."""
-        return self.run(image, polarity, scale, slant).instances
+        return self.run(image, polarity, scale, slant, rotation).instances
 
     def run(
         self,
@@ -204,12 +217,16 @@ class Segmenter:
         polarity: str = "auto",
         scale: float | None = None,
         slant: float | None = None,
+        rotation: float | None = None,
     ) -> Segmentation:
         """Instances, text and class map of ``image``. ``scale`` None means estimated;
         ``slant`` None too (the shear, px per row, that sets writing leaning more than the
-        training digits upright: :mod:`~digitseg.inference.slant`), 0 reads it as it is.
-        The reading order is that of the upright image."""
-        return self.read(self.outputs(image, polarity, scale, slant))
+        training digits upright: :mod:`~digitseg.inference.slant`), 0 reads it as it is;
+        ``rotation`` None too (the degrees, counter-clockwise, that level lines of writing
+        climbing or falling across the image: :mod:`~digitseg.inference.rotation`), 0 reads
+        it as it is. The reading order is that of the upright image, or where the image was
+        rotated, the input's (which follows a line climbing across it)."""
+        return self.read(self.outputs(image, polarity, scale, slant, rotation))
 
     def outputs(
         self,
@@ -217,30 +234,66 @@ class Segmenter:
         polarity: str = "auto",
         scale: float | None = None,
         slant: float | None = None,
+        rotation: float | None = None,
     ) -> NetOutputs:
-        """The net's outputs on ``image`` brought upright (:meth:`run`'s first half), which
-        :meth:`read` groups into digits, with any post-processing, as often as asked."""
+        """The net's outputs on ``image`` brought level and upright (:meth:`run`'s first
+        half), which :meth:`read` groups into digits, with any post-processing, as often as
+        asked. With ``rotation`` None, the image is also read as it is when the estimate
+        rotates it, and the rotated reading is kept only where its digits are surer (their
+        mean score): digits scattered over a canvas may pile up as if in a tilted line."""
         gray = match_channels(_checked_image(image), 1)
         found = _resolve_polarity(gray, polarity)
-        cleaned = without_box_lines(image, light_ink(gray, found))
-        if cleaned is not image:  # lines were painted over
-            image, gray = cleaned, match_channels(cleaned, 1)
-        amount = upright_shear(light_ink(gray, found)) if slant is None else float(slant)
-        if not abs(amount) <= MAX_SHEAR:  # NaN too
+        if rotation is not None and not abs(rotation) <= MAX_ROTATION:  # NaN too
+            raise ValueError(f"rotation must be within +-{MAX_ROTATION:g} degrees, got {rotation}")
+        if slant is not None and not abs(slant) <= MAX_SHEAR:
             raise ValueError(f"slant must be within +-{MAX_SHEAR} px per row, got {slant}")
+        ink = ink_mask(light_ink(gray, found)) if rotation is None or slant is None else None
+        if rotation is not None:
+            return self._level_outputs(image, found, scale, slant, float(rotation), ink)
+        as_is = self._level_outputs(image, found, scale, slant, 0.0, ink)
+        degrees = level_rotation(ink)
+        if degrees == 0:
+            return as_is
+        rotated = self._level_outputs(image, found, scale, slant, degrees, ink)
+        return rotated if _sureness(self.read(rotated)) > _sureness(self.read(as_is)) else as_is
+
+    def _level_outputs(
+        self,
+        image: np.ndarray,
+        polarity: str,
+        scale: float | None,
+        slant: float | None,
+        degrees: float,
+        ink: np.ndarray | None,
+    ) -> NetOutputs:
+        """:meth:`outputs` of ``image`` rotated by ``degrees``, with ``polarity`` resolved;
+        ``ink`` is the input's ink mask, or None, for the lean's estimate."""
+        input_shape = image.shape[:2]
+        if degrees:
+            image, ink = rotate(image, degrees), None
+        gray = match_channels(image, 1)
+        cleaned = without_box_lines(image, light_ink(gray, polarity))
+        if cleaned is not image:  # lines were painted over
+            image, gray, ink = cleaned, match_channels(cleaned, 1), None
+        if slant is None:
+            amount = upright_shear(ink_mask(light_ink(gray, polarity)) if ink is None else ink)
+        else:
+            amount = float(slant)
         upright, pad = shear(image, amount)
-        probs, cores, _, used_scale = self.predict(upright, found, scale)
+        probs, cores, _, used_scale = self.predict(upright, polarity, scale)
         ink = None
         if self.classifier is not None:
-            ink = _resized(light_ink(match_channels(upright, 1), found), probs.shape[1:])
-        return NetOutputs(probs, cores, ink, found, used_scale, amount, pad, gray.shape)
+            ink = _resized(light_ink(match_channels(upright, 1), polarity), probs.shape[1:])
+        return NetOutputs(
+            probs, cores, ink, polarity, used_scale, amount, pad, gray.shape, degrees, input_shape
+        )
 
     def read(
         self, outputs: NetOutputs, postprocess: PostprocessConfig | None = None
     ) -> Segmentation:
         """The digits of :meth:`outputs`, grouped by ``postprocess`` (None: the segmenter's)
         and, with a classifier, relabelled from crops of the ink; masks, boxes and class map
-        scaled and sheared back into the input's pixels."""
+        scaled, sheared and rotated back into the input's pixels."""
         probs = outputs.probs
         digits = extract_instances(probs, outputs.cores, postprocess or self.postprocess)
         if self.classifier is not None:
@@ -255,12 +308,21 @@ class Segmenter:
         upright = (shape[0], shape[1] + 2 * pad)
         resized = resize_instances(digits, probs.shape[1:], upright)
         back = [unshear_instance(digit, amount, pad, shape) for digit in resized]
-        kept = [k for k, digit in enumerate(back) if digit is not None]
-        text = read_text([digits[k] for k in kept])  # the reading order of the upright image
         labels = unshear_map(_class_map(probs, upright), amount, pad, shape[1], BACKGROUND)
-        return Segmentation(
-            [back[k] for k in kept], text, labels, outputs.polarity, outputs.scale, amount
-        )
+        degrees = outputs.rotation
+        if degrees:
+            back = [
+                digit and unrotate_instance(digit, degrees, outputs.input_shape) for digit in back
+            ]
+            labels = unrotate_map(labels, degrees, outputs.input_shape, BACKGROUND)
+        kept = [k for k, digit in enumerate(back) if digit is not None]
+        found = [back[k] for k in kept]
+        if degrees:  # the input's reading order, which follows a line climbing across it
+            found = order_instances(found)
+            text = read_text(found)
+        else:
+            text = read_text([digits[k] for k in kept])  # the reading order of the upright image
+        return Segmentation(found, text, labels, outputs.polarity, outputs.scale, amount, degrees)
 
     def predict(self, image: np.ndarray, polarity: str = "auto", scale: float | None = None):
         """Class probabilities (11, h, w), core probability (h, w) or None, polarity, scale.
@@ -328,6 +390,11 @@ class Segmenter:
         m = self.backend.multiple
         padded = np.pad(tile, ((0, 0), (0, -h % m), (0, -w % m)), mode="edge")
         return self.backend(padded[None])[0, :, :h, :w]
+
+
+def _sureness(result: Segmentation) -> float:
+    """The mean score of ``result``'s digits (0 without any)."""
+    return float(np.mean([digit.score for digit in result.instances])) if result.instances else 0.0
 
 
 def _checked_image(image: np.ndarray) -> np.ndarray:

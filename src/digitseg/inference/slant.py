@@ -19,9 +19,8 @@ from typing import NamedTuple
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
-from digitseg.inference.ink import ink_mask
+from digitseg.inference.ink import paper_along
 from digitseg.postprocess import Instance
 
 # Leans tried by the estimate, px per row.
@@ -33,9 +32,6 @@ UPRIGHT = int(np.flatnonzero(LEANS == 0)[0])
 MIN_LEAN = 0.55
 MIN_LEAN_GAIN = 0.2
 TRAINED_LEAN = 0.3
-# The widening of a sheared image continues the paper at its edges, measured on at most
-# this many rows (paper's light changes slowly).
-PAPER_ROWS = 256
 # The estimate reads the ink shrunk to at most this many pixels (a lean is a ratio).
 ESTIMATE_PIXELS = 512 * 512
 # Forced shears beyond this many px per row are refused.
@@ -50,12 +46,12 @@ class Lean(NamedTuple):
     gain: float
 
 
-def estimate_lean(light_ink: np.ndarray) -> Lean:
-    """The lean (one of :data:`LEANS`) that, sheared away, makes the column sums of the ink
-    (:func:`~digitseg.inference.ink.ink_mask` of ``light_ink``, uint8 light ink on dark)
-    peakiest: the largest sum of squared column sums. Lean 0 for an image without ink. (Lean
-    0 reads the ink unblurred, the others interpolated, which favours 0 a little.)"""
-    ink = ink_mask(light_ink).astype(np.float32)
+def estimate_lean(ink: np.ndarray) -> Lean:
+    """The lean (one of :data:`LEANS`) that, sheared away, makes the column sums of ``ink``
+    (bool (H, W): an image's :func:`~digitseg.inference.ink.ink_mask`) peakiest: the largest
+    sum of squared column sums. Lean 0 for an image without ink. (Lean 0 reads the ink
+    unblurred, the others interpolated, which favours 0 a little.)"""
+    ink = np.asarray(ink, np.float32)
     factor = math.sqrt(ESTIMATE_PIXELS / ink.size)
     if factor < 1:
         ink = cv2.resize(ink, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
@@ -69,10 +65,10 @@ def estimate_lean(light_ink: np.ndarray) -> Lean:
     return Lean(float(LEANS[best]), peakiness[best] / upright - 1)
 
 
-def upright_shear(light_ink: np.ndarray) -> float:
-    """The shear to read ``light_ink``'s image with: its lean less TRAINED_LEAN when it leans
-    at least MIN_LEAN with a gain of at least MIN_LEAN_GAIN, else 0."""
-    lean, gain = estimate_lean(light_ink)
+def upright_shear(ink: np.ndarray) -> float:
+    """The shear to read the image of ``ink`` (its ink mask) with: its lean less
+    TRAINED_LEAN when it leans at least MIN_LEAN with a gain of at least MIN_LEAN_GAIN, else 0."""
+    lean, gain = estimate_lean(ink)
     return lean - TRAINED_LEAN if lean >= MIN_LEAN and gain >= MIN_LEAN_GAIN else 0.0
 
 
@@ -90,7 +86,7 @@ def shear(image: np.ndarray, amount: float, fill=None) -> tuple[np.ndarray, int]
     pad = math.ceil(abs(amount) * centre) + 1
     source, offset, border = image, 0, cv2.BORDER_CONSTANT
     if fill is None:  # each row's paper at the edges, without ink that touches them
-        edges = [_paper_along(image[:, column]) for column in (0, -1)]
+        edges = [paper_along(image[:, column]) for column in (0, -1)]
         source = np.concatenate([edges[0][:, None], image, edges[1][:, None]], axis=1)
         offset, border, fill = -1, cv2.BORDER_REPLICATE, 0
     matrix = np.float32([[1, amount, pad + offset - amount * centre], [0, 1, 0]])
@@ -103,16 +99,6 @@ def shear(image: np.ndarray, amount: float, fill=None) -> tuple[np.ndarray, int]
         borderValue=tuple(np.resize(np.atleast_1d(fill).astype(float), 4).tolist()),
     )
     return sheared, pad
-
-
-def _paper_along(column: np.ndarray) -> np.ndarray:
-    """``column`` (H[, C]) with ink that crosses it evened out: the median of each pixel's
-    rows a quarter of the height up and down (taken on at most PAPER_ROWS of them)."""
-    step = -(-len(column) // PAPER_ROWS)
-    rows = column[::step]
-    size = len(rows) // 4 * 2 + 1
-    paper = ndimage.median_filter(rows, size=(size,) + (1,) * (column.ndim - 1), mode="nearest")
-    return np.repeat(paper, step, axis=0)[: len(column)]
 
 
 def _shifts(rows: np.ndarray, amount: float, pad: int, height: int) -> np.ndarray:

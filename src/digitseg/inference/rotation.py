@@ -1,0 +1,125 @@
+"""Lines of writing that climb or fall across the image (a tilted photo or sheet), rotated
+level before anything else reads the image.
+
+A tilt is found as a lean is (:func:`~digitseg.inference.slant.estimate_lean`), on the
+image turned on its side: the climb (px per column) that, sheared away, piles the ink's rows
+highest. Digits scattered over a canvas pile their rows a little higher at some climb by
+chance, so only a climb of ``MIN_TILT`` to ``MAX_TILT`` (about 6 to 22 degrees) that piles
+them at least ``MIN_TILT_GAIN`` higher than level is rotated away (:func:`level_rotation`);
+the net reads smaller tilts as they are, and rotating them would tilt a form's printed lines,
+which :mod:`~digitseg.inference.lines` finds only upright and level.
+The image is rotated whole, onto a canvas large enough to hold it, its paper continued at
+the edges (:func:`rotate`); the digits found there are rotated back into the input's pixels
+(:func:`unrotate_instance`, :func:`unrotate_map`). See docs/benchmarks.md, "Tilted lines".
+"""
+
+import math
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from digitseg.inference.ink import paper_along
+from digitseg.inference.slant import estimate_lean
+from digitseg.postprocess import Instance
+
+# Climbs (px per column) rotated away, and how much higher the rows must pile (0.1: 10 %).
+MIN_TILT = 0.1
+MAX_TILT = 0.4
+MIN_TILT_GAIN = 0.1
+# Forced rotations are degrees within +-MAX_ROTATION (counter-clockwise positive).
+MAX_ROTATION = 180.0
+
+
+def level_rotation(ink: np.ndarray) -> float:
+    """Degrees (counter-clockwise) to rotate the image of ``ink`` (bool (H, W): its
+    :func:`~digitseg.inference.ink.ink_mask`) by so that its lines of writing are level; 0
+    unless its climb is within MIN_TILT..MAX_TILT and piles the rows at least MIN_TILT_GAIN
+    higher than level."""
+    climb, gain = estimate_lean(np.ascontiguousarray(ink.T))
+    if not (MIN_TILT <= abs(climb) <= MAX_TILT and gain >= MIN_TILT_GAIN):
+        return 0.0
+    return -math.degrees(math.atan(climb))
+
+
+def rotation_matrix(shape: tuple[int, int], degrees: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """The affine map (2, 3) from the pixels of an image of ``shape`` (H, W) to those of it
+    rotated by ``degrees`` about its centre, and the (H, W) that holds all of it rotated."""
+    height, width = shape
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), degrees, 1.0)
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    size = (math.ceil(height * cos + width * sin), math.ceil(height * sin + width * cos))
+    matrix[:, 2] += ((size[1] - width) / 2, (size[0] - height) / 2)
+    return matrix, size
+
+
+def rotate(image: np.ndarray, degrees: float) -> np.ndarray:
+    """``image`` (H, W[, C]) rotated by ``degrees`` (counter-clockwise) onto a canvas that
+    holds all of it; the corners are each edge's paper run on (the edge's pixels with the
+    ink crossing it evened out, so that neither ink nor grain is smeared into streaks that
+    would read as strokes). ``degrees`` 0 returns the image as is."""
+    if degrees == 0:
+        return image
+    matrix, size = rotation_matrix(image.shape[:2], degrees)
+    rows = np.concatenate([paper_along(image[0])[None], image, paper_along(image[-1])[None]])
+    framed = np.concatenate(
+        [paper_along(rows[:, 0])[:, None], rows, paper_along(rows[:, -1])[:, None]], axis=1
+    )
+    # The framed image's pixel (x + 1, y + 1) is the input's (x, y).
+    from_framed = matrix.copy()
+    from_framed[:, 2] -= matrix[:, :2].sum(axis=1)
+    return cv2.warpAffine(
+        framed, from_framed, size[::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def unrotate_map(array: np.ndarray, degrees: float, shape: tuple[int, int], fill) -> np.ndarray:
+    """A map of the rotated image (e.g. the class map) back in the input's (H, W) ``shape``,
+    nearest pixel; ``fill`` where it has none."""
+    if degrees == 0:
+        return array
+    matrix, _ = rotation_matrix(shape, degrees)
+    return cv2.warpAffine(
+        array,
+        matrix,
+        shape[::-1],
+        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=fill,
+    )
+
+
+def unrotate_instance(
+    instance: Instance, degrees: float, shape: tuple[int, int]
+) -> Instance | None:
+    """``instance`` found in the image rotated by ``degrees``, with its mask, box and area in
+    the input's pixels (``shape``, (H, W)), nearest pixel; None when none of it is left there
+    (it lay in the rotated image's corners)."""
+    if degrees == 0:
+        return instance
+    matrix, _ = rotation_matrix(shape, degrees)
+    x0, y0, x1, y1 = instance.bbox
+    corners = np.float64([[[x0, y0], [x1, y0], [x0, y1], [x1, y1]]])
+    back = cv2.transform(corners, cv2.invertAffineTransform(matrix))[0]
+    left, top = np.maximum(np.floor(back.min(axis=0)).astype(int) - 1, 0).tolist()
+    right, bottom = np.minimum(np.ceil(back.max(axis=0)).astype(int) + 1, shape[::-1]).tolist()
+    if right <= left or bottom <= top:
+        return None
+    # Each pixel of the input's box takes the mask's pixel it lands on, rotated.
+    to_mask = matrix.copy()
+    to_mask[:, 2] += matrix[:, :2] @ (left, top) - (x0, y0)
+    mask = cv2.warpAffine(
+        instance.mask.astype(np.uint8),
+        to_mask,
+        (right - left, bottom - top),
+        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    ).astype(bool)
+    ys, xs = np.nonzero(mask)
+    if not len(ys):
+        return None
+    mask = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    box = (left + int(xs.min()), top + int(ys.min()))
+    box += (box[0] + mask.shape[1], box[1] + mask.shape[0])
+    return replace(instance, bbox=box, area=int(mask.sum()), mask=mask)

@@ -1,0 +1,138 @@
+"""Lines of writing climbing across the image are rotated level, and their digits back."""
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from digitseg.classes import BACKGROUND
+from digitseg.inference.rotation import (
+    level_rotation,
+    rotate,
+    rotation_matrix,
+    unrotate_instance,
+    unrotate_map,
+)
+from digitseg.inference.segmenter import Segmenter
+from digitseg.postprocess import Instance
+from tests.helpers.backends import CONFIG, BrightIsDigit
+
+
+def _rings(climb_degrees: float, count: int = 5) -> np.ndarray:
+    """Light 0s on dark, 36 px tall, in a line climbing ``climb_degrees`` to the right."""
+    image = np.zeros((220, 260), np.uint8)
+    slope = math.tan(math.radians(climb_degrees))
+    for k in range(count):
+        x = 40 + 40 * k
+        cv2.ellipse(image, (x, round(110 - slope * (x - 120))), (11, 18), 0, 0, 360, 255, 3)
+    return image
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return (a & b).sum() / (a | b).sum()
+
+
+@pytest.mark.parametrize("climb", [12.0, -8.0, 18.0])
+def test_a_climbing_line_is_rotated_level(climb):
+    degrees = level_rotation(_rings(climb) > 0)
+    assert degrees == pytest.approx(-climb, abs=2.0)
+    assert abs(level_rotation(rotate(_rings(climb), degrees) > 127)) == 0.0  # level once rotated
+
+
+@pytest.mark.parametrize("climb", [0.0, 1.5, 35.0])
+def test_level_lines_and_steep_ones_are_left_as_they_are(climb):
+    assert level_rotation(_rings(climb) > 0) == 0.0
+    assert level_rotation(np.zeros((40, 60), bool)) == 0.0
+
+
+def test_a_map_rotated_and_back_is_the_map():
+    image = _rings(0.0)
+    rotated = rotate(image, 17.0)
+    assert rotated.shape[0] > image.shape[0] and rotated.shape[1] > image.shape[1]
+    _, size = rotation_matrix(image.shape, 17.0)
+    assert rotated.shape == size
+    back = unrotate_map(rotated, 17.0, image.shape, 0)
+    assert back.shape == image.shape
+    assert _iou(back > 127, image > 127) > 0.8
+    assert rotate(image, 0.0) is image and unrotate_map(image, 0.0, image.shape, 0) is image
+
+
+def test_the_corners_continue_each_edges_paper():
+    """Paper in a shadow, and a stroke touching the edge: the corners run the shaded paper
+    on, not the stroke (which would read as one) and not one grey."""
+    paper = np.tile(np.linspace(60, 220, 80).astype(np.uint8), (50, 1))
+    paper[20:24, -10:] = 0
+    rotated = rotate(paper, 20.0)
+    matrix, size = rotation_matrix(paper.shape, 20.0)
+    inside = cv2.warpAffine(np.ones(paper.shape, np.uint8), matrix, size[::-1]) > 0
+    corners = rotated[~inside]
+    assert corners.min() >= 55 and corners.max() - corners.min() > 120
+
+
+def test_an_instance_found_rotated_is_put_back_on_its_pixels():
+    blob = np.zeros((60, 80), np.uint8)
+    blob[20:40, 30:42] = 255
+    rotated = rotate(blob, -15.0) > 127
+    ys, xs = np.nonzero(rotated)
+    box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    found = Instance(4, 0.8, box, len(xs), rotated[box[1] : box[3], box[0] : box[2]])
+    back = unrotate_instance(found, -15.0, blob.shape)
+    assert (back.label, back.score) == (4, 0.8)
+    x0, y0, x1, y1 = back.bbox
+    assert abs(x0 - 30) <= 1 and abs(y0 - 20) <= 1 and abs(x1 - 42) <= 1 and abs(y1 - 40) <= 1
+    placed = np.zeros(blob.shape, bool)
+    placed[y0:y1, x0:x1] = back.mask
+    assert _iou(placed, blob > 0) > 0.9 and back.area == back.mask.sum()
+    corner = Instance(4, 0.8, (0, 0, 3, 3), 9, np.ones((3, 3), bool))  # outside the input
+    assert unrotate_instance(corner, -15.0, blob.shape) is None
+
+
+class SureWhereRowsPile(BrightIsDigit):
+    """Bright pixels are digit 7, the surer the more of the ink their row holds: a line of
+    digits reads surer level than tilted."""
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        logits = super().__call__(batch)
+        bright = batch[:, 0] > 0
+        rows = bright.sum(axis=2, keepdims=True)
+        share = rows / np.maximum(rows.max(axis=1, keepdims=True), 1)
+        logits[:, 7] = np.where(bright, 0.5 + 3 * share, -10.0)
+        logits[:, BACKGROUND] = -logits[:, 7]
+        return logits
+
+
+def test_a_climbing_line_is_read_level_with_boxes_in_input_pixels():
+    image = _rings(12.0)
+    segmenter = Segmenter(SureWhereRowsPile(), CONFIG)
+    result = segmenter.run(image, scale=1.0, slant=0.0)
+    assert result.rotation == pytest.approx(-12.0, abs=2.0)
+    assert len(result.instances) == 5 and result.labels.shape == image.shape
+    lefts = [instance.bbox[0] for instance in result.instances]
+    assert lefts == sorted(lefts)  # one line, left to right
+    for instance in result.instances:
+        x0, y0, x1, y1 = instance.bbox
+        assert image[y0:y1, x0:x1][instance.mask].mean() > 200  # on its ring's ink
+    assert (result.labels != BACKGROUND).sum() == pytest.approx((image > 127).sum(), rel=0.15)
+    as_is = segmenter.run(image, scale=1.0, slant=0.0, rotation=0.0)
+    assert as_is.rotation == 0.0 and len(as_is.instances) == 5
+    assert np.mean([i.score for i in as_is.instances]) < np.mean(
+        [i.score for i in result.instances]
+    )
+
+
+def test_a_rotation_that_reads_no_surer_is_not_kept():
+    """Digits scattered over a canvas can pile up as if in a tilted line: the estimate's
+    rotation is kept only where the digits read surer rotated."""
+    image = _rings(12.0)
+    assert level_rotation(image > 0) != 0.0
+    result = Segmenter(BrightIsDigit(), CONFIG).run(image, scale=1.0, slant=0.0)
+    assert result.rotation == 0.0 and len(result.instances) == 5
+    forced = Segmenter(BrightIsDigit(), CONFIG).run(image, scale=1.0, slant=0.0, rotation=-12.0)
+    assert forced.rotation == -12.0 and len(forced.instances) == 5
+
+
+@pytest.mark.parametrize("rotation", [float("nan"), 181.0, -200.0])
+def test_a_forced_rotation_out_of_range_is_refused(rotation):
+    with pytest.raises(ValueError, match="rotation must be within"):
+        Segmenter(BrightIsDigit(), CONFIG).run(_rings(0.0), rotation=rotation)
