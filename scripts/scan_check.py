@@ -4,6 +4,7 @@
     python scripts/scan_check.py evaluate --out data/scan_check [--checkpoint ...]
     python scripts/scan_check.py evaluate --classifier none   # the segmenter's labels alone
     python scripts/scan_check.py evaluate --enlarge 12   # as a 12 times finer photo shows it
+    python scripts/scan_check.py evaluate --rotate 12    # as a photo tilted 12 degrees shows it
     python scripts/scan_check.py build --out data/scan_printed --fonts /path/to/Font.ttf ...
     python scripts/scan_check.py build --out data/scan_boxes --paper boxes  # or squared
     python scripts/scan_check.py build --out data/scan_shadow --shadow
@@ -17,7 +18,8 @@ that must not be read as digits. ``evaluate`` prints string exact match, charact
 rate and digit-count accuracy of the digits read against the digits written, and exact match
 per kind of punctuation and per typeface, and the seconds it took per image. ``--enlarge``
 reads each image enlarged (bicubic), as a photo of higher resolution would show it: digits
-hundreds of pixels tall.
+hundreds of pixels tall; ``--rotate`` reads it rotated (degrees, counter-clockwise, the
+paper run on into the corners), as a tilted photo would show it.
 """
 
 import argparse
@@ -170,9 +172,12 @@ def build(
     print(f"wrote {count} images to {out / 'images'}, their digits to {out / 'labels.json'}")
 
 
-def evaluate(out: Path, checkpoint: str, classifier: Path | None, enlarge: float = 1.0) -> None:
+def evaluate(
+    out: Path, checkpoint: str, classifier: Path | None, enlarge: float = 1.0, rotate: float = 0.0
+) -> None:
     from digitseg import Segmenter
     from digitseg.inference import read_image
+    from digitseg.inference.rotation import rotate as rotated
     from digitseg.metrics.instance import edit_distance
 
     if not (out / "labels.json").is_file():
@@ -187,6 +192,7 @@ def evaluate(out: Path, checkpoint: str, classifier: Path | None, enlarge: float
         image = read_image(out / "images" / name)
         if enlarge != 1:
             image = cv2.resize(image, None, fx=enlarge, fy=enlarge, interpolation=cv2.INTER_CUBIC)
+        image = rotated(image, rotate)
         start = time.perf_counter()
         read = segmenter.run(image).text.replace("\n", "")
         seconds += time.perf_counter() - start
@@ -200,7 +206,7 @@ def evaluate(out: Path, checkpoint: str, classifier: Path | None, enlarge: float
         f"\n{n} images: exact match {np.mean(list(hits.values())):.3f}, digit count right "
         f"{count_ok / n:.3f}, character error rate {errors / total:.3f}, "
         f"{seconds / n:.2f} s per image  ({checkpoint}, classifier {classifier}, images "
-        f"enlarged {enlarge:g} times)"
+        f"enlarged {enlarge:g} times, rotated {rotate:g} degrees)"
     )
     if written:
         punctuation = {
@@ -232,6 +238,7 @@ def main() -> None:
         DEFAULT_CLASSIFIER,
         classifier_option,
         positive_number,
+        rotation_option,
     )
 
     parser = argparse.ArgumentParser(
@@ -262,11 +269,17 @@ def main() -> None:
     evaluate_parser.add_argument(
         "--enlarge", type=positive_number, default=1.0, help="read each image enlarged this much"
     )
+    evaluate_parser.add_argument(
+        "--rotate",
+        type=rotation_option,
+        default=0.0,
+        help="read each image rotated this many degrees, counter-clockwise",
+    )
     args = parser.parse_args()
     if args.action == "build":
         build(args.out, args.count, args.seed, args.force, args.fonts, args.paper, args.shadow)
         return
-    evaluate(args.out, args.checkpoint, args.classifier, args.enlarge)
+    evaluate(args.out, args.checkpoint, args.classifier, args.enlarge, args.rotate)
 
 
 if __name__ == "__main__":

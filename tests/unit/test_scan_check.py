@@ -47,6 +47,8 @@ def test_each_step_refuses_the_other_steps_options(tmp_path):
         ["evaluate", "--force"],
         ["build", "--enlarge", "4"],
         ["evaluate", "--enlarge", "0"],
+        ["build", "--rotate", "10"],
+        ["evaluate", "--rotate", "nan"],
     ):
         run = subprocess.run(
             [*script, *argv, "--out", str(tmp_path)], capture_output=True, text=True
@@ -86,6 +88,11 @@ def test_build_records_each_image_typeface_and_evaluate_reports_by_it(tmp_path, 
     finer = capsys.readouterr().out
     assert "images enlarged 8 times" in finer
     assert re.findall(r"read (\d*)", finer) == re.findall(r"read (\d*)", report)
+    # And photographed tilted 12 degrees: rotated level, they read the same.
+    scan_check.evaluate(tmp_path, *model_files, rotate=12)
+    tilted = capsys.readouterr().out
+    assert "rotated 12 degrees" in tilted
+    assert re.findall(r"read (\d*)", tilted) == re.findall(r"read (\d*)", report)
 
 
 def test_build_names_missing_fonts_of_its_own_without_the_apt_hint(tmp_path):
