@@ -83,7 +83,7 @@ def score(canvases: list[Canvas], segmenter: Segmenter, config, iou: float) -> d
     scores = []
     for canvas in canvases:
         result = segmenter.read(canvas.outputs, config)
-        found = ImageInstances.from_instances(result.instances, canvas.outputs.shape)
+        found = ImageInstances.from_instances(result.instances, canvas.outputs.input_shape)
         scores.append(score_image(canvas.truth, found, canvas.truth_text, result.text, iou))
     return summarize(scores)
 

@@ -38,13 +38,14 @@ def test_a_setting_given_twice_is_refused():
         sweep_postprocess.parse_settings(["min_area=8", "min_area=16"])
 
 
-@pytest.mark.parametrize("slant", ["0.0", "0.4"])
-def test_the_default_row_is_what_digitseg_eval_reports(tiny_model, tmp_path, slant):
+@pytest.mark.parametrize(("slant", "rotation"), [("0.0", "0.0"), ("0.4", "0.0"), ("0.0", "15")])
+def test_the_default_row_is_what_digitseg_eval_reports(tiny_model, tmp_path, slant, rotation):
     requires_mnist()
     overrides = [
         f"checkpoint={tiny_model}",
         "count=6",
         f"slant={slant}",
+        f"rotation={rotation}",
         "extras.print_config=false",
     ]
     instance = evaluate(compose_eval(overrides, output_dir=tmp_path))["instance"]

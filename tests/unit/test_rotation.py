@@ -8,6 +8,8 @@ import pytest
 
 from digitseg.classes import BACKGROUND
 from digitseg.inference.rotation import (
+    MAX_TILT,
+    MIN_TILT,
     level_rotation,
     rotate,
     rotation_matrix,
@@ -15,17 +17,20 @@ from digitseg.inference.rotation import (
     unrotate_map,
 )
 from digitseg.inference.segmenter import Segmenter
-from digitseg.postprocess import Instance
+from digitseg.postprocess import Instance, read_text
 from tests.helpers.backends import CONFIG, BrightIsDigit
 
 
-def _rings(climb_degrees: float, count: int = 5) -> np.ndarray:
-    """Light 0s on dark, 36 px tall, in a line climbing ``climb_degrees`` to the right."""
-    image = np.zeros((220, 260), np.uint8)
+def _rings(climb_degrees: float, count: int = 5, pitch: int = 40) -> np.ndarray:
+    """Light 0s on dark, 36 px tall, ``pitch`` px apart in a line climbing ``climb_degrees``
+    to the right."""
+    width = 80 + pitch * (count - 1)
+    image = np.zeros((max(220, round(width * 0.8)), width), np.uint8)
     slope = math.tan(math.radians(climb_degrees))
     for k in range(count):
-        x = 40 + 40 * k
-        cv2.ellipse(image, (x, round(110 - slope * (x - 120))), (11, 18), 0, 0, 360, 255, 3)
+        x = 40 + pitch * k
+        y = round(image.shape[0] / 2 - slope * (x - width / 2))
+        cv2.ellipse(image, (x, y), (11, 18), 0, 0, 360, 255, 3)
     return image
 
 
@@ -43,7 +48,28 @@ def test_a_climbing_line_is_rotated_level(climb):
 @pytest.mark.parametrize("climb", [0.0, 1.5, 35.0])
 def test_level_lines_and_steep_ones_are_left_as_they_are(climb):
     assert level_rotation(_rings(climb) > 0) == 0.0
+
+
+def test_an_image_without_ink_is_left_as_it_is():
     assert level_rotation(np.zeros((40, 60), bool)) == 0.0
+
+
+@pytest.mark.parametrize("climb", [MIN_TILT, MAX_TILT])
+def test_the_range_of_climbs_rotated_is_the_same_either_way(climb):
+    """The estimate's climbs are steps of 0.05; the range's ends are taken up and down."""
+    degrees = math.degrees(math.atan(climb))
+    up, down = level_rotation(_rings(degrees) > 0), level_rotation(_rings(-degrees) > 0)
+    assert up == pytest.approx(-degrees) and down == pytest.approx(degrees)
+
+
+@pytest.mark.parametrize("degrees", [90.0, -90.0, 180.0])
+def test_quarter_and_half_turns_keep_every_pixel(degrees):
+    image = np.zeros((50, 70), np.uint8)
+    image[10:14, 20:30] = 255
+    turned = rotate(image, degrees)
+    assert turned.shape == ((70, 50) if abs(degrees) == 90 else (50, 70))
+    assert sorted(np.unique(turned).tolist()) == [0, 255] and (turned == 255).sum() == 40
+    np.testing.assert_array_equal(unrotate_map(turned, degrees, image.shape, 0), image)
 
 
 def test_a_map_rotated_and_back_is_the_map():
@@ -130,6 +156,18 @@ def test_a_rotation_that_reads_no_surer_is_not_kept():
     assert result.rotation == 0.0 and len(result.instances) == 5
     forced = Segmenter(BrightIsDigit(), CONFIG).run(image, scale=1.0, slant=0.0, rotation=-12.0)
     assert forced.rotation == -12.0 and len(forced.instances) == 5
+
+
+def test_a_steep_line_of_spaced_digits_reads_as_one_line():
+    """Unrotated, digits 60 px apart climbing 20 degrees overlap their neighbours too little
+    to share a line; read level they are one."""
+    image = _rings(20.0, pitch=60)
+    result = Segmenter(SureWhereRowsPile(), CONFIG).run(image, scale=1.0, slant=0.0)
+    assert result.rotation == pytest.approx(-20.0, abs=2.0)
+    assert read_text(result.instances) == "7\n7\n7\n7\n7"  # in the input's pixels
+    assert result.text == "77777"
+    lefts = [instance.bbox[0] for instance in result.instances]
+    assert lefts == sorted(lefts)
 
 
 @pytest.mark.parametrize("rotation", [float("nan"), 181.0, -200.0])

@@ -48,7 +48,11 @@ def rotation_matrix(shape: tuple[int, int], degrees: float) -> tuple[np.ndarray,
     height, width = shape
     matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), degrees, 1.0)
     cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
-    size = (math.ceil(height * cos + width * sin), math.ceil(height * sin + width * cos))
+    # Rounded first: a quarter turn's cosine is 6e-17, not 0.
+    size = (
+        math.ceil(round(height * cos + width * sin, 6)),
+        math.ceil(round(height * sin + width * cos, 6)),
+    )
     matrix[:, 2] += ((size[1] - width) / 2, (size[0] - height) / 2)
     return matrix, size
 

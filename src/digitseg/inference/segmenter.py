@@ -69,6 +69,7 @@ from digitseg.postprocess import (
     extract_instances,
     order_instances,
     read_text,
+    reading_order,
     resize_instances,
     typical_height,
 )
@@ -224,8 +225,8 @@ class Segmenter:
         training digits upright: :mod:`~digitseg.inference.slant`), 0 reads it as it is;
         ``rotation`` None too (the degrees, counter-clockwise, that level lines of writing
         climbing or falling across the image: :mod:`~digitseg.inference.rotation`), 0 reads
-        it as it is. The reading order is that of the upright image, or where the image was
-        rotated, the input's (which follows a line climbing across it)."""
+        it as it is. The reading order is that of the upright image; where the image was
+        rotated, the input's, unless that puts the digits on more lines (a steep line)."""
         return self.read(self.outputs(image, polarity, scale, slant, rotation))
 
     def outputs(
@@ -317,11 +318,12 @@ class Segmenter:
             labels = unrotate_map(labels, degrees, outputs.input_shape, BACKGROUND)
         kept = [k for k, digit in enumerate(back) if digit is not None]
         found = [back[k] for k in kept]
-        if degrees:  # the input's reading order, which follows a line climbing across it
+        text = read_text([digits[k] for k in kept])  # the reading order of the upright image
+        if degrees and len(reading_order(found)) <= text.count("\n") + 1:
+            # Read unrotated, the digits lie on no more lines: scattered digits keep the
+            # order they have in the input, and only a line too steep for it is read level.
             found = order_instances(found)
             text = read_text(found)
-        else:
-            text = read_text([digits[k] for k in kept])  # the reading order of the upright image
         return Segmentation(found, text, labels, outputs.polarity, outputs.scale, amount, degrees)
 
     def predict(self, image: np.ndarray, polarity: str = "auto", scale: float | None = None):

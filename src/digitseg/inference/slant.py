@@ -23,8 +23,8 @@ import numpy as np
 from digitseg.inference.ink import paper_along
 from digitseg.postprocess import Instance
 
-# Leans tried by the estimate, px per row.
-LEANS = np.linspace(-1.0, 1.0, 41)
+# Leans tried by the estimate, px per row (rounded, so that a lean compares alike either way).
+LEANS = np.round(np.linspace(-1.0, 1.0, 41), 2)
 UPRIGHT = int(np.flatnonzero(LEANS == 0)[0])
 # Images leaning less are read as they are; those leaning more are sheared to TRAINED_LEAN
 # when their lean piles the ink's columns at least MIN_LEAN_GAIN higher than upright does

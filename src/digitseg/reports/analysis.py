@@ -127,7 +127,7 @@ def preset_item(preset: str, split: str, index: int) -> EvalItem:
 
 @functools.cache
 def eval_reading() -> dict:
-    """How ``digitseg-eval`` reads canvases by default (``conf/eval.yaml``): polarity, scale
+    """How ``digitseg-eval`` reads canvases by default (``conf/eval.yaml``): polarity, scale,
     slant and rotation."""
     cfg = compose_eval()
     return {key: cfg[key] for key in ("polarity", "scale", "slant", "rotation")}
