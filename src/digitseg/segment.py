@@ -159,24 +159,23 @@ def positive_number(value: str) -> float:
     return number
 
 
-def slant_option(value: str) -> float:
-    """A ``--slant`` value: px per row within the shear the segmenter accepts."""
-    number = _float(value)
-    if not abs(number) <= MAX_SHEAR:
-        raise argparse.ArgumentTypeError(
-            f"must be a number from -{MAX_SHEAR} to {MAX_SHEAR} px per row, got {value!r}"
-        )
-    return number
+def bounded_option(limit: float, unit: str):
+    """The parser of an option taking a number from -``limit`` to ``limit`` ``unit``."""
+
+    def parse(value: str) -> float:
+        number = _float(value)
+        if not abs(number) <= limit:  # NaN too
+            raise argparse.ArgumentTypeError(
+                f"must be a number from -{limit:g} to {limit:g} {unit}, got {value!r}"
+            )
+        return number
+
+    return parse
 
 
-def rotation_option(value: str) -> float:
-    """A ``--rotation`` value: degrees within the rotation the segmenter accepts."""
-    number = _float(value)
-    if not abs(number) <= MAX_ROTATION:
-        raise argparse.ArgumentTypeError(
-            f"must be a number of degrees from -{MAX_ROTATION:g} to {MAX_ROTATION:g}, got {value!r}"
-        )
-    return number
+# --slant: px per row within the shear the segmenter accepts; --rotation: degrees.
+slant_option = bounded_option(MAX_SHEAR, "px per row")
+rotation_option = bounded_option(MAX_ROTATION, "degrees")
 
 
 def positive_integer(value: str) -> int:
