@@ -81,6 +81,9 @@ DEFAULT_ZOOMS = (1.0, 1.3)
 # The scale estimate's range: digits up to about 2,500 px tall (a number filling a 12 MP
 # photo) down to half the training height.
 MIN_SCALE, MAX_SCALE = 1 / 128, 2.0
+# Digits read level on one line, this many or more, are a number: where the input's own
+# reading order splits them (a steep line), they keep the level order.
+MIN_LINE_DIGITS = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -319,10 +322,8 @@ class Segmenter:
         kept = [k for k, digit in enumerate(back) if digit is not None]
         found = [back[k] for k in kept]
         text = read_text([digits[k] for k in kept])  # the reading order of the upright image
-        if degrees and len(reading_order(found)) <= text.count("\n") + 1:
-            # Read unrotated, the digits lie on no more lines: scattered digits keep the
-            # order they have in the input, and only a line too steep for it is read level.
-            found = order_instances(found)
+        if degrees and not _one_steep_line(found, text):
+            found = order_instances(found)  # scattered digits keep the order they have
             text = read_text(found)
         return Segmentation(found, text, labels, outputs.polarity, outputs.scale, amount, degrees)
 
@@ -392,6 +393,13 @@ class Segmenter:
         m = self.backend.multiple
         padded = np.pad(tile, ((0, 0), (0, -h % m), (0, -w % m)), mode="edge")
         return self.backend(padded[None])[0, :, :h, :w]
+
+
+def _one_steep_line(digits: list[Instance], text: str) -> bool:
+    """Whether ``digits`` (in the input's pixels), read level as ``text``, are one line of
+    at least MIN_LINE_DIGITS that the input's own reading order splits into several: a
+    number climbing too steeply for it."""
+    return len(digits) >= MIN_LINE_DIGITS and "\n" not in text and len(reading_order(digits)) > 1
 
 
 def _sureness(result: Segmentation) -> float:
