@@ -124,3 +124,11 @@ def paper_along(line: np.ndarray) -> np.ndarray:
     size = len(rows) // 4 * 2 + 1
     paper = ndimage.median_filter(rows, size=(size,) + (1,) * (line.ndim - 1), mode="nearest")
     return np.repeat(paper, step, axis=0)[: len(line)]
+
+
+def with_paper_edges(image: np.ndarray, axis: int) -> np.ndarray:
+    """``image`` (H, W[, C]) with a row (``axis`` 0) or column (``axis`` 1) more on each
+    side: the paper along its first and last (:func:`paper_along`), which a warp with
+    replicated borders runs on instead of the ink or grain at the edge."""
+    edges = [np.expand_dims(paper_along(np.take(image, k, axis=axis)), axis) for k in (0, -1)]
+    return np.concatenate([edges[0], image, edges[1]], axis=axis)

@@ -19,7 +19,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from digitseg.inference.ink import paper_along
+from digitseg.inference.ink import with_paper_edges
 from digitseg.inference.slant import estimate_lean
 from digitseg.postprocess import Instance
 
@@ -65,10 +65,7 @@ def rotate(image: np.ndarray, degrees: float) -> np.ndarray:
     if degrees == 0:
         return image
     matrix, size = rotation_matrix(image.shape[:2], degrees)
-    rows = np.concatenate([paper_along(image[0])[None], image, paper_along(image[-1])[None]])
-    framed = np.concatenate(
-        [paper_along(rows[:, 0])[:, None], rows, paper_along(rows[:, -1])[:, None]], axis=1
-    )
+    framed = with_paper_edges(with_paper_edges(image, axis=0), axis=1)
     # The framed image's pixel (x + 1, y + 1) is the input's (x, y).
     from_framed = matrix.copy()
     from_framed[:, 2] -= matrix[:, :2].sum(axis=1)

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from digitseg.inference.ink import paper_along
+from digitseg.inference.ink import with_paper_edges
 from digitseg.postprocess import Instance
 
 # Leans tried by the estimate, px per row (rounded, so that a lean compares alike either way).
@@ -86,8 +86,7 @@ def shear(image: np.ndarray, amount: float, fill=None) -> tuple[np.ndarray, int]
     pad = math.ceil(abs(amount) * centre) + 1
     source, offset, border = image, 0, cv2.BORDER_CONSTANT
     if fill is None:  # each row's paper at the edges, without ink that touches them
-        edges = [paper_along(image[:, column]) for column in (0, -1)]
-        source = np.concatenate([edges[0][:, None], image, edges[1][:, None]], axis=1)
+        source = with_paper_edges(image, axis=1)
         offset, border, fill = -1, cv2.BORDER_REPLICATE, 0
     matrix = np.float32([[1, amount, pad + offset - amount * centre], [0, 1, 0]])
     sheared = cv2.warpAffine(
