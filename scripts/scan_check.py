@@ -5,6 +5,7 @@
     python scripts/scan_check.py evaluate --classifier none   # the segmenter's labels alone
     python scripts/scan_check.py evaluate --enlarge 12   # as a 12 times finer photo shows it
     python scripts/scan_check.py evaluate --rotate 12    # as a photo tilted 12 degrees shows it
+    python scripts/scan_check.py evaluate --keep-slashes # dates' slashes read as 1s, as before
     python scripts/scan_check.py build --out data/scan_printed --fonts /path/to/Font.ttf ...
     python scripts/scan_check.py build --out data/scan_boxes --paper boxes  # or squared
     python scripts/scan_check.py build --out data/scan_shadow --shadow
@@ -19,7 +20,8 @@ rate and digit-count accuracy of the digits read against the digits written, and
 per kind of punctuation and per typeface, and the seconds it took per image. ``--enlarge``
 reads each image enlarged (bicubic), as a photo of higher resolution would show it: digits
 hundreds of pixels tall; ``--rotate`` reads it rotated (degrees, counter-clockwise, the
-paper run on into the corners), as a tilted photo would show it.
+paper run on into the corners), as a tilted photo would show it; ``--keep-slashes`` reads
+every 1, even one leaning far more than its line (a date's slash; by default left out).
 """
 
 import argparse
@@ -173,7 +175,12 @@ def build(
 
 
 def evaluate(
-    out: Path, checkpoint: str, classifier: Path | None, enlarge: float = 1.0, rotate: float = 0.0
+    out: Path,
+    checkpoint: str,
+    classifier: Path | None,
+    enlarge: float = 1.0,
+    rotate: float = 0.0,
+    keep_slashes: bool = False,
 ) -> None:
     from digitseg import Segmenter
     from digitseg.inference import read_image
@@ -194,7 +201,7 @@ def evaluate(
             image = cv2.resize(image, None, fx=enlarge, fy=enlarge, interpolation=cv2.INTER_CUBIC)
         image = rotated(image, rotate)
         start = time.perf_counter()
-        read = segmenter.run(image).text.replace("\n", "")
+        read = segmenter.run(image, drop_slashes=not keep_slashes).text.replace("\n", "")
         seconds += time.perf_counter() - start
         hits[name] = read == truth
         count_ok += len(read) == len(truth)
@@ -206,7 +213,8 @@ def evaluate(
         f"\n{n} images: exact match {np.mean(list(hits.values())):.3f}, digit count right "
         f"{count_ok / n:.3f}, character error rate {errors / total:.3f}, "
         f"{seconds / n:.2f} s per image  ({checkpoint}, classifier {classifier}, images "
-        f"enlarged {enlarge:g} times, rotated {rotate:g} degrees)"
+        f"enlarged {enlarge:g} times, rotated {rotate:g} degrees, slashes "
+        f"{'kept' if keep_slashes else 'dropped'})"
     )
     if written:
         punctuation = {
@@ -275,11 +283,16 @@ def main() -> None:
         default=0.0,
         help="read each image rotated this many degrees, counter-clockwise",
     )
+    evaluate_parser.add_argument(
+        "--keep-slashes", action="store_true", help="read 1s leaning far more than their line too"
+    )
     args = parser.parse_args()
     if args.action == "build":
         build(args.out, args.count, args.seed, args.force, args.fonts, args.paper, args.shadow)
         return
-    evaluate(args.out, args.checkpoint, args.classifier, args.enlarge, args.rotate)
+    evaluate(
+        args.out, args.checkpoint, args.classifier, args.enlarge, args.rotate, args.keep_slashes
+    )
 
 
 if __name__ == "__main__":

@@ -5,9 +5,10 @@
         data=canvas split=val count=2000 classifier=null
 
 The net reads each canvas once (as ``digitseg-eval`` does: its checkpoint, zooms, scale, slant,
-polarity and classifier; everything after ``--`` is a ``digitseg-eval`` override); then
-every combination of the ``--set`` values (any :class:`~digitseg.postprocess.PostprocessConfig`
-field) groups the stored outputs into digits and is scored. The first row is the defaults.
+rotation, polarity, classifier and slashes; everything after ``--`` is a ``digitseg-eval``
+override); then every combination of the ``--set`` values (any
+:class:`~digitseg.postprocess.PostprocessConfig` field) groups the stored outputs into
+digits and is scored. The first row is the defaults.
 Post-processing does not change the class map, so only the instance figures are printed.
 The outputs stay in memory: about 0.4 MB a canvas of 48x192 (numbers), 1 GB for 2,000;
 canvases read sheared (``slant``) are wider by the shear's margins.
@@ -78,13 +79,16 @@ def read_canvases(segmenter: Segmenter, cfg) -> list[Canvas]:
     ]
 
 
-def score(canvases: list[Canvas], segmenter: Segmenter, config, iou: float) -> dict[str, float]:
-    """The instance summary of every canvas read with post-processing ``config``."""
+def score(canvases: list[Canvas], segmenter: Segmenter, config, cfg) -> dict[str, float]:
+    """The instance summary of every canvas read with post-processing ``config`` and the
+    evaluation settings ``cfg`` (its slashes and IoU threshold)."""
     scores = []
     for canvas in canvases:
-        result = segmenter.read(canvas.outputs, config)
+        result = segmenter.read(canvas.outputs, config, cfg.drop_slashes)
         found = ImageInstances.from_instances(result.instances, canvas.outputs.input_shape)
-        scores.append(score_image(canvas.truth, found, canvas.truth_text, result.text, iou))
+        scores.append(
+            score_image(canvas.truth, found, canvas.truth_text, result.text, cfg.iou_threshold)
+        )
     return summarize(scores)
 
 
@@ -99,7 +103,7 @@ def sweep(cfg, settings: list[dict]) -> list[tuple[str, dict[str, float]]]:
     for changes in settings:
         config = replace(segmenter.postprocess, **changes)
         label = " ".join(f"{k}={v}" for k, v in changes.items()) or "defaults"
-        rows.append((label, score(canvases, segmenter, config, cfg.iou_threshold)))
+        rows.append((label, score(canvases, segmenter, config, cfg)))
     return rows
 
 

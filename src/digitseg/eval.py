@@ -10,7 +10,9 @@ Canvases come from a preset's split (``source=preset``, rendered on the fly: the
 post-processing of ``digitseg-segment``, with ``scale=1.0``: generated digits are at the
 size the model trained on, and estimating the scale would only add noise (``scale=null``
 estimates it, as ``digitseg-segment`` does; so do ``slant=null`` and ``rotation=null``,
-whose defaults read canvases as they are). The report lands in the Hydra run folder
+whose defaults read canvases as they are) and ``drop_slashes=false``: each generated digit
+has its own MNIST writer, and many 1s lean far more than their neighbours, which
+``digitseg-segment`` would take for a date's slashes. The report lands in the Hydra run folder
 (``outputs/eval/<time>/``; see :mod:`digitseg.reports.writing`).
 """
 
@@ -50,10 +52,20 @@ def evaluate(cfg: DictConfig) -> dict:
     for item in tqdm(
         source.items, total=source.count, desc=f"evaluating ({device})", unit="canvas"
     ):
-        result = segmenter.run(item.image, cfg.polarity, cfg.scale, cfg.slant, cfg.rotation)
+        result = segmenter.run(
+            item.image, cfg.polarity, cfg.scale, cfg.slant, cfg.rotation, cfg.drop_slashes
+        )
         evaluation.add(item, result)
 
-    recorded = ("scale", "slant", "rotation", "polarity", "iou_threshold", "classifier")
+    recorded = (
+        "scale",
+        "slant",
+        "rotation",
+        "drop_slashes",
+        "polarity",
+        "iou_threshold",
+        "classifier",
+    )
     settings = {k: cfg[k] for k in recorded}
     settings["zooms"] = list(segmenter.zooms)
     metrics = {

@@ -121,6 +121,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "rotated level; 0: read as it is)",
     )
     parser.add_argument(
+        "--keep-slashes",
+        action="store_true",
+        help="read every 1 as a digit (default: a 1 leaning far more than the rest of its "
+        "line is a date's slash and left out; keep them where a line's digits have "
+        "different writers)",
+    )
+    parser.add_argument(
         "--zooms",
         type=positive_number,
         nargs="+",
@@ -331,7 +338,9 @@ def _segment_one(
 ) -> dict:
     """The record of one image, whose pictures are written all or none."""
     image = read_image(path, max_pixels=args.max_pixels)
-    result = segmenter.run(image, args.polarity, args.scale, args.slant, args.rotation)
+    result = segmenter.run(
+        image, args.polarity, args.scale, args.slant, args.rotation, not args.keep_slashes
+    )
     pictures, records = {}, []
     for k, instance in enumerate(result.instances):
         crop, mnist = f"{stem}/{k}_{instance.label}.png", f"{stem}/{k}_{instance.label}_mnist.png"
@@ -387,6 +396,7 @@ def _write_reports(output: Path, args, segmenter: Segmenter, images: list, error
         "backend": args.backend,
         "zooms": list(segmenter.zooms),
         "classifier": None if args.classifier is None else str(args.classifier),
+        "drop_slashes": not args.keep_slashes,
         "config": {"model": config["model"]["net"], "data": config["data"].get("name")},
     }
     predictions = json.dumps({"model": model, "images": images, "errors": errors}, indent=1)

@@ -14,17 +14,18 @@ CONFIG = {
 
 
 class BrightIsDigit:
-    """Pointwise backend: bright pixels are digit 7, the rest background; records inputs."""
+    """Pointwise backend: bright pixels are ``digit`` (7), the rest background; records inputs."""
 
     multiple = 16
 
-    def __init__(self) -> None:
+    def __init__(self, digit: int = 7) -> None:
+        self.digit = digit
         self.shapes = []
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         self.shapes.append(batch.shape)
         logits = np.zeros((batch.shape[0], NUM_CLASSES) + batch.shape[2:], np.float32)
         bright = batch[:, 0] > 0
-        logits[:, 7] = np.where(bright, 10.0, -10.0)
-        logits[:, BACKGROUND] = -logits[:, 7]
+        logits[:, self.digit] = np.where(bright, 10.0, -10.0)
+        logits[:, BACKGROUND] = -logits[:, self.digit]
         return logits

@@ -133,7 +133,10 @@ class FindsTheTruth:
     def __init__(self, canvases) -> None:
         self.ids = {match_channels(c.image, 1).tobytes(): c.instances for c in canvases}
 
-    def segment(self, image: np.ndarray, scale=None, slant=None, rotation=None) -> list[Instance]:
+    def segment(
+        self, image: np.ndarray, scale=None, slant=None, rotation=None, drop_slashes=True
+    ) -> list[Instance]:
+        assert not drop_slashes, "generated canvases mix writers: no slashes to drop"
         ids = self.ids[image.tobytes()]
         stray = np.zeros(ids.shape, bool)
         stray.flat[np.flatnonzero(ids == 0)[:3]] = True

@@ -23,7 +23,9 @@ Post-processing groups the probabilities into digits at the normalised size, whe
 are as tall as in training whatever the photo's resolution; the digits' boxes and masks are
 then scaled to the input's pixels.
 With a ``classifier`` (:mod:`digitseg.classifier`), each digit found is read again from a
-crop around it, and its label is the one both nets' probabilities agree on best.
+crop around it, and its label is the one both nets' probabilities agree on best. Last, a 1
+leaning far more than the rest of its line is taken for a date's slash and left out
+(:mod:`~digitseg.inference.slashes`).
 """
 
 import json
@@ -62,6 +64,7 @@ from digitseg.inference.slant import (
     unshear_map,
     upright_shear,
 )
+from digitseg.inference.slashes import without_slashes
 from digitseg.models.checkpoint import CheckpointError, load_model
 from digitseg.postprocess import (
     Instance,
@@ -211,9 +214,10 @@ class Segmenter:
         scale: float | None = None,
         slant: float | None = None,
         rotation: float | None = None,
+        drop_slashes: bool = True,
     ) -> list[Instance]:
         """Digit instances of ``image`` (uint8 (H, W) or (H, W, 3)) in reading order."""
-        return self.run(image, polarity, scale, slant, rotation).instances
+        return self.run(image, polarity, scale, slant, rotation, drop_slashes).instances
 
     def run(
         self,
@@ -222,6 +226,7 @@ class Segmenter:
         scale: float | None = None,
         slant: float | None = None,
         rotation: float | None = None,
+        drop_slashes: bool = True,
     ) -> Segmentation:
         """Instances, text and class map of ``image``. ``scale`` None means estimated;
         ``slant`` None too (the shear, px per row, that sets writing leaning more than the
@@ -229,8 +234,12 @@ class Segmenter:
         ``rotation`` None too (the degrees, counter-clockwise, that level lines of writing
         climbing or falling across the image: :mod:`~digitseg.inference.rotation`), 0 reads
         it as it is. The reading order is that of the upright image; where the image was
-        rotated, the input's, unless that puts the digits on more lines (a steep line)."""
-        return self.read(self.outputs(image, polarity, scale, slant, rotation))
+        rotated, the input's, unless that puts the digits on more lines (a steep line).
+        ``drop_slashes``: leave out the 1s that lean far more than the rest of their line, a
+        date's slashes (:mod:`~digitseg.inference.slashes`; this takes each line as one
+        writer's, which generated canvases are not)."""
+        outputs = self.outputs(image, polarity, scale, slant, rotation)
+        return self.read(outputs, drop_slashes=drop_slashes)
 
     def outputs(
         self,
@@ -259,7 +268,9 @@ class Segmenter:
         if degrees == 0:
             return as_is
         rotated = self._level_outputs(image, found, scale, slant, degrees, ink)
-        return rotated if _sureness(self.read(rotated)) > _sureness(self.read(as_is)) else as_is
+        # Judged on every digit read, slashes included, whatever the caller keeps.
+        sureness = [_sureness(self.read(o, drop_slashes=False)) for o in (as_is, rotated)]
+        return rotated if sureness[1] > sureness[0] else as_is
 
     def _level_outputs(
         self,
@@ -293,11 +304,16 @@ class Segmenter:
         )
 
     def read(
-        self, outputs: NetOutputs, postprocess: PostprocessConfig | None = None
+        self,
+        outputs: NetOutputs,
+        postprocess: PostprocessConfig | None = None,
+        drop_slashes: bool = True,
     ) -> Segmentation:
         """The digits of :meth:`outputs`, grouped by ``postprocess`` (None: the segmenter's)
-        and, with a classifier, relabelled from crops of the ink; masks, boxes and class map
-        scaled, sheared and rotated back into the input's pixels."""
+        and, with a classifier, relabelled from crops of the ink, without a date's slashes
+        unless ``drop_slashes`` is False (:meth:`run`); masks, boxes and class map scaled,
+        sheared and rotated back into the input's pixels. The class map is the net's, slashes
+        included."""
         probs = outputs.probs
         digits = extract_instances(probs, outputs.cores, postprocess or self.postprocess)
         if self.classifier is not None:
@@ -308,6 +324,8 @@ class Segmenter:
                 )
             theirs = classifier_probabilities(self.classifier, outputs.ink, digits)
             digits = combine_labels(digits, probs, theirs)
+        if drop_slashes:
+            digits = without_slashes(digits)
         amount, pad, shape = outputs.slant, outputs.pad, outputs.shape
         upright = (shape[0], shape[1] + 2 * pad)
         resized = resize_instances(digits, probs.shape[1:], upright)

@@ -1,0 +1,107 @@
+"""A date's slashes, read as 1s by the net, are told from 1s by how far they lean."""
+
+import cv2
+import numpy as np
+import pytest
+
+from digitseg.inference.segmenter import Segmenter
+from digitseg.inference.slashes import MIN_SLASH_LEAN, stroke_lean, without_slashes
+from digitseg.postprocess import Instance
+from tests.helpers.backends import CONFIG, BrightIsDigit
+
+HEIGHT = 28
+
+
+def _ring(lean: float = 0.0) -> np.ndarray:
+    """A 0, 28 px tall, sheared by ``lean`` px per row (leaning right)."""
+    mask = np.zeros((HEIGHT, 40), np.uint8)
+    cv2.ellipse(mask, (20, 14), (7, 12), 0, 0, 360, 1, 3)
+    return _sheared(mask, lean)
+
+
+def _bar(lean: float) -> np.ndarray:
+    """A stroke 28 px tall leaning ``lean`` px per row."""
+    mask = np.zeros((HEIGHT, 40), np.uint8)
+    mask[:, 18:22] = 1
+    return _sheared(mask, lean)
+
+
+def _sheared(mask: np.ndarray, lean: float) -> np.ndarray:
+    """``mask`` with row y moved ``lean * (centre - y)`` px right (the top to the right)."""
+    matrix = np.float32([[1, -lean, lean * (HEIGHT - 1) / 2], [0, 1, 0]])
+    return cv2.warpAffine(mask, matrix, mask.shape[::-1], flags=cv2.INTER_NEAREST) > 0
+
+
+def _line(*strokes: tuple[int, np.ndarray], top: int = 0) -> list[Instance]:
+    """Instances side by side, 30 px apart, from (label, mask) pairs."""
+    found = []
+    for k, (label, mask) in enumerate(strokes):
+        ys, xs = np.nonzero(mask)
+        tight = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        x0, y0 = 30 * k + xs.min(), top + ys.min()
+        box = (int(x0), int(y0), int(x0 + tight.shape[1]), int(y0 + tight.shape[0]))
+        found.append(Instance(label, 0.9, box, int(tight.sum()), tight))
+    return found
+
+
+def _labels(instances: list[Instance]) -> list[int]:
+    return [i.label for i in instances]
+
+
+@pytest.mark.parametrize("lean", [-0.3, 0.0, 0.25, 0.6])
+def test_a_stroke_lean_is_its_shear(lean):
+    assert stroke_lean(_bar(lean)) == pytest.approx(lean, abs=0.05)
+
+
+def test_a_single_row_does_not_lean():
+    assert stroke_lean(np.ones((1, 5), bool)) == 0.0
+
+
+def test_a_1_leaning_far_more_than_its_line_is_a_slash():
+    date = _line((2, _ring()), (6, _ring()), (1, _bar(0.5)), (2, _ring()), (5, _ring()))
+    assert _labels(without_slashes(date)) == [2, 6, 2, 5]
+
+
+def test_upright_1s_and_a_line_leaning_alike_keep_their_1s():
+    upright = _line((2, _ring()), (1, _bar(0.0)), (1, _bar(0.05)), (5, _ring()))
+    assert without_slashes(upright) == upright
+    italic = _line((2, _ring(0.5)), (1, _bar(0.5)), (5, _ring(0.5)), (3, _ring(0.5)))
+    assert without_slashes(italic) == italic
+
+
+def test_only_1s_between_digits_can_be_slashes():
+    ends = _line((1, _bar(0.6)), (2, _ring()), (5, _ring()), (1, _bar(0.6)))
+    assert without_slashes(ends) == ends
+    seven = _line((2, _ring()), (7, _bar(0.6)), (5, _ring()))
+    assert without_slashes(seven) == seven
+
+
+def test_the_threshold_is_the_lean_beyond_the_line():
+    below = _line((2, _ring()), (1, _bar(MIN_SLASH_LEAN - 0.1)), (5, _ring()))
+    beyond = _line((2, _ring()), (1, _bar(MIN_SLASH_LEAN + 0.1)), (5, _ring()))
+    assert len(without_slashes(below)) == 3 and _labels(without_slashes(beyond)) == [2, 5]
+
+
+def test_each_line_is_judged_by_its_own_writing():
+    first = _line((2, _ring()), (1, _bar(0.5)), (5, _ring()))
+    second = _line((3, _ring(0.5)), (1, _bar(0.5)), (4, _ring(0.5)), top=60)
+    kept = without_slashes(second + first)  # the order they came in is kept
+    assert kept == [*second, first[0], first[2]]
+
+
+def _date_image() -> np.ndarray:
+    """Light "0 0 / 0 0" on dark: four upright rings and a stroke leaning 0.5 px per row."""
+    image = np.zeros((48, 180), np.uint8)
+    for k, mask in enumerate([_ring(), _ring(), _bar(0.5), _ring(), _ring()]):
+        image[10 : 10 + HEIGHT, 5 + 32 * k : 45 + 32 * k] |= mask.astype(np.uint8) * 255
+    return image
+
+
+def test_the_segmenter_leaves_slashes_out_unless_asked_to_keep_them():
+    segmenter = Segmenter(BrightIsDigit(digit=1), CONFIG, zooms=1.0)
+    image = _date_image()
+    dropped = segmenter.run(image, scale=1.0, slant=0.0, rotation=0.0)
+    kept = segmenter.run(image, scale=1.0, slant=0.0, rotation=0.0, drop_slashes=False)
+    assert (dropped.text, kept.text) == ("1111", "11111")
+    assert [i.bbox for i in dropped.instances] == [kept.instances[k].bbox for k in (0, 1, 3, 4)]
+    assert (dropped.labels == kept.labels).all()  # the class map is the net's
