@@ -123,9 +123,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--keep-slashes",
         action="store_true",
-        help="read every 1 as a digit (default: a 1 leaning far more than the rest of its "
-        "line is a date's slash and left out; keep them where a line's digits have "
-        "different writers)",
+        help="read every 1 as a digit (default: a 1 between two digits of its line that "
+        "leans far more than the rest of the line is a date's slash and left out; keep "
+        "them where a line's digits have different writers)",
     )
     parser.add_argument(
         "--zooms",

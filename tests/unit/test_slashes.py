@@ -77,9 +77,24 @@ def test_only_1s_between_digits_can_be_slashes():
 
 
 def test_the_threshold_is_the_lean_beyond_the_line():
-    below = _line((2, _ring()), (1, _bar(MIN_SLASH_LEAN - 0.1)), (5, _ring()))
-    beyond = _line((2, _ring()), (1, _bar(MIN_SLASH_LEAN + 0.1)), (5, _ring()))
+    below = _line((2, _ring()), (1, _bar(MIN_SLASH_LEAN - 0.05)), (5, _ring()))
+    beyond = _line((2, _ring()), (1, _bar(MIN_SLASH_LEAN + 0.05)), (5, _ring()))
     assert len(without_slashes(below)) == 3 and _labels(without_slashes(beyond)) == [2, 5]
+
+
+def test_both_slashes_of_a_date_go():
+    date = [(1, _ring()), (2, _ring()), (1, _bar(0.5)), (0, _ring()), (5, _ring())]
+    date += [(1, _bar(0.5)), (2, _ring()), (4, _ring())]
+    assert _labels(without_slashes(_line(*date))) == [1, 2, 0, 5, 2, 4]
+
+
+def test_a_comma_run_into_a_1_below_the_line_does_not_tilt_it():
+    one_and_comma = np.zeros((HEIGHT + 8, 40), bool)
+    one_and_comma[:HEIGHT] = _bar(0.0)
+    one_and_comma[HEIGHT - 2 : HEIGHT + 8, 10:19] = True  # hanging down to the left
+    assert stroke_lean(one_and_comma) >= MIN_SLASH_LEAN  # the whole would pass for a slash
+    amount = _line((2, _ring()), (1, one_and_comma), (8, _ring()), (1, _bar(0.0)))
+    assert without_slashes(amount) == amount
 
 
 def test_each_line_is_judged_by_its_own_writing():
@@ -97,11 +112,12 @@ def _date_image() -> np.ndarray:
     return image
 
 
-def test_the_segmenter_leaves_slashes_out_unless_asked_to_keep_them():
+@pytest.mark.parametrize("slant", [0.0, 0.3])  # read upright, or sheared and sheared back
+def test_the_segmenter_leaves_slashes_out_unless_asked_to_keep_them(slant):
     segmenter = Segmenter(BrightIsDigit(digit=1), CONFIG, zooms=1.0)
     image = _date_image()
-    dropped = segmenter.run(image, scale=1.0, slant=0.0, rotation=0.0)
-    kept = segmenter.run(image, scale=1.0, slant=0.0, rotation=0.0, drop_slashes=False)
+    dropped = segmenter.run(image, scale=1.0, slant=slant, rotation=0.0)
+    kept = segmenter.run(image, scale=1.0, slant=slant, rotation=0.0, drop_slashes=False)
     assert (dropped.text, kept.text) == ("1111", "11111")
     assert [i.bbox for i in dropped.instances] == [kept.instances[k].bbox for k in (0, 1, 3, 4)]
     assert (dropped.labels == kept.labels).all()  # the class map is the net's

@@ -111,7 +111,7 @@ class Segmentation:
 
     instances: list[Instance]
     text: str
-    labels: np.ndarray
+    labels: np.ndarray  # the net's class map, (H, W) uint8: a slash left out is still a 1 here
     polarity: str
     scale: float
     slant: float = 0.0  # the shear the image was read with, px per row (0: as it is)
