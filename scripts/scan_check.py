@@ -9,13 +9,15 @@
     python scripts/scan_check.py build --out data/scan_printed --fonts /path/to/Font.ttf ...
     python scripts/scan_check.py build --out data/scan_boxes --paper boxes  # or squared
     python scripts/scan_check.py build --out data/scan_shadow --shadow
+    python scripts/scan_check.py build --out data/scan_symbols --symbols  # $ % # + ( ) :
 
 The digits come from handwriting fonts of other writers (Debian: apt-get install
 fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript), not from MNIST; the
 paper (illumination, grain, ruled lines, ink colour, slight rotation, JPEG; or squared
 paper, a form's boxes, a shadow) is drawn here,
 independently of the training generator. Numbers carry punctuation ("1,250.75", "12-34")
-that must not be read as digits. ``evaluate`` prints string exact match, character error
+that must not be read as digits (``--symbols``: "$1,250.00", "(555) 123-4567", "45%", ...
+instead). ``evaluate`` prints string exact match, character error
 rate and digit-count accuracy of the digits read against the digits written, and exact match
 per kind of punctuation and per typeface, and the seconds it took per image. ``--enlarge``
 reads each image enlarged (bicubic), as a photo of higher resolution would show it: digits
@@ -52,15 +54,25 @@ _BOX_INKS = ((0.18, 0.18, 0.18), (0.55, 0.55, 0.57), (0.98, 0.6, 0.6))
 _LINE_DARKENING = np.array([60, 35, 5], np.float32)
 # "{dN}" stands for N random digits, drawn afresh for each field ("{d2}/{d2}": "12/05").
 PATTERNS = ("{d4}", "{d2}-{d4}", "{d1},{d3}.{d2}", "{d5}", "{d3}.{d2}", "{d6}", "{d2}/{d2}")
+# Numbers with signs and brackets (``build --symbols``), none of which the net was trained on.
+SYMBOL_PATTERNS = (
+    "${d1},{d3}.{d2}",
+    "${d3}",
+    "({d3}) {d3}-{d4}",
+    "{d2}%",
+    "#{d4}",
+    "+{d2} {d4}",
+    "{d2}:{d2}",
+)
 
 
-def number_text(rng: random.Random) -> str:
-    """One written number: a random pattern with random digits in each field."""
+def number_text(rng: random.Random, patterns: tuple[str, ...] = PATTERNS) -> str:
+    """One written number: a random one of ``patterns`` with random digits in each field."""
 
     def digits(field: re.Match) -> str:
         return "".join(rng.choice("0123456789") for _ in range(int(field[1])))
 
-    return re.sub(r"\{d(\d)\}", digits, rng.choice(PATTERNS))
+    return re.sub(r"\{d(\d)\}", digits, rng.choice(patterns))
 
 
 def _paper(rng: np.random.Generator, height: int, width: int, kind: str) -> np.ndarray:
@@ -122,9 +134,11 @@ def build(
     fonts: list[str] | None = None,
     paper: str = "ruled",
     shadow: bool = False,
+    symbols: bool = False,
 ) -> None:
     """Draw ``count`` numbers in ``fonts`` (default: the handwriting ``FONTS``) into ``out``,
-    on ``paper`` (one of PAPERS), in a shadow falling across it where ``shadow``."""
+    on ``paper`` (one of PAPERS), in a shadow falling across it where ``shadow``, with signs
+    and brackets (SYMBOL_PATTERNS) instead of punctuation where ``symbols``."""
     if (out / "labels.json").exists() and not force:
         raise SystemExit(f"{out} already holds a set (labels.json); pass --force to rebuild it")
     font_files = fonts or FONTS
@@ -144,7 +158,7 @@ def build(
     (out / "images").mkdir(parents=True, exist_ok=True)
     labels, written, typefaces = {}, {}, {}
     for i in range(count):
-        text = number_text(prng)
+        text = number_text(prng, SYMBOL_PATTERNS if symbols else PATTERNS)
         if paper == "boxes":  # a digit to a box: the form has no room for punctuation
             text = "".join(c for c in text if c.isdigit())
         font_file = prng.choice(font_files)
@@ -265,6 +279,12 @@ def main() -> None:
         "--shadow", action="store_true", help="light falling off across each image"
     )
     build_parser.add_argument(
+        "--symbols",
+        action="store_true",
+        help="numbers with signs and brackets ($, %%, #, +, parentheses, colon) instead of "
+        "punctuation",
+    )
+    build_parser.add_argument(
         "--fonts", nargs="+", help="TrueType files to write in (default: the five above)"
     )
     evaluate_parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
@@ -288,7 +308,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.action == "build":
-        build(args.out, args.count, args.seed, args.force, args.fonts, args.paper, args.shadow)
+        options = {k: getattr(args, k) for k in ("force", "fonts", "paper", "shadow", "symbols")}
+        build(args.out, args.count, args.seed, **options)
         return
     evaluate(
         args.out, args.checkpoint, args.classifier, args.enlarge, args.rotate, args.keep_slashes

@@ -18,12 +18,21 @@ from tests.helpers.scripts import SCRIPTS_DIR, load_script
 scan_check = load_script("scan_check")
 
 
-def test_numbers_follow_the_patterns_with_each_field_drawn_afresh():
+def _shapes(patterns) -> set[str]:
+    """The numbers of ``patterns`` with every digit a 9."""
+    return {re.sub(r"\{d(\d)\}", lambda m: "9" * int(m[1]), p) for p in patterns}
+
+
+@pytest.mark.parametrize("patterns", [scan_check.PATTERNS, scan_check.SYMBOL_PATTERNS])
+def test_numbers_follow_their_patterns(patterns):
+    rng = random.Random(0)
+    numbers = [scan_check.number_text(rng, patterns) for _ in range(400)]
+    assert {re.sub(r"\d", "9", text) for text in numbers} == _shapes(patterns)
+
+
+def test_each_field_of_a_number_is_drawn_afresh():
     rng = random.Random(0)
     numbers = [scan_check.number_text(rng) for _ in range(400)]
-    shapes = {re.sub(r"\d", "9", text) for text in numbers}
-    expected = {re.sub(r"\{d(\d)\}", lambda m: "9" * int(m[1]), p) for p in scan_check.PATTERNS}
-    assert shapes == expected
     dates = [text.split("/") for text in numbers if "/" in text]
     # Two fields of the same pattern are independent: a date's halves rarely agree.
     assert len(dates) > 20 and sum(day == month for day, month in dates) <= len(dates) // 10
@@ -103,6 +112,16 @@ def test_build_names_missing_fonts_of_its_own_without_the_apt_hint(tmp_path):
 
 def _dejavu() -> list[str]:
     return [str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")]
+
+
+def test_a_set_with_symbols_labels_their_digits_only(tmp_path):
+    scan_check.build(tmp_path, count=12, seed=0, fonts=_dejavu(), symbols=True)
+    written = json.loads((tmp_path / "written.json").read_text())
+    labels = json.loads((tmp_path / "labels.json").read_text())
+    assert {name: re.sub(r"\D", "", text) for name, text in written.items()} == labels
+    assert {re.sub(r"\d", "9", text) for text in written.values()} <= _shapes(
+        scan_check.SYMBOL_PATTERNS
+    )
 
 
 def test_a_form_of_boxes_holds_digits_only(tmp_path):

@@ -452,7 +452,10 @@ def test_repeated_classes(fake_digits):
 # --- marks and styles --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kinds", [DEFAULT_DISTRACTOR_KINDS, ("slash", "flat_slash")])
+SIGNS = ("plus", "hash", "percent", "dollar", "parenthesis")
+
+
+@pytest.mark.parametrize("kinds", [DEFAULT_DISTRACTOR_KINDS, ("slash", "flat_slash"), SIGNS])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_distractors_are_background(fake_digits, layout, kinds):
     plain = CanvasSpec(width=120, layout=layout, **INK_ONLY)
@@ -484,6 +487,21 @@ def test_slashes_on_a_line_are_strokes_across_its_middle(fake_digits, kind, each
             assert each[0] < width_per_height[-1] < each[1]
     assert len(width_per_height) > len(with_marks)
     assert median[0] < np.median(width_per_height) < median[1]
+
+
+@pytest.mark.parametrize("kind", SIGNS)
+def test_signs_on_a_line_stand_across_its_middle(fake_digits, kind):
+    plain = CanvasSpec(width=160, layout="line", **INK_ONLY)
+    marked = dataclasses.replace(plain, distractors=(2, 2), distractor_kinds=(kind,))
+    without, with_marks = render(plain, fake_digits), render(marked, fake_digits)
+    signs = 0
+    for canvas, changed in zip(with_marks, with_marks.images != without.images, strict=True):
+        middle = (canvas.boxes[:, 1].min() + canvas.boxes[:, 3].max()) // 2
+        changed = ndimage.binary_closing(changed, np.ones((5, 5)))  # a sign's strokes as one
+        for rows, _ in ndimage.find_objects(ndimage.label(changed)[0]):
+            assert rows.start <= middle < rows.stop
+            signs += 1
+    assert signs > len(with_marks)
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,12 @@
-"""Non-digit marks (dots, commas, dashes, underlines, specks, slashes) drawn into the ink layer.
+"""Non-digit marks (dots, commas, dashes, underlines, specks, slashes, signs) drawn into the
+ink layer.
 
 Marks keep clear of every digit's box, so they never change a digit's mask: they are
 background in the labels, which is what the model must learn of punctuation on real scans.
 On ``line`` layouts dots and commas sit on the line's baseline, as in "1,000.50", and
 slashes straddle the line, as in "19/19": a little taller than the digits (``slash``) or
-shorter and flatter (``flat_slash``).
+shorter and flatter (``flat_slash``). So do the signs that stand beside numbers, drawn as
+pen strokes: "+", "#", "%", "$" and a parenthesis, "(" or ")" by size.
 
 *Separators* are such marks written between two digits of a line: the line layout widens the
 gap before a digit to hold one (:func:`choose_separators`), and :func:`draw_separators`
@@ -26,7 +28,7 @@ from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 SIZES = 8
 _TRIES = 8
 _ON_BASELINE = ("dot", "comma")
-_ACROSS_LINE = ("slash", "flat_slash")
+_ACROSS_LINE = ("slash", "flat_slash", "plus", "hash", "percent", "dollar", "parenthesis")
 # Free pixels kept on each side of a separator, so that it never touches a digit's box.
 _CLEARANCE = 2
 # A box (x0, y0, x1, y1) that touches nothing on a canvas.
@@ -316,6 +318,68 @@ def _stroke(height: int, width: int, size: float, digit_height: float) -> np.nda
     return mark
 
 
+def _sign_box(size: float, digit_height: float, height: float, aspect: float):
+    """A blank mark for a sign ``height`` (+ 0.3 by ``size``) digit heights tall and
+    ``aspect`` times as wide, its pen's thickness, and its inner (top, left, bottom, right)."""
+    tall = max(6, round((height + 0.3 * size) * digit_height))
+    wide = max(4, round(tall * aspect))
+    pen = max(1, round(0.1 * digit_height)) + int(size > 0.5)
+    edge = pen // 2 + 1
+    return _canvas(tall + 2 * edge, wide + 2 * edge), pen, (edge, edge, tall + edge, wide + edge)
+
+
+def _plus(size: float, digit_height: float) -> np.ndarray:
+    mark, pen, (top, left, bottom, right) = _sign_box(size, digit_height, 0.45, 1.0)
+    middle_row, middle_col = (top + bottom) // 2, (left + right) // 2
+    cv2.line(mark, (left, middle_row), (right, middle_row), 255, pen, cv2.LINE_AA)
+    cv2.line(mark, (middle_col, top), (middle_col, bottom), 255, pen, cv2.LINE_AA)
+    return mark
+
+
+def _hash(size: float, digit_height: float) -> np.ndarray:
+    """A "#": two strokes leaning a little, crossed by two level ones."""
+    mark, pen, (top, left, bottom, right) = _sign_box(size, digit_height, 0.7, 0.8)
+    width, height = right - left, bottom - top
+    for share in (0.35, 0.75):
+        x = left + round(share * width)
+        cv2.line(mark, (x, top), (x - width // 5, bottom), 255, pen, cv2.LINE_AA)
+        row = top + round((share - 0.05) * height)
+        cv2.line(mark, (left, row), (right, row), 255, pen, cv2.LINE_AA)
+    return mark
+
+
+def _percent(size: float, digit_height: float) -> np.ndarray:
+    """A "%": a stroke from the bottom left to the top right, a small ring at either end."""
+    mark, pen, (top, left, bottom, right) = _sign_box(size, digit_height, 0.7, 0.8)
+    radius = max(1, (right - left) // 5)
+    cv2.line(mark, (left, bottom), (right, top), 255, pen, cv2.LINE_AA)
+    thin = max(1, pen * 2 // 3)
+    cv2.circle(mark, (left + radius, top + radius), radius, 255, thin, cv2.LINE_AA)
+    cv2.circle(mark, (right - radius, bottom - radius), radius, 255, thin, cv2.LINE_AA)
+    return mark
+
+
+def _dollar(size: float, digit_height: float) -> np.ndarray:
+    """A "$": an S of two arcs, a stroke through it top to bottom."""
+    mark, pen, (top, left, bottom, right) = _sign_box(size, digit_height, 0.9, 0.55)
+    width, height = right - left, bottom - top
+    centre_col, half_width, quarter = left + width // 2, max(1, width // 2), max(1, height // 5)
+    upper, lower = top + height * 3 // 10, top + height * 7 // 10
+    cv2.ellipse(mark, (centre_col, upper), (half_width, quarter), 0, 90, 330, 255, pen)
+    cv2.ellipse(mark, (centre_col, lower), (half_width, quarter), 0, -90, 150, 255, pen)
+    cv2.line(mark, (centre_col, top), (centre_col, bottom), 255, max(1, pen - 1), cv2.LINE_AA)
+    return mark
+
+
+def _parenthesis(size: float, digit_height: float) -> np.ndarray:
+    """A "(" for the smaller half of the sizes, ")" for the larger."""
+    mark, pen, (top, left, bottom, right) = _sign_box(size, digit_height, 1.0, 0.35)
+    centre = (right + (right - left), (top + bottom) // 2)
+    axes = (2 * (right - left), (bottom - top) // 2)
+    cv2.ellipse(mark, centre, axes, 0, 150, 210, 255, pen, cv2.LINE_AA)
+    return mark[:, ::-1].copy() if size > 0.5 else mark
+
+
 _MARKS = {
     "dot": _dot,
     "comma": _comma,
@@ -324,4 +388,9 @@ _MARKS = {
     "speck": _speck,
     "slash": _slash,
     "flat_slash": _flat_slash,
+    "plus": _plus,
+    "hash": _hash,
+    "percent": _percent,
+    "dollar": _dollar,
+    "parenthesis": _parenthesis,
 }

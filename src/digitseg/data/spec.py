@@ -9,7 +9,21 @@ from dataclasses import dataclass, field, fields
 LAYOUTS = ("scatter", "line")
 BACKGROUND_STYLES = ("black", "noise", "paper")
 POLARITIES = ("light_on_dark", "dark_on_light", "random")
-DISTRACTOR_KINDS = ("dot", "comma", "dash", "underline", "speck", "slash", "flat_slash")
+# Signs ("$1,250", "(555)", "45%", "#12", "+49") are the kinds from "plus" on.
+DISTRACTOR_KINDS = (
+    "dot",
+    "comma",
+    "dash",
+    "underline",
+    "speck",
+    "slash",
+    "flat_slash",
+    "plus",
+    "hash",
+    "percent",
+    "dollar",
+    "parenthesis",
+)
 # The kinds a spec draws unless it names its own: the presets' fixed splits were drawn with
 # these, so a new kind joins only the specs that ask for it.
 DEFAULT_DISTRACTOR_KINDS = ("dot", "comma", "dash", "underline", "speck")
