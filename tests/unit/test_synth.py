@@ -18,6 +18,7 @@ from digitseg.data.spec import (
     BACKGROUND_STYLES,
     DEFAULT_DISTRACTOR_KINDS,
     LAYOUTS,
+    SIGN_KINDS,
     CanvasSpec,
     SpecError,
 )
@@ -452,10 +453,7 @@ def test_repeated_classes(fake_digits):
 # --- marks and styles --------------------------------------------------------------------
 
 
-SIGNS = ("plus", "hash", "percent", "dollar", "parenthesis")
-
-
-@pytest.mark.parametrize("kinds", [DEFAULT_DISTRACTOR_KINDS, ("slash", "flat_slash"), SIGNS])
+@pytest.mark.parametrize("kinds", [DEFAULT_DISTRACTOR_KINDS, ("slash", "flat_slash"), SIGN_KINDS])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_distractors_are_background(fake_digits, layout, kinds):
     plain = CanvasSpec(width=120, layout=layout, **INK_ONLY)
@@ -489,7 +487,7 @@ def test_slashes_on_a_line_are_strokes_across_its_middle(fake_digits, kind, each
     assert median[0] < np.median(width_per_height) < median[1]
 
 
-@pytest.mark.parametrize("kind", SIGNS)
+@pytest.mark.parametrize("kind", SIGN_KINDS)
 def test_signs_on_a_line_stand_across_its_middle(fake_digits, kind):
     plain = CanvasSpec(width=160, layout="line", **INK_ONLY)
     marked = dataclasses.replace(plain, distractors=(2, 2), distractor_kinds=(kind,))

@@ -23,12 +23,12 @@ import cv2
 import numpy as np
 
 from digitseg.data.rng import CounterRandom, to_integers
-from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
+from digitseg.data.spec import MNIST_INK_SIDE, SIGN_KINDS, CanvasSpec
 
 SIZES = 8
 _TRIES = 8
 _ON_BASELINE = ("dot", "comma")
-_ACROSS_LINE = ("slash", "flat_slash", "plus", "hash", "percent", "dollar", "parenthesis")
+_ACROSS_LINE = ("slash", "flat_slash", *SIGN_KINDS)
 # Free pixels kept on each side of a separator, so that it never touches a digit's box.
 _CLEARANCE = 2
 # A box (x0, y0, x1, y1) that touches nothing on a canvas.

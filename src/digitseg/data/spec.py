@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, fields
 LAYOUTS = ("scatter", "line")
 BACKGROUND_STYLES = ("black", "noise", "paper")
 POLARITIES = ("light_on_dark", "dark_on_light", "random")
-# Signs ("$1,250", "(555)", "45%", "#12", "+49") are the kinds from "plus" on.
+# Signs that stand beside numbers: "+49", "#12", "45%", "$1,250", "(555)".
+SIGN_KINDS = ("plus", "hash", "percent", "dollar", "parenthesis")
 DISTRACTOR_KINDS = (
     "dot",
     "comma",
@@ -18,11 +19,7 @@ DISTRACTOR_KINDS = (
     "speck",
     "slash",
     "flat_slash",
-    "plus",
-    "hash",
-    "percent",
-    "dollar",
-    "parenthesis",
+    *SIGN_KINDS,
 )
 # The kinds a spec draws unless it names its own: the presets' fixed splits were drawn with
 # these, so a new kind joins only the specs that ask for it.

@@ -20,7 +20,7 @@ from digitseg.inference.slant import estimate_lean
 from digitseg.postprocess import Instance, reading_order
 
 # A 1 leaning at least this many px per row more than its line's writing (about 11 degrees)
-# is a slash; the scan check's slashes lean 0.31 more (median), its 1s at most 0.15.
+# is a slash; the scan check's slashes lean 0.31 more (median), its 1s at most 0.11.
 MIN_SLASH_LEAN = 0.2
 
 
