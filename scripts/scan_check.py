@@ -5,14 +5,16 @@
     python scripts/scan_check.py evaluate --classifier none   # the segmenter's labels alone
     python scripts/scan_check.py evaluate --enlarge 12   # as a 12 times finer photo shows it
     python scripts/scan_check.py evaluate --rotate 12    # as a photo tilted 12 degrees shows it
-    python scripts/scan_check.py evaluate --keep-slashes # dates' slashes read as 1s, as before
+    python scripts/scan_check.py evaluate --keep-marks   # slashes and commas read as digits
+    python scripts/scan_check.py build --out data/scan_more --typefaces more --count 180 --seed 31
     python scripts/scan_check.py build --out data/scan_printed --fonts /path/to/Font.ttf ...
     python scripts/scan_check.py build --out data/scan_boxes --paper boxes  # or squared
     python scripts/scan_check.py build --out data/scan_shadow --shadow
     python scripts/scan_check.py build --out data/scan_symbols --symbols  # $ % # + ( ) :
 
 The digits come from handwriting fonts of other writers (Debian: apt-get install
-fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript), not from MNIST; the
+fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript; ``--typefaces more``:
+nine more, apt-get install fonts-bwht fonts-sjfonts fonts-humor-sans), not from MNIST; the
 paper (illumination, grain, ruled lines, ink colour, slight rotation, JPEG; or squared
 paper, a form's boxes, a shadow) is drawn here,
 independently of the training generator. Numbers carry punctuation ("1,250.75", "12-34")
@@ -22,8 +24,9 @@ rate and digit-count accuracy of the digits read against the digits written, and
 per kind of punctuation and per typeface, and the seconds it took per image. ``--enlarge``
 reads each image enlarged (bicubic), as a photo of higher resolution would show it: digits
 hundreds of pixels tall; ``--rotate`` reads it rotated (degrees, counter-clockwise, the
-paper run on into the corners), as a tilted photo would show it; ``--keep-slashes`` reads
-every 1, even one leaning far more than its line (a date's slash; by default left out).
+paper run on into the corners), as a tilted photo would show it; ``--keep-marks`` reads
+every mark the net takes for a digit, even a 1 leaning far more than its line (a date's
+slash) or a short mark hanging below it (a comma), which are left out by default.
 """
 
 import argparse
@@ -38,13 +41,32 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-FONTS = [
-    "/usr/share/fonts/truetype/fifthhorseman/dkg.ttf",
-    "/usr/share/fonts/truetype/fifthhorseman/dkgIt.ttf",
-    "/usr/share/fonts/truetype/breip/Breip.ttf",
-    "/usr/share/fonts/truetype/femkeklaver/femkeklaver.ttf",
-    "/usr/share/fonts/truetype/rufscript/Rufscript010.ttf",
-]
+# Handwriting typefaces by set: their files and the Debian packages that install them.
+# "first": the five the check began with; "more": nine more writers, marker pens among them.
+TYPEFACES = {
+    "first": (
+        [
+            "/usr/share/fonts/truetype/fifthhorseman/dkg.ttf",
+            "/usr/share/fonts/truetype/fifthhorseman/dkgIt.ttf",
+            "/usr/share/fonts/truetype/breip/Breip.ttf",
+            "/usr/share/fonts/truetype/femkeklaver/femkeklaver.ttf",
+            "/usr/share/fonts/truetype/rufscript/Rufscript010.ttf",
+        ],
+        "fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript",
+    ),
+    "more": (
+        [
+            *(
+                f"/usr/share/fonts/opentype/bwht/BecauseWe{name}-Regular.otf"
+                for name in ("Build", "Connect", "Create", "Learn", "Mentor", "Organize")
+            ),
+            "/usr/share/fonts/truetype/sjfonts/SteveHand.ttf",
+            "/usr/share/fonts/truetype/sjfonts/Delphine.ttf",
+            "/usr/share/fonts/truetype/humor-sans/Humor-Sans.ttf",
+        ],
+        "fonts-bwht fonts-sjfonts fonts-humor-sans",
+    ),
+}
 # "ruled": ruled lines under half the numbers; "squared": squared paper; "boxes": a form's
 # row of boxes on plain paper, a digit in each.
 PAPERS = ("ruled", "squared", "boxes")
@@ -132,23 +154,20 @@ def build(
     seed: int,
     force: bool = False,
     fonts: list[str] | None = None,
+    typefaces: str = "first",
     paper: str = "ruled",
     shadow: bool = False,
     symbols: bool = False,
 ) -> None:
-    """Draw ``count`` numbers in ``fonts`` (default: the handwriting ``FONTS``) into ``out``,
-    on ``paper`` (one of PAPERS), in a shadow falling across it where ``shadow``, with signs
-    and brackets (SYMBOL_PATTERNS) instead of punctuation where ``symbols``."""
+    """Draw ``count`` numbers in ``fonts`` (default: the set ``typefaces`` of TYPEFACES) into
+    ``out``, on ``paper`` (one of PAPERS), in a shadow falling across it where ``shadow``,
+    with signs and brackets (SYMBOL_PATTERNS) instead of punctuation where ``symbols``."""
     if (out / "labels.json").exists() and not force:
         raise SystemExit(f"{out} already holds a set (labels.json); pass --force to rebuild it")
-    font_files = fonts or FONTS
+    font_files, packages = (fonts, None) if fonts else TYPEFACES[typefaces]
     missing = [f for f in font_files if not Path(f).is_file()]
     if missing:
-        install = (
-            ": apt-get install fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript"
-            if fonts is None
-            else ""
-        )
+        install = f": apt-get install {packages}" if packages else ""
         raise SystemExit(
             f"fonts missing: {', '.join(missing)}; the set is only the same with all of them"
             + install
@@ -194,7 +213,7 @@ def evaluate(
     classifier: Path | None,
     enlarge: float = 1.0,
     rotate: float = 0.0,
-    keep_slashes: bool = False,
+    keep_marks: bool = False,
 ) -> None:
     from digitseg import Segmenter
     from digitseg.inference import read_image
@@ -215,7 +234,7 @@ def evaluate(
             image = cv2.resize(image, None, fx=enlarge, fy=enlarge, interpolation=cv2.INTER_CUBIC)
         image = rotated(image, rotate)
         start = time.perf_counter()
-        read = segmenter.run(image, drop_slashes=not keep_slashes).text.replace("\n", "")
+        read = segmenter.run(image, drop_marks=not keep_marks).text.replace("\n", "")
         seconds += time.perf_counter() - start
         hits[name] = read == truth
         count_ok += len(read) == len(truth)
@@ -227,8 +246,8 @@ def evaluate(
         f"\n{n} images: exact match {np.mean(list(hits.values())):.3f}, digit count right "
         f"{count_ok / n:.3f}, character error rate {errors / total:.3f}, "
         f"{seconds / n:.2f} s per image  ({checkpoint}, classifier {classifier}, images "
-        f"enlarged {enlarge:g} times, rotated {rotate:g} degrees, slashes "
-        f"{'kept' if keep_slashes else 'dropped'})"
+        f"enlarged {enlarge:g} times, rotated {rotate:g} degrees, slashes and "
+        f"commas {'kept' if keep_marks else 'dropped'})"
     )
     if written:
         punctuation = {
@@ -285,7 +304,13 @@ def main() -> None:
         "punctuation",
     )
     build_parser.add_argument(
-        "--fonts", nargs="+", help="TrueType files to write in (default: the five above)"
+        "--typefaces",
+        choices=TYPEFACES,
+        default="first",
+        help="the handwriting typefaces to write in: the first five, or nine more",
+    )
+    build_parser.add_argument(
+        "--fonts", nargs="+", help="TrueType files to write in instead of --typefaces"
     )
     evaluate_parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
     evaluate_parser.add_argument(
@@ -304,16 +329,17 @@ def main() -> None:
         help="read each image rotated this many degrees, counter-clockwise",
     )
     evaluate_parser.add_argument(
-        "--keep-slashes", action="store_true", help="read 1s leaning far more than their line too"
+        "--keep-marks",
+        action="store_true",
+        help="read slashes and commas the net takes for digits too",
     )
     args = parser.parse_args()
     if args.action == "build":
-        options = {k: getattr(args, k) for k in ("force", "fonts", "paper", "shadow", "symbols")}
+        names = ("force", "fonts", "typefaces", "paper", "shadow", "symbols")
+        options = {name: getattr(args, name) for name in names}
         build(args.out, args.count, args.seed, **options)
         return
-    evaluate(
-        args.out, args.checkpoint, args.classifier, args.enlarge, args.rotate, args.keep_slashes
-    )
+    evaluate(args.out, args.checkpoint, args.classifier, args.enlarge, args.rotate, args.keep_marks)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ def score(canvases: list[Canvas], segmenter: Segmenter, config, cfg) -> dict[str
     evaluation settings ``cfg`` (its slashes and IoU threshold)."""
     scores = []
     for canvas in canvases:
-        result = segmenter.read(canvas.outputs, config, cfg.drop_slashes)
+        result = segmenter.read(canvas.outputs, config, cfg.drop_marks)
         found = ImageInstances.from_instances(result.instances, canvas.outputs.input_shape)
         scores.append(
             score_image(canvas.truth, found, canvas.truth_text, result.text, cfg.iou_threshold)

@@ -10,9 +10,10 @@ Canvases come from a preset's split (``source=preset``, rendered on the fly: the
 post-processing of ``digitseg-segment``, with ``scale=1.0``: generated digits are at the
 size the model trained on, and estimating the scale would only add noise (``scale=null``
 estimates it, as ``digitseg-segment`` does; so do ``slant=null`` and ``rotation=null``,
-whose defaults read canvases as they are) and ``drop_slashes=false``: each generated digit
+whose defaults read canvases as they are) and ``drop_marks=false``: each generated digit
 has its own MNIST writer, and many 1s lean far more than their neighbours, which
-``digitseg-segment`` would take for a date's slashes. The report lands in the Hydra run folder
+``digitseg-segment`` would take for a date's slashes, and scattered digits at different
+heights, which it would take for commas. The report lands in the Hydra run folder
 (``outputs/eval/<time>/``; see :mod:`digitseg.reports.writing`).
 """
 
@@ -53,7 +54,7 @@ def evaluate(cfg: DictConfig) -> dict:
         source.items, total=source.count, desc=f"evaluating ({device})", unit="canvas"
     ):
         result = segmenter.run(
-            item.image, cfg.polarity, cfg.scale, cfg.slant, cfg.rotation, cfg.drop_slashes
+            item.image, cfg.polarity, cfg.scale, cfg.slant, cfg.rotation, cfg.drop_marks
         )
         evaluation.add(item, result)
 
@@ -61,7 +62,7 @@ def evaluate(cfg: DictConfig) -> dict:
         "scale",
         "slant",
         "rotation",
-        "drop_slashes",
+        "drop_marks",
         "polarity",
         "iou_threshold",
         "classifier",

@@ -121,11 +121,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "rotated level; 0: read as it is)",
     )
     parser.add_argument(
-        "--keep-slashes",
+        "--keep-marks",
         action="store_true",
-        help="read every 1 as a digit (default: a 1 between two digits of its line that "
-        "leans far more than the rest of the line is a date's slash and left out; keep "
-        "them where a line's digits have different writers)",
+        help="read every mark the net takes for a digit (default: a 1 between two digits of "
+        "its line that leans far more than the rest of the line is a date's slash, and a "
+        "short mark hanging below a line of three or more digits is a comma; both are left out; "
+        "keep them where a line's digits have different writers or are scattered)",
     )
     parser.add_argument(
         "--zooms",
@@ -339,7 +340,7 @@ def _segment_one(
     """The record of one image, whose pictures are written all or none."""
     image = read_image(path, max_pixels=args.max_pixels)
     result = segmenter.run(
-        image, args.polarity, args.scale, args.slant, args.rotation, not args.keep_slashes
+        image, args.polarity, args.scale, args.slant, args.rotation, not args.keep_marks
     )
     pictures, records = {}, []
     for k, instance in enumerate(result.instances):
@@ -396,7 +397,7 @@ def _write_reports(output: Path, args, segmenter: Segmenter, images: list, error
         "backend": args.backend,
         "zooms": list(segmenter.zooms),
         "classifier": None if args.classifier is None else str(args.classifier),
-        "drop_slashes": not args.keep_slashes,
+        "drop_marks": not args.keep_marks,
         "config": {"model": config["model"]["net"], "data": config["data"].get("name")},
     }
     predictions = json.dumps({"model": model, "images": images, "errors": errors}, indent=1)

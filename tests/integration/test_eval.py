@@ -58,7 +58,7 @@ def test_report_folder_holds_every_file(m2nist_report):
         "scale": 1.0,
         "slant": 0.0,
         "rotation": 0.0,
-        "drop_slashes": False,
+        "drop_marks": False,
         "polarity": "auto",
         "iou_threshold": 0.5,
         "zooms": [1.0, 1.3],

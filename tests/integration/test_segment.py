@@ -59,7 +59,7 @@ def test_segment_writes_the_output_contract(tiny_model, inputs, tmp_path):
     assert predictions["model"]["checkpoint"] == str(tiny_model)
     assert predictions["model"]["zooms"] == [1.0]
     assert predictions["model"]["classifier"] is None
-    assert predictions["model"]["drop_slashes"] is True
+    assert predictions["model"]["drop_marks"] is True
     assert [e["file"] for e in predictions["errors"]] == ["broken.png"]
     assert [i["file"] for i in predictions["images"]] == ["canvas_0.png", "canvas_1.png"]
     for image in predictions["images"]:

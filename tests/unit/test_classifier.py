@@ -134,9 +134,9 @@ class FindsTheTruth:
         self.ids = {match_channels(c.image, 1).tobytes(): c.instances for c in canvases}
 
     def segment(
-        self, image: np.ndarray, scale=None, slant=None, rotation=None, drop_slashes=True
+        self, image: np.ndarray, scale=None, slant=None, rotation=None, drop_marks=True
     ) -> list[Instance]:
-        assert not drop_slashes, "generated canvases mix writers: no slashes to drop"
+        assert not drop_marks, "generated canvases mix writers: no slashes or commas to drop"
         ids = self.ids[image.tobytes()]
         stray = np.zeros(ids.shape, bool)
         stray.flat[np.flatnonzero(ids == 0)[:3]] = True

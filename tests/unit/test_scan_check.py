@@ -58,6 +58,8 @@ def test_each_step_refuses_the_other_steps_options(tmp_path):
         ["evaluate", "--enlarge", "0"],
         ["build", "--rotate", "10"],
         ["evaluate", "--rotate", "nan"],
+        ["evaluate", "--typefaces", "more"],
+        ["build", "--typefaces", "second"],
     ):
         run = subprocess.run(
             [*script, *argv, "--out", str(tmp_path)], capture_output=True, text=True
@@ -66,10 +68,17 @@ def test_each_step_refuses_the_other_steps_options(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_build_names_missing_fonts_instead_of_drawing_a_different_set(tmp_path, monkeypatch):
-    monkeypatch.setattr(scan_check, "FONTS", [str(tmp_path / "absent.ttf")])
-    with pytest.raises(SystemExit, match=r"fonts missing: .*absent\.ttf.*apt-get install"):
-        scan_check.build(tmp_path / "set", count=1, seed=0)
+@pytest.mark.parametrize("typefaces", ["first", "more"])
+def test_build_names_missing_fonts_instead_of_drawing_a_different_set(
+    tmp_path, monkeypatch, typefaces
+):
+    packages = scan_check.TYPEFACES[typefaces][1]
+    absent = {typefaces: ([str(tmp_path / "absent.ttf")], packages)}
+    monkeypatch.setattr(scan_check, "TYPEFACES", absent)
+    with pytest.raises(
+        SystemExit, match=rf"fonts missing: .*absent\.ttf.*apt-get install {packages}"
+    ):
+        scan_check.build(tmp_path / "set", count=1, seed=0, typefaces=typefaces)
     assert not (tmp_path / "set").exists()
 
 

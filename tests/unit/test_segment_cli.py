@@ -20,14 +20,14 @@ class FakeSegmenter:
     config = {"model": {"net": "fake"}, "data": {"name": None}}
     zooms = (1.0,)
     digits, label, failure = 1, 1, RuntimeError("boom")
-    asked_to_drop_slashes: list[bool] = []  # per run, set afresh for each test
+    asked_to_drop_marks: list[bool] = []  # per run, set afresh for each test
 
     @classmethod
     def from_checkpoint(cls, *args, **kwargs):
         return cls()
 
-    def run(self, image, polarity, scale, slant, rotation, drop_slashes):
-        self.asked_to_drop_slashes.append(drop_slashes)
+    def run(self, image, polarity, scale, slant, rotation, drop_marks):
+        self.asked_to_drop_marks.append(drop_marks)
         height, width = image.shape[:2]
         if height == 1:
             raise self.failure
@@ -41,7 +41,7 @@ class FakeSegmenter:
 @pytest.fixture(autouse=True)
 def fake_model(monkeypatch):
     monkeypatch.setattr(segment, "Segmenter", FakeSegmenter)
-    monkeypatch.setattr(FakeSegmenter, "asked_to_drop_slashes", [])
+    monkeypatch.setattr(FakeSegmenter, "asked_to_drop_marks", [])
 
 
 def save(path, height, width):
@@ -189,13 +189,13 @@ def test_bad_numbers_are_refused_before_any_work(tmp_path, capsys, option):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize(("more", "dropped"), [([], True), (["--keep-slashes"], False)])
+@pytest.mark.parametrize(("more", "dropped"), [([], True), (["--keep-marks"], False)])
 def test_slashes_are_dropped_unless_kept_and_the_run_says_which(tmp_path, more, dropped):
     save(tmp_path / "a.png", 20, 20)
     save(tmp_path / "b.png", 20, 20)
     assert run(tmp_path / "a.png", tmp_path / "b.png", output=tmp_path / "out", more=more) == 0
-    assert FakeSegmenter.asked_to_drop_slashes == [dropped, dropped]
-    assert predictions(tmp_path / "out")["model"]["drop_slashes"] is dropped
+    assert FakeSegmenter.asked_to_drop_marks == [dropped, dropped]
+    assert predictions(tmp_path / "out")["model"]["drop_marks"] is dropped
 
 
 def test_numbers_within_range_are_taken(tmp_path):

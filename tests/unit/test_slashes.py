@@ -117,7 +117,7 @@ def test_the_segmenter_leaves_slashes_out_unless_asked_to_keep_them(slant):
     segmenter = Segmenter(BrightIsDigit(digit=1), CONFIG, zooms=1.0)
     image = _date_image()
     dropped = segmenter.run(image, scale=1.0, slant=slant, rotation=0.0)
-    kept = segmenter.run(image, scale=1.0, slant=slant, rotation=0.0, drop_slashes=False)
+    kept = segmenter.run(image, scale=1.0, slant=slant, rotation=0.0, drop_marks=False)
     assert (dropped.text, kept.text) == ("1111", "11111")
     assert [i.bbox for i in dropped.instances] == [kept.instances[k].bbox for k in (0, 1, 3, 4)]
     assert (dropped.labels == kept.labels).all()  # the class map is the net's

@@ -80,7 +80,7 @@ def _found_digits(
 ) -> Iterator[tuple[Instance, int]]:
     """The digits ``segmenter`` finds in ``gray`` that match a true digit of the ``instances``
     id map (the evaluation's mask IoU matching), each with that digit's label."""
-    found = segmenter.segment(gray, scale=1.0, slant=0.0, rotation=0.0, drop_slashes=False)
+    found = segmenter.segment(gray, scale=1.0, slant=0.0, rotation=0.0, drop_marks=False)
     truth = instances[None] == np.arange(1, len(labels) + 1, dtype=instances.dtype)[:, None, None]
     iou = mask_iou(truth, ImageInstances.from_instances(found, instances.shape).masks)
     for digit, number in zip(found, match(iou), strict=True):

@@ -23,9 +23,10 @@ Post-processing groups the probabilities into digits at the normalised size, whe
 are as tall as in training whatever the photo's resolution; the digits' boxes and masks are
 then scaled to the input's pixels.
 With a ``classifier`` (:mod:`digitseg.classifier`), each digit found is read again from a
-crop around it, and its label is the one both nets' probabilities agree on best. Last, a 1
-leaning far more than the rest of its line is taken for a date's slash and left out
-(:mod:`~digitseg.inference.slashes`).
+crop around it, and its label is the one both nets' probabilities agree on best. Last, the
+punctuation the net reads as digits is left out: a mark hanging below its line is taken
+for a comma (:mod:`~digitseg.inference.commas`), a 1 leaning far more than the rest of its
+line for a date's slash (:mod:`~digitseg.inference.slashes`).
 """
 
 import json
@@ -48,6 +49,7 @@ from digitseg.classifier import (
 )
 from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 from digitseg.data.transforms import match_channels, to_tensor
+from digitseg.inference.commas import without_commas
 from digitseg.inference.ink import ink_mask, without_rules
 from digitseg.inference.lines import without_box_lines
 from digitseg.inference.rotation import (
@@ -111,7 +113,9 @@ class Segmentation:
 
     instances: list[Instance]
     text: str
-    labels: np.ndarray  # the net's class map, (H, W) uint8: a slash left out is still a 1 here
+    labels: (
+        np.ndarray
+    )  # the net's class map, (H, W) uint8: a slash or comma left out is still there
     polarity: str
     scale: float
     slant: float = 0.0  # the shear the image was read with, px per row (0: as it is)
@@ -214,10 +218,10 @@ class Segmenter:
         scale: float | None = None,
         slant: float | None = None,
         rotation: float | None = None,
-        drop_slashes: bool = True,
+        drop_marks: bool = True,
     ) -> list[Instance]:
         """Digit instances of ``image`` (uint8 (H, W) or (H, W, 3)) in reading order."""
-        return self.run(image, polarity, scale, slant, rotation, drop_slashes).instances
+        return self.run(image, polarity, scale, slant, rotation, drop_marks).instances
 
     def run(
         self,
@@ -226,7 +230,7 @@ class Segmenter:
         scale: float | None = None,
         slant: float | None = None,
         rotation: float | None = None,
-        drop_slashes: bool = True,
+        drop_marks: bool = True,
     ) -> Segmentation:
         """Instances, text and class map of ``image``. ``scale`` None means estimated;
         ``slant`` None too (the shear, px per row, that sets writing leaning more than the
@@ -235,11 +239,13 @@ class Segmenter:
         climbing or falling across the image: :mod:`~digitseg.inference.rotation`), 0 reads
         it as it is. The reading order is that of the upright image; where the image was
         rotated, the input's, unless that puts the digits on more lines (a steep line).
-        ``drop_slashes``: leave out the 1s that lean far more than the rest of their line, a
-        date's slashes (:mod:`~digitseg.inference.slashes`; this takes each line as one
-        writer's, which generated canvases are not)."""
+        ``drop_marks``: leave out the punctuation the net reads as digits: a 1 leaning far more
+        than the rest of its line, a date's slash (:mod:`~digitseg.inference.slashes`), and a
+        short mark hanging below a line of three or more digits, a comma
+        (:mod:`~digitseg.inference.commas`). Both take each line as one writer's line of
+        writing, which generated canvases are not."""
         outputs = self.outputs(image, polarity, scale, slant, rotation)
-        return self.read(outputs, drop_slashes=drop_slashes)
+        return self.read(outputs, drop_marks=drop_marks)
 
     def outputs(
         self,
@@ -268,8 +274,8 @@ class Segmenter:
         if degrees == 0:
             return as_is
         rotated = self._level_outputs(image, found, scale, slant, degrees, ink)
-        # Judged on every digit read, slashes included, whatever the caller keeps.
-        sureness = [_sureness(self.read(o, drop_slashes=False)) for o in (as_is, rotated)]
+        # Judged on every digit read, slashes and commas included, whatever the caller keeps.
+        sureness = [_sureness(self.read(o, drop_marks=False)) for o in (as_is, rotated)]
         return rotated if sureness[1] > sureness[0] else as_is
 
     def _level_outputs(
@@ -307,13 +313,13 @@ class Segmenter:
         self,
         outputs: NetOutputs,
         postprocess: PostprocessConfig | None = None,
-        drop_slashes: bool = True,
+        drop_marks: bool = True,
     ) -> Segmentation:
         """The digits of :meth:`outputs`, grouped by ``postprocess`` (None: the segmenter's)
-        and, with a classifier, relabelled from crops of the ink, without a date's slashes
-        unless ``drop_slashes`` is False (:meth:`run`); masks, boxes and class map scaled,
-        sheared and rotated back into the input's pixels. The class map is the net's, slashes
-        included."""
+        and, with a classifier, relabelled from crops of the ink, without the slashes and
+        commas read as digits unless ``drop_marks`` is False (:meth:`run`); masks, boxes and
+        class map scaled, sheared and rotated back into the input's pixels. The class map is
+        the net's, slashes and commas included."""
         probs = outputs.probs
         digits = extract_instances(probs, outputs.cores, postprocess or self.postprocess)
         if self.classifier is not None:
@@ -324,8 +330,8 @@ class Segmenter:
                 )
             theirs = classifier_probabilities(self.classifier, outputs.ink, digits)
             digits = combine_labels(digits, probs, theirs)
-        if drop_slashes:
-            digits = without_slashes(digits)
+        if drop_marks:  # commas first: a comma is no digit beside a slash
+            digits = without_slashes(without_commas(digits))
         amount, pad, shape = outputs.slant, outputs.pad, outputs.shape
         upright = (shape[0], shape[1] + 2 * pad)
         resized = resize_instances(digits, probs.shape[1:], upright)

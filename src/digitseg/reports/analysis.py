@@ -130,7 +130,7 @@ def eval_reading() -> dict:
     """How ``digitseg-eval`` reads canvases by default (``conf/eval.yaml``): polarity, scale,
     slant, rotation and whether slashes are dropped."""
     cfg = compose_eval()
-    return {key: cfg[key] for key in ("polarity", "scale", "slant", "rotation", "drop_slashes")}
+    return {key: cfg[key] for key in ("polarity", "scale", "slant", "rotation", "drop_marks")}
 
 
 @functools.cache
