@@ -5,7 +5,7 @@
     python scripts/scan_check.py evaluate --classifier none   # the segmenter's labels alone
     python scripts/scan_check.py evaluate --enlarge 12   # as a 12 times finer photo shows it
     python scripts/scan_check.py evaluate --rotate 12    # as a photo tilted 12 degrees shows it
-    python scripts/scan_check.py evaluate --keep-marks   # slashes and commas read as digits
+    python scripts/scan_check.py evaluate --keep-marks   # slashes, commas, dots read as digits
     python scripts/scan_check.py build --out data/scan_more --typefaces more --count 180 --seed 31
     python scripts/scan_check.py build --out data/scan_printed --fonts /path/to/Font.ttf ...
     python scripts/scan_check.py build --out data/scan_boxes --paper boxes  # or squared
@@ -26,7 +26,8 @@ reads each image enlarged (bicubic), as a photo of higher resolution would show 
 hundreds of pixels tall; ``--rotate`` reads it rotated (degrees, counter-clockwise, the
 paper run on into the corners), as a tilted photo would show it; ``--keep-marks`` reads
 every mark the net takes for a digit, even a 1 leaning far more than its line (a date's
-slash) or a short mark hanging below it (a comma), which are left out by default.
+slash) or a short mark lying low between two digits (a comma or dot), which are left out by
+default.
 """
 
 import argparse
@@ -246,8 +247,8 @@ def evaluate(
         f"\n{n} images: exact match {np.mean(list(hits.values())):.3f}, digit count right "
         f"{count_ok / n:.3f}, character error rate {errors / total:.3f}, "
         f"{seconds / n:.2f} s per image  ({checkpoint}, classifier {classifier}, images "
-        f"enlarged {enlarge:g} times, rotated {rotate:g} degrees, slashes and "
-        f"commas {'kept' if keep_marks else 'dropped'})"
+        f"enlarged {enlarge:g} times, rotated {rotate:g} degrees, marks "
+        f"{'kept' if keep_marks else 'dropped'})"
     )
     if written:
         punctuation = {
@@ -303,13 +304,14 @@ def main() -> None:
         help="numbers with signs and brackets ($, %%, #, +, parentheses, colon) instead of "
         "punctuation",
     )
-    build_parser.add_argument(
+    typefaces = build_parser.add_mutually_exclusive_group()
+    typefaces.add_argument(
         "--typefaces",
         choices=TYPEFACES,
         default="first",
         help="the handwriting typefaces to write in: the first five, or nine more",
     )
-    build_parser.add_argument(
+    typefaces.add_argument(
         "--fonts", nargs="+", help="TrueType files to write in instead of --typefaces"
     )
     evaluate_parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
@@ -331,7 +333,7 @@ def main() -> None:
     evaluate_parser.add_argument(
         "--keep-marks",
         action="store_true",
-        help="read slashes and commas the net takes for digits too",
+        help="read slashes, commas and dots the net takes for digits too",
     )
     args = parser.parse_args()
     if args.action == "build":

@@ -5,7 +5,7 @@
         data=canvas split=val count=2000 classifier=null
 
 The net reads each canvas once (as ``digitseg-eval`` does: its checkpoint, zooms, scale, slant,
-rotation, polarity, classifier and slashes; everything after ``--`` is a ``digitseg-eval``
+rotation, polarity, classifier and marks; everything after ``--`` is a ``digitseg-eval``
 override); then every combination of the ``--set`` values (any
 :class:`~digitseg.postprocess.PostprocessConfig` field) groups the stored outputs into
 digits and is scored. The first row is the defaults.
@@ -81,7 +81,7 @@ def read_canvases(segmenter: Segmenter, cfg) -> list[Canvas]:
 
 def score(canvases: list[Canvas], segmenter: Segmenter, config, cfg) -> dict[str, float]:
     """The instance summary of every canvas read with post-processing ``config`` and the
-    evaluation settings ``cfg`` (its slashes and IoU threshold)."""
+    evaluation settings ``cfg`` (its marks and IoU threshold)."""
     scores = []
     for canvas in canvases:
         result = segmenter.read(canvas.outputs, config, cfg.drop_marks)

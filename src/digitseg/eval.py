@@ -12,8 +12,8 @@ size the model trained on, and estimating the scale would only add noise (``scal
 estimates it, as ``digitseg-segment`` does; so do ``slant=null`` and ``rotation=null``,
 whose defaults read canvases as they are) and ``drop_marks=false``: each generated digit
 has its own MNIST writer, and many 1s lean far more than their neighbours, which
-``digitseg-segment`` would take for a date's slashes, and scattered digits at different
-heights, which it would take for commas. The report lands in the Hydra run folder
+``digitseg-segment`` would take for a date's slashes, and scattered digits lie at any
+height, where it would take some for commas. The report lands in the Hydra run folder
 (``outputs/eval/<time>/``; see :mod:`digitseg.reports.writing`).
 """
 

@@ -123,10 +123,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--keep-marks",
         action="store_true",
-        help="read every mark the net takes for a digit (default: a 1 between two digits of "
-        "its line that leans far more than the rest of the line is a date's slash, and a "
-        "short mark hanging below a line of three or more digits is a comma; both are left out; "
-        "keep them where a line's digits have different writers or are scattered)",
+        help="read every mark the net takes for a digit (default: in a line of four or more, "
+        "a short mark lying low between two of them is a comma or dot, and a 1 between two "
+        "digits that leans far more than the rest of its line is a date's slash; both are "
+        "left out; keep them where a line's digits have different writers or lie scattered)",
     )
     parser.add_argument(
         "--zooms",

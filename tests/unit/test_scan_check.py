@@ -60,6 +60,7 @@ def test_each_step_refuses_the_other_steps_options(tmp_path):
         ["evaluate", "--rotate", "nan"],
         ["evaluate", "--typefaces", "more"],
         ["build", "--typefaces", "second"],
+        ["build", "--typefaces", "more", "--fonts", "mine.ttf"],
     ):
         run = subprocess.run(
             [*script, *argv, "--out", str(tmp_path)], capture_output=True, text=True

@@ -190,7 +190,7 @@ def test_bad_numbers_are_refused_before_any_work(tmp_path, capsys, option):
 
 
 @pytest.mark.parametrize(("more", "dropped"), [([], True), (["--keep-marks"], False)])
-def test_slashes_are_dropped_unless_kept_and_the_run_says_which(tmp_path, more, dropped):
+def test_marks_are_dropped_unless_kept_and_the_run_says_which(tmp_path, more, dropped):
     save(tmp_path / "a.png", 20, 20)
     save(tmp_path / "b.png", 20, 20)
     assert run(tmp_path / "a.png", tmp_path / "b.png", output=tmp_path / "out", more=more) == 0

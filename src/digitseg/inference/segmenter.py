@@ -24,9 +24,9 @@ are as tall as in training whatever the photo's resolution; the digits' boxes an
 then scaled to the input's pixels.
 With a ``classifier`` (:mod:`digitseg.classifier`), each digit found is read again from a
 crop around it, and its label is the one both nets' probabilities agree on best. Last, the
-punctuation the net reads as digits is left out: a mark hanging below its line is taken
-for a comma (:mod:`~digitseg.inference.commas`), a 1 leaning far more than the rest of its
-line for a date's slash (:mod:`~digitseg.inference.slashes`).
+punctuation the net reads as digits is left out (:mod:`~digitseg.inference.marks`): a short
+mark lying low between two digits, a comma or a dot, and a 1 leaning far more than the rest
+of its line, a date's slash.
 """
 
 import json
@@ -49,9 +49,9 @@ from digitseg.classifier import (
 )
 from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 from digitseg.data.transforms import match_channels, to_tensor
-from digitseg.inference.commas import without_commas
 from digitseg.inference.ink import ink_mask, without_rules
 from digitseg.inference.lines import without_box_lines
+from digitseg.inference.marks import without_marks
 from digitseg.inference.rotation import (
     MAX_ROTATION,
     level_rotation,
@@ -66,7 +66,6 @@ from digitseg.inference.slant import (
     unshear_map,
     upright_shear,
 )
-from digitseg.inference.slashes import without_slashes
 from digitseg.models.checkpoint import CheckpointError, load_model
 from digitseg.postprocess import (
     Instance,
@@ -113,9 +112,7 @@ class Segmentation:
 
     instances: list[Instance]
     text: str
-    labels: (
-        np.ndarray
-    )  # the net's class map, (H, W) uint8: a slash or comma left out is still there
+    labels: np.ndarray  # the net's class map, (H, W) uint8, marks left out included
     polarity: str
     scale: float
     slant: float = 0.0  # the shear the image was read with, px per row (0: as it is)
@@ -239,11 +236,10 @@ class Segmenter:
         climbing or falling across the image: :mod:`~digitseg.inference.rotation`), 0 reads
         it as it is. The reading order is that of the upright image; where the image was
         rotated, the input's, unless that puts the digits on more lines (a steep line).
-        ``drop_marks``: leave out the punctuation the net reads as digits: a 1 leaning far more
-        than the rest of its line, a date's slash (:mod:`~digitseg.inference.slashes`), and a
-        short mark hanging below a line of three or more digits, a comma
-        (:mod:`~digitseg.inference.commas`). Both take each line as one writer's line of
-        writing, which generated canvases are not."""
+        ``drop_marks``: leave out the punctuation the net reads as digits
+        (:mod:`~digitseg.inference.marks`): a short mark lying low between two digits of a
+        line, a comma or a dot, and a 1 leaning far more than the rest of its line, a date's
+        slash. Both take each line as one writer's, which generated canvases are not."""
         outputs = self.outputs(image, polarity, scale, slant, rotation)
         return self.read(outputs, drop_marks=drop_marks)
 
@@ -274,7 +270,7 @@ class Segmenter:
         if degrees == 0:
             return as_is
         rotated = self._level_outputs(image, found, scale, slant, degrees, ink)
-        # Judged on every digit read, slashes and commas included, whatever the caller keeps.
+        # Judged on every digit read, marks included, whatever the caller keeps.
         sureness = [_sureness(self.read(o, drop_marks=False)) for o in (as_is, rotated)]
         return rotated if sureness[1] > sureness[0] else as_is
 
@@ -316,10 +312,10 @@ class Segmenter:
         drop_marks: bool = True,
     ) -> Segmentation:
         """The digits of :meth:`outputs`, grouped by ``postprocess`` (None: the segmenter's)
-        and, with a classifier, relabelled from crops of the ink, without the slashes and
-        commas read as digits unless ``drop_marks`` is False (:meth:`run`); masks, boxes and
-        class map scaled, sheared and rotated back into the input's pixels. The class map is
-        the net's, slashes and commas included."""
+        and, with a classifier, relabelled from crops of the ink, without the marks read as
+        digits (commas, dots, slashes) unless ``drop_marks`` is False (:meth:`run`); masks,
+        boxes and class map scaled, sheared and rotated back into the input's pixels. The
+        class map is the net's, marks included."""
         probs = outputs.probs
         digits = extract_instances(probs, outputs.cores, postprocess or self.postprocess)
         if self.classifier is not None:
@@ -330,8 +326,8 @@ class Segmenter:
                 )
             theirs = classifier_probabilities(self.classifier, outputs.ink, digits)
             digits = combine_labels(digits, probs, theirs)
-        if drop_marks:  # commas first: a comma is no digit beside a slash
-            digits = without_slashes(without_commas(digits))
+        if drop_marks:
+            digits = without_marks(digits)
         amount, pad, shape = outputs.slant, outputs.pad, outputs.shape
         upright = (shape[0], shape[1] + 2 * pad)
         resized = resize_instances(digits, probs.shape[1:], upright)

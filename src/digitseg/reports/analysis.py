@@ -128,7 +128,7 @@ def preset_item(preset: str, split: str, index: int) -> EvalItem:
 @functools.cache
 def eval_reading() -> dict:
     """How ``digitseg-eval`` reads canvases by default (``conf/eval.yaml``): polarity, scale,
-    slant, rotation and whether slashes are dropped."""
+    slant, rotation and whether marks (slashes, commas, dots) are dropped."""
     cfg = compose_eval()
     return {key: cfg[key] for key in ("polarity", "scale", "slant", "rotation", "drop_marks")}
 
@@ -160,7 +160,7 @@ def report_segmenter(
 def inspect(segmenter: Segmenter, item: EvalItem, source: dict | None = None) -> Inspection:
     """Run ``segmenter`` on ``item`` as ``digitseg-eval`` does and draw it next to the truth.
     ``source`` is a report's (``metrics["source"]``) to read with its scale, slant,
-    rotation, polarity and slashes; None: ``digitseg-eval``'s defaults."""
+    rotation, polarity and marks; None: ``digitseg-eval``'s defaults."""
     source = source or {}
     reading = {key: source.get(key, default) for key, default in eval_reading().items()}
     result = segmenter.run(item.image, **reading)
