@@ -22,7 +22,7 @@ and take it for one writer's (:func:`without_marks`):
 On the generated canvases each digit has its own MNIST writer, and many 1s lean far more
 than their neighbours (numbers val read with the slash rule: exact match 0.887 -> 0.798),
 while scattered digits lie at any height; so ``digitseg-eval`` reads them without either
-rule. See docs/benchmarks.md, "Dates" and "Nine more writers, and commas".
+rule. See docs/benchmarks.md, "Dates" and "Nine more writers, commas and dots".
 """
 
 import numpy as np
