@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from digitseg.classes import NUM_CLASSES
-from digitseg.models.nets import FCN8, PadToMultiple, build_net
+from digitseg.models.nets import FCN8, PadToMultiple, build_net, net_options
 
 
 class _InputRecorder(nn.Module):
@@ -84,6 +84,16 @@ def test_bad_arguments_raise():
         build_net("NoSuchNet")
     with pytest.raises(ValueError, match=r"FPN takes no decoder_channels .*'~model.net.decoder_"):
         build_net("FPN", decoder_channels=(96, 64, 32, 16))  # U-Net's, which FPN would ignore
+
+
+def test_net_options_are_build_nets_and_the_architectures_own():
+    unet, fpn, fcn8 = net_options("unet"), net_options("FPN"), net_options("FCN8")
+    assert {"arch", "pad_mode", "extra_channels", "decoder_channels", "encoder_depth"} <= unet
+    assert "decoder_channels" not in fpn and "decoder_pyramid_channels" in fpn
+    assert "dropout" in fcn8 and "decoder_channels" not in fcn8
+    assert not any(name in unet for name in ("self", "kwargs", "checkpoint_path"))
+    with pytest.raises(ValueError, match="no architecture 'NoSuchNet'; .*fcn8"):
+        net_options("NoSuchNet")
 
 
 def test_the_readmes_other_architecture_composes_and_builds():

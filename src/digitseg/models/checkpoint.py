@@ -1,8 +1,10 @@
 """The stable model file (``models/digit_segmenter.ckpt``): weights plus the config that built them.
 
 The file holds only tensors and plain Python values, so it is read with
-``torch.load(weights_only=True)``: loading never runs code from the file. A file of another
-format or version is a clear error.
+``torch.load(weights_only=True)``, and its config is never instantiated: its net is built by
+one of digitseg's own builders, with options checked by name and type
+(:mod:`digitseg.models.stored_net`). Loading runs no code from the file. A file of another
+format or version, or a config naming anything else, is a clear error.
 """
 
 import logging
@@ -11,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
 from torch import nn
 
 from digitseg import __version__
+from digitseg.models.stored_net import RefusedConfig, build_stored_net
 
 log = logging.getLogger(__name__)
 FORMAT = "digitseg-segmenter"
@@ -87,7 +89,7 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu"):
     """The net of a model file, in eval mode, and the file's payload (config, metrics)."""
     path = Path(path)
     payload = _read(path, map_location)
-    net = instantiate(payload["config"]["model"]["net"])
+    net = _build(payload, path)
     _load_weights(net, payload, path, "the net its config builds")
     return net.eval(), payload
 
@@ -99,14 +101,36 @@ def init_weights(net: nn.Module, path: str | Path) -> None:
     _load_weights(_unwrap(net), _read(path, "cpu"), path, "the configured model.net")
 
 
+def _build(payload: dict, path: Path) -> nn.Module:
+    """The net the file's config describes, built without instantiating anything it names."""
+    try:
+        return build_stored_net(payload.get("config"))
+    except RefusedConfig as error:
+        raise CheckpointError(
+            f"{path} was refused: {error}. A model file may name only digitseg's own nets with "
+            "plain options; use one digitseg-train or digitseg-train-classifier wrote"
+        ) from error
+    except (ValueError, TypeError, KeyError) as error:
+        raise CheckpointError(f"{path}: its config model.net builds no net: {error}") from error
+
+
 def _read(path: Path, map_location) -> dict[str, Any]:
     """The checked payload of a model file."""
     if not path.is_file():
         raise CheckpointError(f"no model file at {path}; train one with `make train`")
+    if path.stat().st_size == 0:
+        raise CheckpointError(
+            f"{path} is empty (0 bytes): it was cut off while being written or copied; "
+            "copy it again, or write it anew with digitseg-train"
+        )
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises several types for foreign or corrupt files
-        raise CheckpointError(f"{path} is not a readable digitseg model file: {error}") from error
+        reason = str(error) or f"{type(error).__name__} (the file is truncated or corrupt)"
+        raise CheckpointError(
+            f"{path} is not a readable digitseg model file: {reason}; copy it again, or write "
+            "it anew with digitseg-train"
+        ) from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is not a digitseg model file (no '{FORMAT}' format tag); "

@@ -138,6 +138,25 @@ def build_net(
     return PadToMultiple(net, multiple, pad_mode)
 
 
+def net_options(arch: str) -> set[str]:
+    """The options :func:`build_net` takes by name for ``arch``: its own and those of the
+    architecture's constructor. ValueError for an architecture it does not build."""
+    model_class = CUSTOM_ARCHS.get(arch.lower()) or smp.MODEL_ARCHITECTURES_MAPPING.get(
+        arch.lower()
+    )
+    if model_class is None:
+        archs = ", ".join([*smp.MODEL_ARCHITECTURES_MAPPING, *CUSTOM_ARCHS])
+        raise ValueError(f"no architecture {arch!r}; the ones there are: {archs}")
+    return keyword_parameters(build_net) | keyword_parameters(model_class.__init__)
+
+
+def keyword_parameters(function) -> set[str]:
+    """The parameters ``function`` takes by name (not ``self``, ``*args`` or ``**kwargs``)."""
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    parameters = inspect.signature(function).parameters.values()
+    return {p.name for p in parameters if p.kind in named} - {"self"}
+
+
 def _check_smp_options(arch: str, encoder_name: str, options: dict) -> None:
     """Refuse options the smp architecture ``arch`` does not name: it hands them on to its
     encoder, and smp's own encoders ignore them (timm's, ``tu-...``, take their own), e.g.
@@ -145,9 +164,7 @@ def _check_smp_options(arch: str, encoder_name: str, options: dict) -> None:
     model_class = smp.MODEL_ARCHITECTURES_MAPPING.get(arch.lower())
     if model_class is None or encoder_name.startswith("tu-"):
         return  # smp.create_model names the architectures there are
-    parameters = inspect.signature(model_class.__init__).parameters.values()
-    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    known = {p.name for p in parameters if p.kind in named} - {"self"}
+    known = keyword_parameters(model_class.__init__)
     unknown = sorted(set(options) - known)
     if unknown:
         removals = " ".join(f"'~model.net.{name}'" for name in unknown)
