@@ -52,6 +52,35 @@ def test_generate_refuses_a_non_empty_folder_until_overwrite(tmp_path):
     assert not (out / "images").exists()
 
 
+def test_overwrite_replaces_the_earlier_export_and_keeps_a_users_own_files(tmp_path):
+    out = tmp_path / "out"
+    args = ("data=m2nist", "split=val", f"out_dir={out}", "overwrite=true")
+    assert generate(tmp_path, *args, "count=4").returncode == 0
+    (out / "images" / "my_scan.png").write_bytes(b"a user's own file")
+    earlier = (out / "images" / "000000.png").read_bytes()
+
+    replaced = generate(tmp_path, *args, "count=2", "data.seed=5")
+    assert replaced.returncode == 0, replaced.stderr
+    assert sorted(p.name for p in (out / "images").iterdir()) == [
+        "000000.png",
+        "000001.png",
+        "my_scan.png",
+    ]
+    assert (out / "images" / "my_scan.png").read_bytes() == b"a user's own file"
+    assert (out / "images" / "000000.png").read_bytes() != earlier  # another seed's canvas
+    assert len(COCO(str(out / "annotations.json")).imgs) == 2
+
+
+def test_overwrite_refuses_a_folder_that_no_export_wrote(tmp_path):
+    out = tmp_path / "out"
+    (out / "images").mkdir(parents=True)
+    (out / "images" / "my_scan.png").write_bytes(b"a user's own file")
+    refused = generate(tmp_path, "data=m2nist", "count=2", f"out_dir={out}", "overwrite=true")
+    assert refused.returncode != 0
+    assert "manifest.json" in refused.stderr and str(out) in refused.stderr
+    assert [p.name for p in out.rglob("*")] == ["images", "my_scan.png"]
+
+
 def test_multirun_writes_each_preset_and_split_to_the_default_folders(tmp_path):
     result = generate(tmp_path, "-m", "data=m2nist,canvas", "split=val,test", "count=4")
     assert result.returncode == 0, result.stderr

@@ -59,6 +59,27 @@ def test_optuna_sweep_keeps_its_study_in_sqlite(tmp_path):
     assert best["best_value"] == max(t.value for t in trials)
 
 
+def optuna_storage(*overrides: str) -> str:
+    """``hydra.sweeper.storage`` of the Optuna sweep composed with ``overrides``."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
+        overrides = ["hparams_search=unet_optuna", *overrides]
+        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+    return cfg.hydra.sweeper.storage
+
+
+DEBUG_CONFIGS = sorted(p.stem for p in (Path(CONF_DIR) / "debug").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("debug", [name for name in DEBUG_CONFIGS if name != "default"])
+def test_a_debug_sweep_keeps_its_study_apart_from_real_studies(tmp_path, debug):
+    root = tmp_path.resolve()
+    real = optuna_storage(f"paths.root_dir={root}")
+    smoke = optuna_storage(f"paths.root_dir={root}", f"debug={debug}")
+    assert real == f"sqlite:///{root}/outputs/optuna/unet_optuna.db"
+    assert smoke == f"sqlite:///{root}/outputs/optuna/debug/unet_optuna.db"  # its own folder
+
+
 def test_seed_sweep_on_submitit_local_jobs_repeats_exactly_and_summarizes(tmp_path):
     sweep = tmp_path / "seeds"
     done = digitseg_train(

@@ -13,7 +13,10 @@ from digitseg.classes import BACKGROUND, NUM_CLASSES
 from digitseg.data.export import (
     ANNOTATIONS,
     COMBINED,
+    IMAGES,
+    INFO,
     INSTANCES,
+    MANIFEST,
     MASKS,
     SEGMENTED,
     read_coco_split,
@@ -165,18 +168,106 @@ def test_non_empty_folder_is_refused_without_overwrite(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+def files_under(folder) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("fmt", ["png", "m2nist"])
+def test_manifest_lists_every_file_the_export_writes(tmp_path, fmt):
+    write_split(generator(GRAY), "val", 3, tmp_path, fmt=fmt, progress=False)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert manifest["format"] == fmt
+    assert set(manifest["files"]) | {MANIFEST} == files_under(tmp_path)
+
+
 def test_overwrite_replaces_the_previous_export_and_keeps_other_files(tmp_path):
     gen = generator(GRAY)
     write_split(gen, "val", 6, tmp_path, progress=False)
     (tmp_path / "notes.txt").write_text("keep me")
+    (tmp_path / IMAGES / "mine.png").write_bytes(b"a user's own file")
 
     write_split(gen, "val", 3, tmp_path, overwrite=True, progress=False)
-    assert len(list((tmp_path / "images").iterdir())) == 3
+    images = sorted(p.name for p in (tmp_path / IMAGES).iterdir())
+    assert images == ["000000.png", "000001.png", "000002.png", "mine.png"]
+    assert len(list((tmp_path / MASKS).iterdir())) == 3
     assert len(COCO(str(tmp_path / ANNOTATIONS)).imgs) == 3
 
     write_split(gen, "val", 2, tmp_path, fmt="m2nist", overwrite=True, progress=False)
-    names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == sorted([COMBINED, SEGMENTED, "info.json", "notes.txt"])
+    kept = {"notes.txt", "images/mine.png"}
+    assert files_under(tmp_path) == {COMBINED, SEGMENTED, INFO, MANIFEST} | kept
+    assert (tmp_path / IMAGES / "mine.png").read_bytes() == b"a user's own file"
+    assert not (tmp_path / MASKS).exists() and not (tmp_path / INSTANCES).exists()
+
+
+def test_overwrite_without_a_manifest_is_refused_and_deletes_nothing(tmp_path):
+    (tmp_path / IMAGES).mkdir()
+    (tmp_path / IMAGES / "scan.png").write_bytes(b"mine")
+    with pytest.raises(FileExistsError, match=f"no {MANIFEST}") as error:
+        write_split(generator(GRAY), "val", 2, tmp_path, overwrite=True, progress=False)
+    assert str(tmp_path) in str(error.value) and "out_dir" in str(error.value)
+    assert files_under(tmp_path) == {"images/scan.png"}
+
+
+@pytest.mark.parametrize(
+    "name", ["../outside.txt", "images/../../outside.txt", "{outside}"], ids=["up", "deep", "abs"]
+)
+def test_overwrite_refuses_a_manifest_naming_files_outside_the_folder(tmp_path, name):
+    out, outside = tmp_path / "out", tmp_path / "outside.txt"
+    write_split(generator(GRAY), "val", 2, out, progress=False)
+    outside.write_text("not the export's")
+    manifest = json.loads((out / MANIFEST).read_text())
+    manifest["files"].append(name.format(outside=outside))
+    (out / MANIFEST).write_text(json.dumps(manifest))
+
+    with pytest.raises(ValueError, match="outside") as error:
+        write_split(generator(GRAY), "val", 2, out, overwrite=True, progress=False)
+    assert str(out / MANIFEST) in str(error.value)
+    assert outside.read_text() == "not the export's"
+    assert (out / IMAGES / "000000.png").is_file()
+
+
+def test_overwrite_refuses_a_manifest_through_a_linked_subfolder(tmp_path):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "000000.png").write_bytes(b"someone else's")
+    out.mkdir()
+    (out / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (out / MANIFEST).write_text(json.dumps({"files": ["linked/000000.png"]}))
+
+    with pytest.raises(ValueError, match="outside"):
+        write_split(generator(GRAY), "val", 2, out, overwrite=True, progress=False)
+    assert (elsewhere / "000000.png").read_bytes() == b"someone else's"
+
+
+def test_overwrite_refuses_to_write_through_a_linked_subfolder(tmp_path):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    write_split(generator(GRAY), "val", 2, out, fmt="m2nist", progress=False)
+    elsewhere.mkdir()
+    (out / IMAGES).symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(FileExistsError, match="did not write"):
+        write_split(generator(GRAY), "val", 2, out, overwrite=True, progress=False)
+    assert not any(elsewhere.iterdir()) and (out / COMBINED).is_file()
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", '{"files": "images"}', '{"files": [1]}'])
+def test_overwrite_refuses_a_manifest_it_cannot_read(tmp_path, content):
+    (tmp_path / MANIFEST).write_text(content)
+    with pytest.raises(ValueError, match="is not the manifest"):
+        write_split(generator(GRAY), "val", 2, tmp_path, overwrite=True, progress=False)
+    assert files_under(tmp_path) == {MANIFEST}
+
+
+def test_overwrite_refuses_to_replace_a_file_the_earlier_export_did_not_write(tmp_path):
+    gen = generator(GRAY)
+    write_split(gen, "val", 2, tmp_path, fmt="m2nist", progress=False)
+    (tmp_path / IMAGES).mkdir()
+    (tmp_path / IMAGES / "000001.png").write_bytes(b"a user's own file")
+
+    with pytest.raises(FileExistsError, match="did not write") as error:
+        write_split(gen, "val", 2, tmp_path, overwrite=True, progress=False)
+    assert str(tmp_path / IMAGES / "000001.png") in str(error.value)
+    assert (tmp_path / IMAGES / "000001.png").read_bytes() == b"a user's own file"
+    assert (tmp_path / COMBINED).is_file()  # nothing deleted
 
 
 def test_missing_folder_is_created(tmp_path):

@@ -19,11 +19,14 @@ PNG exports back.
   last (channel 10), as in M2NIST. The values are 0/1 uint8 to keep files small; cast them
   (``.astype(np.float32)``) where a loss wants floats. Instances are not exported.
 - ``info.json``: the same ``info`` block as the COCO file.
+
+Both formats also write ``manifest.json``, the list of the files the export writes (before
+writing them, so that an interrupted export is listed too). ``overwrite`` deletes exactly those
+and nothing else: a user's own files in the folder, ``images/`` included, stay.
 """
 
 import dataclasses
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -36,13 +39,13 @@ from tqdm import tqdm
 from digitseg import __version__
 from digitseg.classes import NUM_CLASSES, NUM_DIGITS
 from digitseg.data.synth import CanvasBatch, CanvasGenerator
+from digitseg.utils.files import delete_files, paths_inside
 
 FORMATS = ("png", "m2nist")
 ANNOTATIONS = "annotations.json"
 IMAGES, MASKS, INSTANCES = "images", "masks", "instances"
 COMBINED, SEGMENTED, INFO = "combined.npy", "segmented.npy", "info.json"
-# Everything either format writes: what ``overwrite`` removes.
-EXPORT_ENTRIES = (IMAGES, MASKS, INSTANCES, ANNOTATIONS, COMBINED, SEGMENTED, INFO)
+MANIFEST = "manifest.json"
 
 
 class SplitItem(NamedTuple):
@@ -68,8 +71,10 @@ def write_split(
 ) -> Path:
     """Write canvases ``0..count-1`` of ``split`` to ``out_dir`` in ``fmt``; returns the folder.
 
-    A non-empty ``out_dir`` is refused unless ``overwrite``; then the previous export's files
-    (those listed in :data:`EXPORT_ENTRIES`) are removed first and any other file is kept.
+    A non-empty ``out_dir`` is refused unless ``overwrite``; then the files that the earlier
+    export's ``manifest.json`` lists are deleted first and any other file is kept. A folder
+    without a manifest, a manifest that names files outside the folder, or a new file that
+    would replace one the earlier export did not write is refused before anything is deleted.
     ``name`` is the preset's name, recorded in the COCO ``info`` block.
     """
     if fmt not in FORMATS:
@@ -79,7 +84,9 @@ def write_split(
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
     out_dir = Path(out_dir)
-    _prepare(out_dir, overwrite)
+    files = _export_files(fmt, count)
+    _prepare(out_dir, overwrite, files)
+    _write_manifest(out_dir, fmt, files)
     writer = _PngWriter(out_dir) if fmt == "png" else _M2nistWriter(out_dir, generator, count)
     with tqdm(
         total=count,
@@ -95,8 +102,22 @@ def write_split(
     return out_dir
 
 
-def _prepare(out_dir: Path, overwrite: bool) -> None:
-    """Create ``out_dir``; refuse a non-empty one unless ``overwrite``, then clear old exports."""
+def _export_files(fmt: str, count: int) -> list[str]:
+    """The files, relative to its folder, that an export of ``count`` canvases in ``fmt``
+    writes besides its manifest."""
+    if fmt == "m2nist":
+        return [COMBINED, SEGMENTED, INFO]
+    names = [_png_name(index) for index in range(count)]
+    return [f"{folder}/{n}" for folder in (IMAGES, MASKS, INSTANCES) for n in names] + [ANNOTATIONS]
+
+
+def _png_name(index: int) -> str:
+    return f"{index:06d}.png"
+
+
+def _prepare(out_dir: Path, overwrite: bool, files: list[str]) -> None:
+    """Create ``out_dir``; refuse a non-empty one unless ``overwrite``, then delete the earlier
+    export's files, once sure that the new ``files`` replace none of anyone else's."""
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"output path {out_dir} exists and is not a folder")
     if out_dir.is_dir() and any(out_dir.iterdir()):
@@ -104,13 +125,55 @@ def _prepare(out_dir: Path, overwrite: bool) -> None:
             raise FileExistsError(
                 f"output folder {out_dir} is not empty; pass overwrite=true to replace its export"
             )
-        for entry in EXPORT_ENTRIES:
-            path = out_dir / entry
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
+        earlier = _earlier_export(out_dir)
+        _refuse_clashes(out_dir, files, earlier)
+        delete_files(earlier, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _earlier_export(out_dir: Path) -> list[Path]:
+    """The files that the export in ``out_dir`` wrote, as its ``manifest.json`` lists them."""
+    manifest = out_dir / MANIFEST
+    if not manifest.is_file():
+        raise FileExistsError(
+            f"output folder {out_dir} is not empty and has no {MANIFEST} listing the files of an "
+            "earlier digitseg-generate export, so overwrite=true cannot tell which files to "
+            "replace (an older digitseg wrote none); empty the folder yourself or choose another "
+            "out_dir"
+        )
+    try:
+        record = json.loads(manifest.read_text())
+        names = record.get("files") if isinstance(record, dict) else None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise TypeError("no list of file names under 'files'")
+        return paths_inside(out_dir, names)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"overwrite=true refused: {manifest} is not the manifest of a digitseg-generate "
+            f"export inside {out_dir} ({error}); delete the files yourself or choose another "
+            "out_dir"
+        ) from error
+
+
+def _refuse_clashes(out_dir: Path, files: list[str], earlier: list[Path]) -> None:
+    """Refuse to write a file, or a folder, where one stands that the earlier export (whose
+    files are ``earlier``) did not write, or through a link to a folder elsewhere."""
+    ours = set(earlier)
+    paths = [out_dir / name for name in files]
+    folders = {path.parent for path in paths} - {out_dir}
+    clashes = [path for path in paths if path not in ours and path.exists()]
+    clashes += [f for f in folders if f.is_symlink() or (f.exists() and not f.is_dir())]
+    if clashes:
+        raise FileExistsError(
+            f"overwrite=true would replace {clashes[0]}, which the earlier export in {out_dir} "
+            f"did not write ({len(clashes)} such paths); move them or choose another out_dir"
+        )
+
+
+def _write_manifest(out_dir: Path, fmt: str, files: list[str]) -> None:
+    record = {"written_by": "digitseg-generate", "version": __version__, "format": fmt}
+    with open(out_dir / MANIFEST, "w") as f:
+        json.dump({**record, "files": files}, f)
 
 
 def _info(generator: CanvasGenerator, name: str, split: str, count: int) -> dict:
@@ -131,13 +194,13 @@ class _PngWriter:
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
         for folder in (IMAGES, MASKS, INSTANCES):
-            (out_dir / folder).mkdir()
+            (out_dir / folder).mkdir(exist_ok=True)
         self.images: list[dict] = []
         self.annotations: list[dict] = []
 
     def add(self, indices: np.ndarray, batch: CanvasBatch) -> None:
         for index, canvas in zip(indices.tolist(), batch, strict=True):
-            file_name = f"{index:06d}.png"
+            file_name = _png_name(index)
             Image.fromarray(canvas.image).save(self.out_dir / IMAGES / file_name)
             Image.fromarray(canvas.semantic).save(self.out_dir / MASKS / file_name)
             Image.fromarray(canvas.instances).save(self.out_dir / INSTANCES / file_name)
