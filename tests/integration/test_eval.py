@@ -49,7 +49,15 @@ def m2nist_report(tiny_model, tmp_path_factory):
 def test_report_folder_holds_every_file(m2nist_report):
     out, metrics = m2nist_report
     on_disk = json.loads((out / "metrics.json").read_text())
-    assert set(on_disk) == {"model", "source", "pixel", "instance", "breakdowns", "worst_cases"}
+    assert set(on_disk) == {
+        "model",
+        "source",
+        "pixel",
+        "instance",
+        "coco",
+        "breakdowns",
+        "worst_cases",
+    }
     assert on_disk["source"] == {
         "kind": "preset",
         "preset": "m2nist",
@@ -71,6 +79,9 @@ def test_report_folder_holds_every_file(m2nist_report):
     for key in ("precision", "recall", "f1", "detection_recall", "exact_match", "cer"):
         assert key in on_disk["instance"]
     assert len(on_disk["instance"]["confusion_matrix"]) == 10
+    for kind in ("segm", "bbox"):
+        assert set(on_disk["coco"][kind]) == {"AP", "AP50", "AP75", "AR100"}
+        assert all(0 <= value <= 1 for value in on_disk["coco"][kind].values())
     assert set(on_disk["breakdowns"]) == {
         "digits_per_canvas",
         "background",
@@ -84,6 +95,7 @@ def test_report_folder_holds_every_file(m2nist_report):
             picture.verify()
     report = (out / "report.md").read_text()
     assert "mean IoU, digits (headline)" in report and "![worst cases](worst_cases.png)" in report
+    assert "## COCO AP and AR" in report and "| masks |" in report
 
 
 def test_records_and_breakdowns_add_up(m2nist_report):
@@ -113,6 +125,7 @@ def test_headline_metrics_reach_the_logger(m2nist_report):
     row = next(csv.DictReader(logged.open()))
     assert float(row["test/instance_f1"]) == pytest.approx(metrics["instance"]["f1"])
     assert float(row["test/miou_digits"]) == pytest.approx(metrics["pixel"]["miou_digits"])
+    assert float(row["test/coco_segm_ap"]) == pytest.approx(metrics["coco"]["segm"]["AP"])
 
 
 def test_error_analysis_reads_the_canvases_as_the_report_did(m2nist_report):
@@ -146,6 +159,7 @@ def test_wandb_gets_pictures_and_tables(tiny_model, tmp_path, monkeypatch):
     (run,) = tmp_path.glob("wandb/offline-run-*")
     logged = {p.name.rsplit("_", 2)[0] for p in run.glob("files/media/*/test/*")}
     assert {*PICTURES, "per_class", "by_digit_height", "by_contact", "worst_cases"} <= logged
+    assert "worst_predictions" in logged  # the worst canvases with their class masks
 
 
 def test_folder_and_m2nist_inputs_match_the_preset(tiny_model, tmp_path):
@@ -168,7 +182,7 @@ def test_folder_and_m2nist_inputs_match_the_preset(tiny_model, tmp_path):
 
     assert saved["folder"]["source"]["kind"] == "folder"
     assert saved["folder"]["source"]["count"] == 3
-    for key in ("pixel", "instance", "breakdowns", "worst_cases"):
+    for key in ("pixel", "instance", "coco", "breakdowns", "worst_cases"):
         assert saved["folder"][key] == saved["preset"][key]
     # The same images and classes; instances come from connected parts of each class.
     assert saved["m2nist"]["source"]["kind"] == "m2nist"

@@ -59,3 +59,38 @@ def test_cli_writes_table_csv_and_plot(sweep, capsys):
 def test_cli_refuses_a_folder_without_jobs(tmp_path):
     with pytest.raises(SystemExit):
         summarize_multirun.main([str(tmp_path)])
+
+
+def test_labels_shorten_keys_and_round_numbers():
+    row = {"setting": "", "overrides": ["model.net.arch=Unet", "model.optimizer.lr=0.0012345678"]}
+    assert summarize_multirun.setting_label(row) == "arch=Unet, lr=0.00123"
+    assert summarize_multirun.setting_label({"setting": "(all)", "overrides": []}) == "(all)"
+
+
+def test_optuna_like_sweep_plot_ranks_the_best_and_slices_each_parameter(tmp_path):
+    # Eight trials, each its own setting: an architecture and a learning rate.
+    for num in range(8):
+        arch = ("Unet", "MAnet")[num % 2]
+        overrides = [f"model.net.arch={arch}", f"model.optimizer.lr={10 ** (-4 + num / 3)}"]
+        make_job(tmp_path, num, overrides, 0.8 + 0.01 * num)
+    jobs = summarize_multirun.load_jobs(tmp_path)
+    rows, _ = summarize_multirun.summarize(jobs, [METRIC])
+    figure = summarize_multirun.plot(rows, [METRIC], jobs, top=5)
+    ranked, *slices = figure.axes
+    labels = [label.get_text() for label in ranked.get_yticklabels()]
+    assert len(labels) == 5 and labels[0] == "arch=MAnet, lr=0.0215"  # the best, on top
+    assert ranked.get_xlabel() == METRIC
+    assert "8 settings, 8 jobs (the best 5 shown)" in figure.get_suptitle()
+    by_title = {ax.get_title(): ax for ax in slices if ax.get_visible()}
+    assert set(by_title) == {"arch", "lr"}
+    assert by_title["lr"].get_xscale() == "log"  # lr spans more than 20x
+    assert [t.get_text() for t in by_title["arch"].get_xticklabels()] == ["Unet", "MAnet"]
+
+
+def test_seed_only_sweep_has_no_parameter_panels(tmp_path):
+    for seed in (1, 2, 3):
+        make_job(tmp_path, seed, [f"seed={seed}"], 0.9)
+    jobs = summarize_multirun.load_jobs(tmp_path)
+    rows, _ = summarize_multirun.summarize(jobs, [METRIC])
+    (ranked,) = summarize_multirun.plot(rows, [METRIC], jobs).axes
+    assert [label.get_text() for label in ranked.get_yticklabels()] == ["(all)"]

@@ -1,14 +1,17 @@
-"""Input | truth | prediction for a fixed set of val canvases, after every validation."""
+"""Image | truth | prediction for a fixed set of val canvases, after every validation."""
 
 import lightning as L
 import torch
+from lightning.pytorch.loggers import WandbLogger
 
 from digitseg.callbacks.images import log_image
-from digitseg.viz import gallery
+from digitseg.viz import figure_to_array, gallery_figure, log_segmentations
 
 
 class PredictionGallery(L.Callback):
-    """Logs ``val/gallery``: the first ``count`` val canvases with truth and prediction."""
+    """Logs ``val/gallery``, the first ``count`` val canvases with truth and prediction in
+    titled columns over a colour key, and to W&B ``val/predictions``: the same canvases as
+    images with their true and predicted class masks."""
 
     def __init__(self, count: int = 8) -> None:
         self.count = count
@@ -22,5 +25,18 @@ class PredictionGallery(L.Callback):
         batch = dataset.__getitems__(indices)
         with torch.no_grad():
             predicted = pl_module(batch["image"].to(pl_module.device)).argmax(1).cpu().numpy()
-        picture = gallery(canvases.images, batch["mask"].numpy(), predicted)
-        log_image(trainer, "val/gallery", picture)
+        truths = batch["mask"].numpy()
+        captions = [f"val canvas {i}" for i in indices]
+        figure = gallery_figure(canvases.images, truths, predicted, captions)
+        log_image(trainer, "val/gallery", figure_to_array(figure))
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                log_segmentations(
+                    logger,
+                    "val/predictions",
+                    canvases.images,
+                    truths,
+                    predicted,
+                    captions,
+                    trainer.global_step,
+                )

@@ -10,6 +10,9 @@ Breakdowns that find errors:
 
 The worst cases are the canvases with the most instance errors (false positives plus false
 negatives), then the most text edits, then the most wrongly classified pixels.
+
+COCO AP and AR for masks and boxes (:mod:`digitseg.metrics.coco`) rank the predicted digits
+by score over every canvas, each canvas one COCO image with the canvas index as its id.
 """
 
 import heapq
@@ -21,6 +24,7 @@ import torch
 
 from digitseg.classes import CLASS_NAMES, NUM_DIGITS
 from digitseg.inference import Segmentation
+from digitseg.metrics.coco import CocoEvaluation
 from digitseg.metrics.instance import (
     IOU_THRESHOLD,
     ImageInstances,
@@ -85,6 +89,7 @@ class Evaluation:
             SegmentationMetrics
         )
         self.scores: list[ImageScore] = []
+        self.coco = CocoEvaluation()
         self.canvases: list[dict] = []
         self.truths: list[dict] = []
         self._worst: list[tuple] = []
@@ -92,10 +97,10 @@ class Evaluation:
     def add(self, item: EvalItem, prediction: Segmentation) -> ImageScore:
         """Score one canvas against the segmenter's result on it."""
         true_text = item.truth_text()
+        truth = item.truth_arrays()
         pred = ImageInstances.from_instances(prediction.instances, item.semantic.shape)
-        score = score_image(
-            item.truth_arrays(), pred, true_text, prediction.text, self.iou_threshold
-        )
+        score = score_image(truth, pred, true_text, prediction.text, self.iou_threshold)
+        self.coco.add(item.index, truth, pred)
         wrong_pixels = int((prediction.labels != item.semantic).sum())
         record = {
             "index": item.index,
@@ -157,7 +162,8 @@ class Evaluation:
         return [case for _, case in sorted(self._worst, key=lambda entry: entry[0], reverse=True)]
 
     def results(self) -> dict:
-        """Pixel and instance metrics, breakdowns and the worst cases, as plain values."""
+        """Pixel and instance metrics, COCO AP/AR, breakdowns and the worst cases, as plain
+        values."""
         confusion = instance_confusion(self.scores)
         accuracy = per_digit_accuracy(confusion)
         instance = summarize(self.scores) | {
@@ -167,6 +173,7 @@ class Evaluation:
         return {
             "pixel": pixel_results(self.pixels.compute()),
             "instance": instance,
+            "coco": self.coco.results(),
             "breakdowns": self._canvas_breakdowns() | self._truth_breakdowns(),
             "worst_cases": [
                 {

@@ -3,6 +3,7 @@
 import math
 
 from digitseg.classes import CLASS_NAMES
+from digitseg.metrics.coco import STATS
 
 HEADLINE = (
     ("pixel", "miou_digits", "mean IoU, digits (headline)"),
@@ -48,6 +49,13 @@ def headline_markdown(metrics: dict) -> str:
     return table(["metric", "value"], [(name, metrics[g][k]) for g, k, name in HEADLINE])
 
 
+def coco_markdown(metrics: dict) -> str:
+    """COCO AP and AR, one row for masks and one for boxes."""
+    kinds = (("segm", "masks"), ("bbox", "boxes"))
+    rows = [[name, *(metrics["coco"][kind][stat] for stat in STATS)] for kind, name in kinds]
+    return table(["", "AP", "AP50", "AP75", "AR@100"], rows)
+
+
 def breakdowns_markdown(metrics: dict) -> str:
     """One table per breakdown (digits per canvas, background, digit height, contact)."""
     sections = []
@@ -84,6 +92,11 @@ def report_markdown(metrics: dict) -> str:
                 f"Instances: {instance['true_instances']} true, {instance['predicted_instances']} "
                 f"predicted, {instance['tp']} matched with their label, {instance['fp']} false "
                 f"positives, {instance['fn']} false negatives.",
+                "## COCO AP and AR",
+                "pycocotools' COCOeval over all canvases, the predicted digits ranked by score: "
+                "AP over IoU 0.50:0.95, at 0.50 and 0.75, and AR with up to 100 digits a "
+                "canvas, each the mean over the digits that occur.",
+                coco_markdown(metrics),
                 "## Pixels per class",
                 table(["class", "IoU", "Dice"], per_class),
                 "![per-class IoU](per_class_iou.png)\n\n![pixel confusion](confusion_pixels.png)",
@@ -93,7 +106,7 @@ def report_markdown(metrics: dict) -> str:
                 "## Breakdowns",
                 breakdowns_markdown(metrics),
                 "## Worst cases",
-                "Input | truth | prediction, worst first:\n\n![worst cases](worst_cases.png)",
+                "Image | truth | prediction, worst first:\n\n![worst cases](worst_cases.png)",
                 worst_markdown(metrics),
             ]
         )

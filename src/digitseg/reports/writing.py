@@ -3,7 +3,9 @@
 Files: ``metrics.json`` (everything, NaN as null), ``report.md`` (tables), ``canvases.csv``
 (one row per canvas) and ``instances.csv`` (one row per true digit), and the pictures
 ``confusion_pixels.png``, ``confusion_instances.png``, ``per_class_iou.png`` and
-``worst_cases.png``.
+``worst_cases.png``. Loggers get the headline metrics (COCO AP/AR included) and, where they
+show pictures, the pictures; W&B also gets the tables and ``<prefix>/worst_predictions``,
+the worst canvases with their true and predicted class masks.
 """
 
 import csv
@@ -15,10 +17,12 @@ import numpy as np
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from PIL import Image
 
+from digitseg.metrics.coco import to_log_dict
 from digitseg.reports.evaluation import Evaluation
 from digitseg.reports.figures import report_pictures
 from digitseg.reports.markdown import BREAKDOWN_TITLES, report_markdown
 from digitseg.utils.loggers import close_loggers
+from digitseg.viz import log_segmentations
 
 METRICS, REPORT = "metrics.json", "report.md"
 CANVASES, INSTANCES = "canvases.csv", "instances.csv"
@@ -64,13 +68,16 @@ def log_report(
     loggers: list[Logger], evaluation: Evaluation, metrics: dict, pictures: dict, prefix: str
 ) -> None:
     """Log the headline metrics to every logger, the pictures and tables where they can be
-    shown (W&B: images and tables; TensorBoard: images); then close the loggers."""
+    shown (W&B: images, the worst canvases with class masks, and tables; TensorBoard:
+    images); then close the loggers."""
+    headline = evaluation.log_dict(prefix) | to_log_dict(metrics["coco"], prefix)
     try:
         for logger in loggers:
-            logger.log_metrics(evaluation.log_dict(prefix), step=0)
+            logger.log_metrics(headline, step=0)
             if isinstance(logger, WandbLogger):
                 for name, picture in pictures.items():
                     logger.log_image(key=f"{prefix}/{name}", images=[picture], step=0)
+                _log_worst_predictions(logger, evaluation, prefix)
                 for name, columns, rows in _tables(metrics):
                     logger.log_table(key=f"{prefix}/{name}", columns=columns, data=rows, step=0)
             elif isinstance(logger, TensorBoardLogger):
@@ -78,6 +85,22 @@ def log_report(
                     logger.experiment.add_image(f"{prefix}/{name}", picture, 0, dataformats="HWC")
     finally:
         close_loggers(loggers)
+
+
+def _log_worst_predictions(logger: WandbLogger, evaluation: Evaluation, prefix: str) -> None:
+    worst = evaluation.worst_cases()
+    log_segmentations(
+        logger,
+        f"{prefix}/worst_predictions",
+        [case.item.image for case in worst],
+        [case.item.semantic for case in worst],
+        [case.prediction.labels for case in worst],
+        [
+            f"canvas {case.item.index}: truth {case.true_text}, read {case.prediction.text}"
+            for case in worst
+        ],
+        step=0,
+    )
 
 
 def _tables(metrics: dict):

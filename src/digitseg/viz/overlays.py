@@ -1,9 +1,14 @@
 """Label maps as colours, and label maps over images, with the project's palette."""
 
+import math
+
 import cv2
 import numpy as np
 
 from digitseg.classes import BACKGROUND, PALETTE
+
+# Small pictures are enlarged to at least this many pixels tall before they are shown.
+MIN_HEIGHT = 256
 
 
 def to_rgb(image: np.ndarray) -> np.ndarray:
@@ -24,17 +29,11 @@ def overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.6) -> np.nda
     return np.where(digit, blended, rgb).astype(np.uint8)
 
 
-def gallery(images, truths, predictions, scale: int = 2, gap: int = 2) -> np.ndarray:
-    """One row per canvas: input | truth overlay | prediction overlay, upscaled by ``scale``."""
-    rows = []
-    for image, truth, prediction in zip(images, truths, predictions, strict=True):
-        panels = [to_rgb(image), overlay(image, truth), overlay(image, prediction)]
-        separator = np.full((image.shape[0], gap, 3), 255, np.uint8)
-        row = np.concatenate([panels[0], separator, panels[1], separator, panels[2]], axis=1)
-        rows.append(row)
-        rows.append(np.full((gap, row.shape[1], 3), 255, np.uint8))
-    grid = np.concatenate(rows[:-1], axis=0)
-    return grid.repeat(scale, axis=0).repeat(scale, axis=1)
+def enlarge(image: np.ndarray, min_height: int = MIN_HEIGHT) -> np.ndarray:
+    """``image`` (H, W) or (H, W, C) repeated pixel by pixel (nearest neighbour) by the
+    smallest whole factor that makes it at least ``min_height`` pixels tall."""
+    factor = max(1, math.ceil(min_height / image.shape[0]))
+    return image.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
 def annotate(image: np.ndarray, labels: np.ndarray, instances) -> np.ndarray:

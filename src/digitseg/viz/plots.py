@@ -1,4 +1,5 @@
-"""Matplotlib figures: confusion matrices (and their conversion to image arrays)."""
+"""Matplotlib figures: confusion matrices, the class colour key, axis limits that show a
+spread, and figures as image arrays."""
 
 import matplotlib
 
@@ -6,7 +7,12 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.legend import Legend  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from digitseg.classes import CLASS_NAMES, PALETTE  # noqa: E402
 
 
 def confusion_matrix_figure(
@@ -46,8 +52,39 @@ def confusion_matrix_figure(
 
 
 def figure_to_array(fig: Figure) -> np.ndarray:
-    """The rendered figure as an RGB uint8 array; the figure is closed."""
-    fig.canvas.draw()
-    array = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    """The rendered figure (pyplot's or a bare :class:`Figure`) as an RGB uint8 array; the
+    figure is closed."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    array = np.asarray(canvas.buffer_rgba())[..., :3].copy()
     plt.close(fig)
     return array
+
+
+def class_key(figure: Figure, title: str = "classes", ncol: int | None = None) -> Legend:
+    """A legend at the foot of ``figure``: each class's palette colour and name."""
+    handles = [
+        Patch(facecolor=colour / 255, edgecolor="0.5", label=name)
+        for colour, name in zip(PALETTE, CLASS_NAMES, strict=True)
+    ]
+    return figure.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=ncol or len(handles),
+        title=title,
+        fontsize=9,
+        title_fontsize=9,
+        frameon=False,
+    )
+
+
+def spread_limits(values, margin: float = 0.15, bounds=(0.0, 1.0)) -> tuple[float, float]:
+    """Axis limits around the finite ``values`` with ``margin`` times their range (at least
+    0.01) on each side, kept within ``bounds``; ``bounds`` when no value is finite."""
+    finite = np.asarray([v for v in values if v is not None], np.float64)
+    finite = finite[np.isfinite(finite)]
+    if not finite.size:
+        return bounds
+    low, high = finite.min(), finite.max()
+    pad = max(margin * (high - low), 0.01)
+    return max(bounds[0], low - pad), min(bounds[1], high + pad)
