@@ -219,11 +219,13 @@ def evaluate(
     from digitseg import Segmenter
     from digitseg.inference import read_image
     from digitseg.inference.rotation import rotate as rotated
+    from digitseg.inference.settings import ReadSettings
     from digitseg.metrics.instance import edit_distance
 
     if not (out / "labels.json").is_file():
         raise SystemExit(f"no set in {out} (labels.json): write one with `scan_check.py build`")
-    segmenter = Segmenter.from_checkpoint(checkpoint, classifier=classifier)
+    settings = ReadSettings(drop_marks=not keep_marks)
+    segmenter = Segmenter.from_checkpoint(checkpoint, classifier=classifier, settings=settings)
     labels = json.loads((out / "labels.json").read_text())
     written = _read_json(out / "written.json")
     hits = {}
@@ -235,7 +237,7 @@ def evaluate(
             image = cv2.resize(image, None, fx=enlarge, fy=enlarge, interpolation=cv2.INTER_CUBIC)
         image = rotated(image, rotate)
         start = time.perf_counter()
-        read = segmenter.run(image, drop_marks=not keep_marks).text.replace("\n", "")
+        read = segmenter.run(image).text.replace("\n", "")
         seconds += time.perf_counter() - start
         hits[name] = read == truth
         count_ok += len(read) == len(truth)

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from digitseg.eval import compose_eval
 from digitseg.inference import NetOutputs, Segmenter
+from digitseg.inference.settings import read_settings
 from digitseg.metrics.instance import ImageInstances, score_image, summarize
 from digitseg.postprocess import PostprocessConfig
 from digitseg.reports.inputs import open_source
@@ -71,7 +72,7 @@ def read_canvases(segmenter: Segmenter, cfg) -> list[Canvas]:
         raise ValueError("nothing to read: count must be >= 1")
     return [
         Canvas(
-            segmenter.outputs(item.image, cfg.polarity, cfg.scale, cfg.slant, cfg.rotation),
+            segmenter.outputs(item.image),
             item.truth_arrays(),
             item.truth_text(),
         )
@@ -81,10 +82,10 @@ def read_canvases(segmenter: Segmenter, cfg) -> list[Canvas]:
 
 def score(canvases: list[Canvas], segmenter: Segmenter, config, cfg) -> dict[str, float]:
     """The instance summary of every canvas read with post-processing ``config`` and the
-    evaluation settings ``cfg`` (its marks and IoU threshold)."""
+    evaluation settings ``cfg`` (its IoU threshold; the reading is the segmenter's)."""
     scores = []
     for canvas in canvases:
-        result = segmenter.read(canvas.outputs, config, cfg.drop_marks)
+        result = segmenter.read(canvas.outputs, config)
         found = ImageInstances.from_instances(result.instances, canvas.outputs.input_shape)
         scores.append(
             score_image(canvas.truth, found, canvas.truth_text, result.text, cfg.iou_threshold)
@@ -96,7 +97,10 @@ def sweep(cfg, settings: list[dict]) -> list[tuple[str, dict[str, float]]]:
     """(label, instance summary) of each post-processing setting on the canvases ``cfg``
     (a ``digitseg-eval`` config) names, the net run once."""
     segmenter = Segmenter.from_checkpoint(
-        cfg.checkpoint, device=cfg.device, zooms=cfg.zooms, classifier=cfg.classifier
+        cfg.checkpoint,
+        device=cfg.device,
+        settings=read_settings(cfg.reading),
+        classifier=cfg.classifier,
     )
     canvases = read_canvases(segmenter, cfg)
     rows = []

@@ -58,6 +58,7 @@ def test_segment_writes_the_output_contract(tiny_model, inputs, tmp_path):
     predictions = json.loads((out / "predictions.json").read_text())
     assert predictions["model"]["checkpoint"] == str(tiny_model)
     assert predictions["model"]["zooms"] == [1.0]
+    assert predictions["model"]["reading"] == "document"
     assert predictions["model"]["classifier"] is None
     assert predictions["model"]["drop_marks"] is True
     assert [e["file"] for e in predictions["errors"]] == ["broken.png"]
@@ -78,6 +79,30 @@ def test_segment_writes_the_output_contract(tiny_model, inputs, tmp_path):
         assert (out / image["overlay"]).is_file()
     rows = list(csv.DictReader((out / "summary.csv").read_text().splitlines()))
     assert [r["file"] for r in rows] == ["canvas_0.png", "canvas_1.png"]
+    digits = list(csv.DictReader((out / "instances.csv").read_text().splitlines()))
+    assert [(r["file"], int(r["label"]), float(r["score"]), r["crop"]) for r in digits] == [
+        (image["file"], i["label"], i["score"], i["crop"])
+        for image in predictions["images"]
+        for i in image["instances"]
+    ]
+
+
+def test_segment_without_an_output_folder_prints_to_stdout(tiny_model, inputs, tmp_path):
+    images = [str(inputs / "canvas_0.png"), str(inputs / "canvas_1.png")]
+    command = [sys.executable, "-m", "digitseg.segment", *images, "--checkpoint", str(tiny_model)]
+    command += ["--classifier", "none", "--zooms", "1"]
+    lines = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert lines.returncode == 0, lines.stderr
+    printed = subprocess.run(
+        [*command, "--json", "-"], cwd=tmp_path, capture_output=True, text=True, timeout=180
+    )
+    assert printed.returncode == 0, printed.stderr
+    predictions = json.loads(printed.stdout)  # stdout holds the JSON alone
+    assert [line.split("\t")[:2] for line in lines.stdout.splitlines()] == [
+        [image["file"], image["text"].replace("\n", " ")] for image in predictions["images"]
+    ]
+    assert [i["file"] for i in predictions["images"]] == ["canvas_0.png", "canvas_1.png"]
+    assert not any(tmp_path.iterdir())  # nothing written
 
 
 def test_segment_refuses_bad_starts_before_any_work(tiny_model, inputs, tmp_path, capsys):

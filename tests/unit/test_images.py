@@ -1,5 +1,7 @@
 """Reading user images: formats, orientation, bit depth, transparency, limits, bad files."""
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -83,13 +85,46 @@ def test_listing_is_sorted_filtered_and_optionally_recursive(tmp_path):
     (tmp_path / "sub").mkdir()
     for name in ("b.png", "a.JPG", "notes.txt", "sub/c.webp"):
         (tmp_path / name).write_bytes(b"")
-    flat = [rel.as_posix() for _, rel in list_images([tmp_path])]
-    assert flat == ["a.JPG", "b.png"]
-    deep = [rel.as_posix() for _, rel in list_images([tmp_path], recursive=True)]
-    assert deep == ["a.JPG", "b.png", "sub/c.webp"]
-    assert [rel.name for _, rel in list_images([tmp_path / "notes.txt"])] == ["notes.txt"]
+    flat = list_images([tmp_path])
+    assert [rel.as_posix() for _, rel in flat.images] == ["a.JPG", "b.png"]
+    assert [rel.as_posix() for rel, _ in flat.skipped] == ["notes.txt", "sub"]
+    deep = list_images([tmp_path], recursive=True)
+    assert [rel.as_posix() for _, rel in deep.images] == ["a.JPG", "b.png", "sub/c.webp"]
+    assert [rel.as_posix() for rel, _ in deep.skipped] == ["notes.txt"]
+    assert [rel.name for _, rel in list_images([tmp_path / "notes.txt"]).images] == ["notes.txt"]
     with pytest.raises(FileNotFoundError, match="missing"):
         list_images([tmp_path / "missing"])
+
+
+@pytest.mark.timeout(60)  # opening a FIFO to read it waits for a writer: forever
+def test_what_is_not_read_is_listed_with_the_reason_and_never_opened(tmp_path):
+    inputs, other = tmp_path / "in", tmp_path / "other"
+    (inputs / "x.png").mkdir(parents=True)
+    other.mkdir()
+    for name in ("a.png", "g.gif", "x.png/c.png", "b.png"):
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(inputs / name)
+    os.mkfifo(inputs / "pipe.png")
+    os.mkfifo(tmp_path / "named.png")
+    (inputs / "gone.png").symlink_to("missing.png")
+    (inputs / "folder.png").symlink_to(other, target_is_directory=True)
+
+    flat = list_images([inputs, tmp_path / "named.png"])
+    assert [rel.as_posix() for _, rel in flat.images] == ["a.png", "b.png"]
+    assert [(rel.as_posix(), reason) for rel, reason in flat.unreadable] == [
+        ("gone.png", "a link to missing.png, which does not exist"),
+        ("pipe.png", "a FIFO (named pipe)"),
+        ("named.png", "a FIFO (named pipe)"),
+    ]
+    skipped = {rel.as_posix(): reason for rel, reason in flat.skipped}
+    assert list(skipped) == ["folder.png", "g.gif", "x.png"]
+    assert "not followed" in skipped["folder.png"] and ".png .jpg" in skipped["g.gif"]
+    assert "--recursive" in skipped["x.png"]
+
+    deep = list_images([inputs], recursive=True)
+    assert [rel.as_posix() for _, rel in deep.images] == ["a.png", "b.png", "x.png/c.png"]
+    assert [rel.as_posix() for rel, _ in deep.skipped] == ["folder.png", "g.gif"]
+    with pytest.raises(ImageReadError, match=r"pipe.png: a FIFO \(named pipe\), not an image"):
+        read_image(inputs / "pipe.png")
 
 
 def test_each_file_is_listed_once_under_a_name_of_its_own(tmp_path):
@@ -97,7 +132,7 @@ def test_each_file_is_listed_once_under_a_name_of_its_own(tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"")
     inputs = [tmp_path / "one/x.png", tmp_path / "one", tmp_path / "two", tmp_path / "one/x.png"]
-    listed = list_images([*inputs, tmp_path / "one/scan/../x.png"], recursive=True)
+    listed = list_images([*inputs, tmp_path / "one/scan/../x.png"], recursive=True).images
     assert [(file, name.as_posix()) for file, name in listed] == [
         (tmp_path / "one/x.png", "x.png"),
         (tmp_path / "one/scan/y.png", "one/scan/y.png"),

@@ -8,6 +8,7 @@ import pytest
 from digitseg.inference.ink import ink_rise
 from digitseg.inference.lines import MAX_LINE_PIXELS, box_lines, without_box_lines
 from digitseg.inference.segmenter import Segmenter
+from digitseg.inference.settings import ReadSettings
 from tests.helpers.backends import CONFIG, BrightIsDigit
 
 
@@ -90,7 +91,9 @@ def test_a_row_of_boxed_digits_reads_as_its_digits():
     page, writing = _boxed_digits()
     light = 255 - page
     light[light < 100] = 0  # light ink on black, as the stand-in net reads it
-    instances = Segmenter(BrightIsDigit(), CONFIG).run(light, scale=1.0, slant=0).instances
+    instances = (
+        Segmenter(BrightIsDigit(), CONFIG).run(light, ReadSettings(scale=1.0, slant=0)).instances
+    )
     tall = [i for i in instances if i.bbox[3] - i.bbox[1] > 40]
     assert sorted((i.bbox[0] + i.bbox[2]) // 2 for i in tall) == [80, 160, 240, 320]
     assert all(i.bbox[3] - i.bbox[1] <= 6 for i in instances if i not in tall)  # flat lines

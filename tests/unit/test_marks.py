@@ -16,6 +16,7 @@ from digitseg.inference.marks import (
     without_marks,
 )
 from digitseg.inference.segmenter import Segmenter
+from digitseg.inference.settings import ReadSettings
 from digitseg.postprocess import Instance
 from tests.helpers.backends import CONFIG, BrightIsDigit
 
@@ -124,10 +125,12 @@ def _date_image() -> np.ndarray:
 
 @pytest.mark.parametrize("slant", [0.0, 0.3])  # read upright, or sheared and sheared back
 def test_the_segmenter_leaves_slashes_out_unless_asked_to_keep_them(slant):
-    segmenter = Segmenter(BrightIsDigit(digit=1), CONFIG, zooms=1.0)
+    segmenter = Segmenter(BrightIsDigit(digit=1), CONFIG)
     image = _date_image()
-    dropped = segmenter.run(image, scale=1.0, slant=slant, rotation=0.0)
-    kept = segmenter.run(image, scale=1.0, slant=slant, rotation=0.0, drop_marks=False)
+    dropped = segmenter.run(image, ReadSettings(zooms=[1.0], scale=1.0, slant=slant, rotation=0.0))
+    kept = segmenter.run(
+        image, ReadSettings(zooms=[1.0], scale=1.0, slant=slant, rotation=0.0, drop_marks=False)
+    )
     assert (dropped.text, kept.text) == ("1111", "11111")
     assert [i.bbox for i in dropped.instances] == [kept.instances[k].bbox for k in (0, 1, 3, 4)]
     assert (dropped.labels == kept.labels).all()  # the class map is the net's
@@ -207,9 +210,11 @@ def _amount_image() -> np.ndarray:
 
 
 def test_the_segmenter_leaves_commas_out_unless_asked_to_keep_them():
-    segmenter = Segmenter(BrightIsDigit(digit=1), CONFIG, zooms=1.0)
+    segmenter = Segmenter(BrightIsDigit(digit=1), CONFIG)
     image = _amount_image()
-    dropped = segmenter.run(image, scale=1.0, slant=0.0, rotation=0.0)
-    kept = segmenter.run(image, scale=1.0, slant=0.0, rotation=0.0, drop_marks=False)
+    dropped = segmenter.run(image, ReadSettings(zooms=[1.0], scale=1.0, slant=0.0, rotation=0.0))
+    kept = segmenter.run(
+        image, ReadSettings(zooms=[1.0], scale=1.0, slant=0.0, rotation=0.0, drop_marks=False)
+    )
     assert (dropped.text, kept.text) == ("1111", "11111")
     assert (dropped.labels == kept.labels).all()  # the class map is the net's

@@ -17,6 +17,7 @@ from digitseg.inference.rotation import (
     unrotate_map,
 )
 from digitseg.inference.segmenter import Segmenter
+from digitseg.inference.settings import ReadSettings
 from digitseg.postprocess import Instance, read_text
 from tests.helpers.backends import CONFIG, BrightIsDigit
 
@@ -131,7 +132,7 @@ class SureWhereRowsPile(BrightIsDigit):
 def test_a_climbing_line_is_read_level_with_boxes_in_input_pixels():
     image = _rings(12.0)
     segmenter = Segmenter(SureWhereRowsPile(), CONFIG)
-    result = segmenter.run(image, scale=1.0, slant=0.0)
+    result = segmenter.run(image, ReadSettings(scale=1.0, slant=0.0))
     assert result.rotation == pytest.approx(-12.0, abs=2.0)
     assert len(result.instances) == 5 and result.labels.shape == image.shape
     lefts = [instance.bbox[0] for instance in result.instances]
@@ -140,7 +141,7 @@ def test_a_climbing_line_is_read_level_with_boxes_in_input_pixels():
         x0, y0, x1, y1 = instance.bbox
         assert image[y0:y1, x0:x1][instance.mask].mean() > 200  # on its ring's ink
     assert (result.labels != BACKGROUND).sum() == pytest.approx((image > 127).sum(), rel=0.15)
-    as_is = segmenter.run(image, scale=1.0, slant=0.0, rotation=0.0)
+    as_is = segmenter.run(image, ReadSettings(scale=1.0, slant=0.0, rotation=0.0))
     assert as_is.rotation == 0.0 and len(as_is.instances) == 5
     assert np.mean([i.score for i in as_is.instances]) < np.mean(
         [i.score for i in result.instances]
@@ -152,9 +153,11 @@ def test_a_rotation_that_reads_no_surer_is_not_kept():
     rotation is kept only where the digits read surer rotated."""
     image = _rings(12.0)
     assert level_rotation(image > 0) != 0.0
-    result = Segmenter(BrightIsDigit(), CONFIG).run(image, scale=1.0, slant=0.0)
+    result = Segmenter(BrightIsDigit(), CONFIG).run(image, ReadSettings(scale=1.0, slant=0.0))
     assert result.rotation == 0.0 and len(result.instances) == 5
-    forced = Segmenter(BrightIsDigit(), CONFIG).run(image, scale=1.0, slant=0.0, rotation=-12.0)
+    forced = Segmenter(BrightIsDigit(), CONFIG).run(
+        image, ReadSettings(scale=1.0, slant=0.0, rotation=-12.0)
+    )
     assert forced.rotation == -12.0 and len(forced.instances) == 5
 
 
@@ -162,7 +165,7 @@ def test_a_steep_line_of_spaced_digits_reads_as_one_line():
     """Unrotated, digits 60 px apart climbing 20 degrees overlap their neighbours too little
     to share a line; read level they are one."""
     image = _rings(20.0, pitch=60)
-    result = Segmenter(SureWhereRowsPile(), CONFIG).run(image, scale=1.0, slant=0.0)
+    result = Segmenter(SureWhereRowsPile(), CONFIG).run(image, ReadSettings(scale=1.0, slant=0.0))
     assert result.rotation == pytest.approx(-20.0, abs=2.0)
     assert read_text(result.instances) == "7\n7\n7\n7\n7"  # in the input's pixels
     assert result.text == "77777"
@@ -173,4 +176,4 @@ def test_a_steep_line_of_spaced_digits_reads_as_one_line():
 @pytest.mark.parametrize("rotation", [float("nan"), 181.0, -200.0])
 def test_a_forced_rotation_out_of_range_is_refused(rotation):
     with pytest.raises(ValueError, match="rotation must be within"):
-        Segmenter(BrightIsDigit(), CONFIG).run(_rings(0.0), rotation=rotation)
+        Segmenter(BrightIsDigit(), CONFIG).run(_rings(0.0), ReadSettings(rotation=rotation))

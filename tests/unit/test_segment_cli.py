@@ -1,41 +1,26 @@
 """digitseg-segment's handling of inputs, outputs, failures and options, with a stand-in model."""
 
+import csv
 import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from digitseg import segment
-from digitseg.inference import Segmentation
 from digitseg.inference.rotation import MAX_ROTATION
+from digitseg.inference.settings import reading_preset
 from digitseg.inference.slant import MAX_SHEAR
-from digitseg.postprocess import Instance
+from tests.helpers.fake_segmenter import FakeSegmenter
 
-
-class FakeSegmenter:
-    """Finds ``digits`` digits labelled ``label`` in the middle of any image; an image one
-    pixel tall raises ``failure``."""
-
-    config = {"model": {"net": "fake"}, "data": {"name": None}}
-    zooms = (1.0,)
-    digits, label, failure = 1, 1, RuntimeError("boom")
-    asked_to_drop_marks: list[bool] = []  # per run, set afresh for each test
-
-    @classmethod
-    def from_checkpoint(cls, *args, **kwargs):
-        return cls()
-
-    def run(self, image, polarity, scale, slant, rotation, drop_marks):
-        self.asked_to_drop_marks.append(drop_marks)
-        height, width = image.shape[:2]
-        if height == 1:
-            raise self.failure
-        box = (width // 4, height // 4, width * 3 // 4, height * 3 // 4)
-        mask = np.ones((box[3] - box[1], box[2] - box[0]), bool)
-        digit = Instance(self.label, 0.9, box, int(mask.sum()), mask)
-        labels = np.full((height, width), 10, np.uint8)
-        return Segmentation([digit] * self.digits, "1" * self.digits, labels, "auto", 1.0)
+REPORTS = {"predictions.json", "summary.csv", "instances.csv"}
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +31,8 @@ def fake_model(monkeypatch):
 
 def save(path, height, width):
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.full((height, width), 200, np.uint8)).save(path)
+    picture = Image.fromarray(np.full((height, width), 200, np.uint8))
+    picture.save(path, format=Image.registered_extensions()[path.suffix.lower()])
 
 
 def run(*inputs, output, more=()):
@@ -85,7 +71,7 @@ def test_inputs_that_share_a_name_or_stem_get_their_own_outputs(tmp_path):
     ]
     names = [name for image in images for name in written(image)]
     assert len(set(names)) == len(names) == 4 * 4
-    assert files_under(out) == {*names, "predictions.json", "summary.csv"}
+    assert files_under(out) == {*names, *REPORTS}
     for image in images:  # each image's own pictures, none overwritten by another's
         assert np.asarray(Image.open(out / image["mask"])).shape == sizes[image["file"]]
 
@@ -117,11 +103,10 @@ def test_an_interruption_keeps_the_reports_of_the_images_done(tmp_path, monkeypa
     save(tmp_path / "in/b.png", 1, 50)
     save(tmp_path / "in/c.png", 20, 20)
     out = tmp_path / "out"
-    with pytest.raises(KeyboardInterrupt):
-        run(tmp_path / "in", output=out)
+    assert run(tmp_path / "in", output=out) == 130  # 128 + SIGINT
     result = predictions(out)
     assert [i["file"] for i in result["images"]] == ["a.png"] and result["errors"] == []
-    assert files_under(out) == {*written(result["images"][0]), "predictions.json", "summary.csv"}
+    assert files_under(out) == {*written(result["images"][0]), *REPORTS}
 
 
 def test_an_output_path_that_is_a_file_is_refused(tmp_path, capsys):
@@ -144,10 +129,7 @@ def test_overwrite_replaces_the_earlier_run_and_keeps_other_files(tmp_path, monk
     assert run(tmp_path / "in/a.png", output=out) == 1  # refused without --overwrite
     assert run(tmp_path / "in/a.png", output=out, more=["--overwrite"]) == 0
     (image,) = predictions(out)["images"]
-    assert files_under(out) == {"a/0_7.png", "a/0_7_mnist.png", "notes.txt"} | {
-        "predictions.json",
-        "summary.csv",
-    }
+    assert files_under(out) == {"a/0_7.png", "a/0_7_mnist.png", "notes.txt", *REPORTS}
     assert written(image) == ["a/0_7.png", "a/0_7_mnist.png"]
     assert not (out / "sub").exists()  # emptied folders go too
 
@@ -160,7 +142,7 @@ def test_overwrite_refuses_a_record_naming_files_outside_the_folder(tmp_path, ca
     record = {"images": [{"file": "a.png", "mask": "../mine.png", "instances": []}]}
     (out / "predictions.json").write_text(json.dumps(record))
     assert run(tmp_path / "in", output=out, more=["--overwrite"]) == 1
-    assert "is not a digitseg-segment record" in capsys.readouterr().err
+    assert f"names files outside {out}" in capsys.readouterr().err
     assert (tmp_path / "runs/mine.png").read_text() == "mine"
 
 
@@ -198,9 +180,158 @@ def test_marks_are_dropped_unless_kept_and_the_run_says_which(tmp_path, more, dr
     assert predictions(tmp_path / "out")["model"]["drop_marks"] is dropped
 
 
+def test_the_reading_preset_gives_the_defaults_and_options_override_it():
+    document = segment.reading_settings(segment.parse_args(["x.png"]))
+    assert document == reading_preset("document")
+    assert (document.scale, document.drop_marks, document.zooms) == (None, True, (1.0, 1.3))
+    canvas = segment.reading_settings(segment.parse_args(["x.png", "--reading", "canvas"]))
+    assert (canvas.name, canvas.scale, canvas.rotation, canvas.drop_marks) == (
+        "canvas",
+        1.0,
+        0.0,
+        False,
+    )
+    mixed = segment.parse_args(["x.png", "--reading", "canvas", "--scale", "2", "--zooms", "1"])
+    assert segment.reading_settings(mixed) == replace(canvas, scale=2.0, zooms=(1.0,))
+    kept = segment.parse_args(["x.png", "--keep-marks", "--polarity", "dark_on_light"])
+    assert segment.reading_settings(kept) == replace(
+        document, drop_marks=False, polarity="dark_on_light"
+    )
+
+
 def test_numbers_within_range_are_taken(tmp_path):
     args = segment.parse_args(
         ["--input", "x", "--output", "y", "--slant", str(-MAX_SHEAR), "--scale", "0.5"]
         + ["--rotation", str(-MAX_ROTATION)]
     )
     assert (args.slant, args.scale, args.rotation) == (-MAX_SHEAR, 0.5, -MAX_ROTATION)
+
+
+def test_every_file_written_stays_inside_the_output_folder(tmp_path):
+    save(tmp_path / "in/...jpg", 20, 20)  # its stem is ".."
+    save(tmp_path / "in/..png", 20, 20)  # and this one's "."
+    out = tmp_path / "runs/out"
+    assert run(tmp_path / "in", output=out) == 0
+    assert {p.name for p in (tmp_path / "runs").iterdir()} == {"out"}
+    images = predictions(out)["images"]
+    assert [i["file"] for i in images] == ["...jpg", "..png"]
+    names = [name for image in images for name in written(image)]
+    assert len(set(names)) == 4 and files_under(out) == {*names, *REPORTS}
+
+
+def test_links_in_the_output_folder_are_never_followed(tmp_path):
+    save(tmp_path / "in/a.png", 20, 20)
+    save(tmp_path / "in/b.png", 20, 20)
+    elsewhere, mine = tmp_path / "elsewhere", tmp_path / "mine.png"
+    elsewhere.mkdir()
+    mine.write_text("mine")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a").symlink_to(elsewhere, target_is_directory=True)  # where a.png's crops go
+    (out / "b_mask.png").symlink_to(mine)  # where b.png's mask goes
+    (out / "summary.csv").symlink_to(mine)
+    assert run(tmp_path / "in", output=out, more=["--overwrite", "--save-masks"]) == 2
+    assert not any(elsewhere.iterdir()) and mine.read_text() == "mine"
+    result = predictions(out)
+    assert [e["file"] for e in result["errors"]] == ["a.png"]
+    assert "is a link or a file, not a folder" in result["errors"][0]["error"]
+    assert [i["file"] for i in result["images"]] == ["b.png"]
+    for name in ("b_mask.png", "summary.csv"):  # the links replaced by the files
+        assert not (out / name).is_symlink() and (out / name).is_file()
+    assert np.asarray(Image.open(out / "b_mask.png")).shape == (20, 20)
+
+
+@pytest.mark.parametrize(("stop", "code"), [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)])
+def test_a_stop_signal_keeps_the_reports_of_the_images_done(tmp_path, stop, code):
+    save(tmp_path / "in/a.png", 20, 20)
+    save(tmp_path / "in/b.png", 2, 20)  # takes a minute: the signal comes while it is read
+    save(tmp_path / "in/c.png", 20, 20)
+    out, reading_b = tmp_path / "out", tmp_path / "reading_b"
+    command = [sys.executable, "-m", "tests.helpers.fake_segmenter", str(reading_b)]
+    with subprocess.Popen(
+        [*command, "--input_dir", str(tmp_path / "in"), "--output_dir", str(out)],
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        deadline = time.monotonic() + 120
+        while not reading_b.exists():  # a.png is done
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(getattr(signal, stop))
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code
+    assert f"stopped by {stop} after 1 of 3 images" in stderr and "Traceback" not in stderr
+    result = predictions(out)
+    assert [i["file"] for i in result["images"]] == ["a.png"] and result["errors"] == []
+    assert files_under(out) == {*written(result["images"][0]), *REPORTS}
+
+
+@pytest.mark.timeout(60)  # opening a FIFO to read it waits for a writer: forever
+def test_fifos_among_the_inputs_are_failures_never_opened(tmp_path):
+    save(tmp_path / "in/a.png", 20, 20)
+    os.mkfifo(tmp_path / "in/pipe.png")
+    os.mkfifo(tmp_path / "named.png")
+    out = tmp_path / "out"
+    assert run(tmp_path / "in", tmp_path / "named.png", output=out) == 2
+    result = predictions(out)
+    assert [i["file"] for i in result["images"]] == ["a.png"]
+    assert result["errors"] == [
+        {"file": "pipe.png", "error": "a FIFO (named pipe)"},
+        {"file": "named.png", "error": "a FIFO (named pipe)"},
+    ]
+
+
+def test_entries_of_input_folders_not_read_are_listed_with_the_reason(tmp_path, caplog, capsys):
+    caplog.set_level(logging.INFO)
+    save(tmp_path / "in/a.png", 20, 20)
+    save(tmp_path / "in/g.gif", 20, 20)
+    save(tmp_path / "in/x.png/c.png", 20, 20)
+    (tmp_path / "in/gone.png").symlink_to("missing.png")
+    out = tmp_path / "out"
+    assert run(tmp_path / "in", output=out) == 2  # gone.png should have been read
+    result = predictions(out)
+    assert [i["file"] for i in result["images"]] == ["a.png"]
+    assert result["errors"] == [
+        {"file": "gone.png", "error": "a link to missing.png, which does not exist"}
+    ]
+    skipped = {item["file"]: item["reason"] for item in result["skipped"]}
+    assert list(skipped) == ["g.gif", "x.png"]
+    assert ".png .jpg" in skipped["g.gif"] and "--recursive" in skipped["x.png"]
+    for name, reason in [*skipped.items(), ("gone.png", "missing.png")]:
+        assert name in caplog.text and reason in caplog.text
+    assert "1 image(s) segmented, 1 failed, 2 other file(s) skipped" in capsys.readouterr().err
+
+
+def test_without_an_output_folder_one_line_per_image_is_printed(tmp_path, monkeypatch, capsys):
+    save(tmp_path / "a.png", 20, 20)
+    save(tmp_path / "thin.png", 1, 20)
+    save(tmp_path / "b.png", 20, 20)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(FakeSegmenter, "digits", 2)
+    assert segment.main(["a.png", "thin.png", "b.png"]) == 2
+    assert capsys.readouterr().out.splitlines() == ["a.png\t11\t0.9000", "b.png\t11\t0.9000"]
+    assert {p.name for p in tmp_path.iterdir()} == {"a.png", "thin.png", "b.png"}
+
+
+def test_json_dash_prints_the_predictions_alone(tmp_path, monkeypatch, capsys):
+    save(tmp_path / "a.png", 20, 20)
+    monkeypatch.chdir(tmp_path)
+    assert segment.main(["a.png", "--json", "-"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    (image,) = result["images"]
+    assert image["file"] == "a.png" and image["text"] == "1"
+    assert "crop" not in image["instances"][0]  # nothing written, nothing named
+    assert {p.name for p in tmp_path.iterdir()} == {"a.png"}
+
+
+def test_instances_csv_holds_each_digits_score(tmp_path, monkeypatch):
+    save(tmp_path / "a.png", 20, 40)
+    monkeypatch.setattr(FakeSegmenter, "digits", 2)
+    assert run(tmp_path / "a.png", output=tmp_path / "out") == 0
+    rows = list(csv.DictReader((tmp_path / "out/instances.csv").open()))
+    assert [(r["file"], r["index"], r["label"], r["score"]) for r in rows] == [
+        ("a.png", "0", "1", "0.9"),
+        ("a.png", "1", "1", "0.9"),
+    ]
+    assert [r["crop"] for r in rows] == ["a/0_1.png", "a/1_1.png"]
+    assert (rows[0]["x0"], rows[0]["y0"], rows[0]["x1"], rows[0]["y1"]) == ("10", "5", "30", "15")

@@ -11,6 +11,7 @@ from digitseg.inference.segmenter import (
     estimate_scale,
     trained_polarities,
 )
+from digitseg.inference.settings import ReadSettings
 from digitseg.models.checkpoint import CheckpointError
 from digitseg.postprocess import PostprocessConfig
 from tests.helpers.backends import CONFIG, BrightIsDigit
@@ -56,7 +57,9 @@ def test_polarity_is_detected_and_matched_to_training():
     segmenter = Segmenter(BrightIsDigit(), CONFIG)
     dark_ink = segmenter.run(_digit_image(light_on_dark=False))
     assert dark_ink.polarity == "dark_on_light" and len(dark_ink.instances) == 2
-    forced = segmenter.run(_digit_image(), polarity="dark_on_light")  # the black paper is ink
+    forced = segmenter.run(
+        _digit_image(), ReadSettings(polarity="dark_on_light")
+    )  # the black paper is ink
     boxes = np.array([i.bbox for i in forced.instances])
     assert forced.polarity == "dark_on_light"
     assert (*boxes[:, :2].min(0), *boxes[:, 2:].max(0)) == (0, 0, 96, 64)
@@ -74,7 +77,7 @@ def test_images_and_scales_the_segmenter_cannot_read_are_named():
                 segmenter.run(image)
     for scale in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="scale must be above 0"):
-            segmenter.run(_digit_image(), scale=scale)
+            segmenter.run(_digit_image(), ReadSettings(scale=scale))
 
 
 def test_trained_polarities_follow_the_spec():
@@ -113,7 +116,7 @@ def test_a_finer_photo_is_read_at_the_training_size_and_shown_in_its_own_pixels(
     assert (seven & bright).sum() / (seven | bright).sum() > 0.99  # all but the corners
     # Read at a size its pixels do not divide, the digits' edges still show the digit read,
     # not the best digit of the background next to them (BrightIsDigit's: a 0).
-    odd = segmenter.run(fine, scale=0.13)
+    odd = segmenter.run(fine, ReadSettings(scale=0.13))
     assert set(np.unique(odd.labels)) == {7, BACKGROUND}
 
 
@@ -152,7 +155,9 @@ def test_zooms_average_the_digit_classes_and_the_first_zoom_finds_the_ink():
     backend = ReadsOtherwiseEnlarged(wide=150)
 
     def read(zooms):
-        probs, cores, _, _ = Segmenter(backend, CONFIG, zooms=zooms).predict(image, scale=1.0)
+        probs, cores, _, _ = Segmenter(backend, CONFIG, settings=ReadSettings(zooms=zooms)).predict(
+            image, scale=1.0
+        )
         return probs.argmax(0), cores
 
     as_is, cores_as_is = read([1.0])
@@ -196,12 +201,12 @@ def test_tiles_cover_large_images_exactly_with_their_edges_left_out():
 def test_bad_settings_are_rejected():
     with pytest.raises(ValueError, match="multiple of 16"):
         Segmenter(BrightIsDigit(), CONFIG, tile_size=100)
-    assert Segmenter(BrightIsDigit(), CONFIG, zooms=1).zooms == (1.0,)
+    assert Segmenter(BrightIsDigit(), CONFIG, settings=ReadSettings(zooms=[1])).zooms == (1.0,)
     for zooms in ([], [1.0, 0.0]):
         with pytest.raises(ValueError, match="zooms"):
-            Segmenter(BrightIsDigit(), CONFIG, zooms=zooms)
+            ReadSettings(zooms=zooms)
     with pytest.raises(ValueError, match="polarity"):
-        Segmenter(BrightIsDigit(), CONFIG).run(_digit_image(), polarity="upside_down")
+        Segmenter(BrightIsDigit(), CONFIG).run(_digit_image(), ReadSettings(polarity="upside_down"))
 
 
 class SaysThree(torch.nn.Module):
@@ -232,7 +237,7 @@ def test_a_classifier_relabels_the_digits_and_reads_dark_ink_as_light():
 
 
 def test_outputs_without_ink_are_refused_by_a_segmenter_with_a_classifier():
-    outputs = Segmenter(BrightIsDigit(), CONFIG).outputs(_digit_image(), scale=1.0)
+    outputs = Segmenter(BrightIsDigit(), CONFIG).outputs(_digit_image(), ReadSettings(scale=1.0))
     with pytest.raises(ValueError, match="no ink for the classifier"):
         Segmenter(BrightIsDigit(), CONFIG, classifier=SaysThree()).read(outputs)
 
@@ -246,9 +251,11 @@ def test_a_missing_classifier_file_is_named(tmp_path):
 def test_stored_outputs_are_read_again_with_other_thresholds():
     segmenter = Segmenter(BrightIsDigit(), CONFIG)
     image = _digit_image()
-    outputs = segmenter.outputs(image, scale=1.0)
+    outputs = segmenter.outputs(image, ReadSettings(scale=1.0))
     digits = segmenter.read(outputs).instances
     assert [(d.label, d.bbox) for d in digits] == [(7, (10, 20, 24, 40)), (7, (50, 20, 64, 40))]
-    assert [d.bbox for d in segmenter.run(image, scale=1.0).instances] == [d.bbox for d in digits]
+    assert [d.bbox for d in segmenter.run(image, ReadSettings(scale=1.0)).instances] == [
+        d.bbox for d in digits
+    ]
     never = PostprocessConfig(min_area=10**6, min_cored_area=10**6)
     assert segmenter.read(outputs, never).instances == []

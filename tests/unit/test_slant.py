@@ -6,6 +6,7 @@ import pytest
 
 from digitseg.classes import BACKGROUND
 from digitseg.inference.segmenter import Segmenter
+from digitseg.inference.settings import ReadSettings
 from digitseg.inference.slant import (
     MIN_LEAN,
     MIN_LEAN_GAIN,
@@ -88,14 +89,14 @@ def test_an_instance_found_sheared_is_put_back_on_its_pixels():
 def test_leaning_writing_is_read_upright_with_boxes_in_input_pixels():
     image = _strokes(0.8)
     segmenter = Segmenter(BrightIsDigit(), CONFIG)
-    result = segmenter.run(image, scale=1.0)
+    result = segmenter.run(image, ReadSettings(scale=1.0))
     assert result.slant == pytest.approx(0.5, abs=0.06)
     assert len(result.instances) == 5 and result.labels.shape == image.shape
     for instance in result.instances:
         x0, y0, x1, y1 = instance.bbox
         assert image[y0:y1, x0:x1][instance.mask].mean() > 200  # on its stroke's ink
     assert (result.labels != BACKGROUND).sum() == pytest.approx((image > 127).sum(), rel=0.1)
-    as_is = segmenter.run(image, scale=1.0, slant=0)
+    as_is = segmenter.run(image, ReadSettings(scale=1.0, slant=0))
     assert as_is.slant == 0.0 and len(as_is.instances) == 5
 
 
@@ -109,9 +110,9 @@ def test_the_lean_of_a_long_short_line_survives_the_estimates_shrinking():
 @pytest.mark.parametrize("slant", [float("nan"), 2.5, -3.0])
 def test_a_forced_shear_out_of_range_is_refused(slant):
     with pytest.raises(ValueError, match="slant must be within"):
-        Segmenter(BrightIsDigit(), CONFIG).run(_strokes(0.0), slant=slant)
+        Segmenter(BrightIsDigit(), CONFIG).run(_strokes(0.0), ReadSettings(slant=slant))
 
 
 def test_a_bad_polarity_is_refused_before_any_work():
     with pytest.raises(ValueError, match="polarity must be one of"):
-        Segmenter(BrightIsDigit(), CONFIG).run(_strokes(0.0), polarity="sideways")
+        Segmenter(BrightIsDigit(), CONFIG).run(_strokes(0.0), ReadSettings(polarity="sideways"))

@@ -4,6 +4,8 @@ Shared by the inference inputs (:mod:`digitseg.inference.images`) and users' dig
 (:mod:`digitseg.data.image_folder`); it imports nothing from ``digitseg``.
 """
 
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-DEFAULT_MAX_PIXELS = 50_000_000
+DEFAULT_MAX_PIXELS = 16_000_000
 TIFF_BITS_PER_SAMPLE = 258
 
 
@@ -26,9 +28,16 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     0..65535 (Pillow's 32-bit "I" mode too, which is where it keeps 16-bit PGM/PPM, unless
     the file is a 32-bit TIFF: 0..2**31-1), floats from 0..1. Transparency is composited
     over white paper. Images above ``max_pixels`` are refused before they are decoded
-    (decompression bombs).
+    (decompression bombs). Anything but a regular file (a FIFO, a device) is refused before it
+    is opened: reading one could wait forever.
     """
     path = Path(path)
+    try:
+        kind = not_a_file(os.stat(path).st_mode)
+    except OSError as error:
+        raise ImageReadError(f"{path}: cannot be read ({error.strerror})") from error
+    if kind:
+        raise ImageReadError(f"{path}: {kind}, not an image file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -52,6 +61,20 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
         raise ImageReadError(f"{path}: not a readable image ({error})") from error
 
 
+def not_a_file(mode: int) -> str | None:
+    """What a file of ``os.stat`` mode ``mode`` is when it is not a regular file, else None."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = {
+        stat.S_ISDIR: "a folder",
+        stat.S_ISFIFO: "a FIFO (named pipe)",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((kind for test, kind in kinds.items() if test(mode)), "not a regular file")
+
+
 def _to_array(image: Image.Image, wide: bool) -> np.ndarray:
     """uint8 pixels of ``image``; ``wide``: it comes from a 32-bit TIFF."""
     if image.mode == "F":
@@ -63,7 +86,7 @@ def _to_array(image: Image.Image, wide: bool) -> np.ndarray:
     if "A" in image.mode or "transparency" in image.info:
         paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(paper, image.convert("RGBA"))
-    return np.asarray(image.convert("L" if gray else "RGB"), dtype=np.uint8)
+    return np.array(image.convert("L" if gray else "RGB"), dtype=np.uint8)  # writable
 
 
 def _scaled(array: np.ndarray, top: float) -> np.ndarray:

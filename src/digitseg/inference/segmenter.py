@@ -6,6 +6,11 @@
     )
     instances = segmenter.segment(image)          # list of Instance, reading order
     result = segmenter.run(image)                 # Segmentation: instances, text, class map
+    result = segmenter.run(image, ReadSettings(rotation=0.0))   # other reading settings
+
+How an image is read (polarity, scale, slant, rotation, marks, zooms) is one
+:class:`~digitseg.inference.settings.ReadSettings`: the segmenter's own (``settings=``, by
+default the ``document`` preset), or one given to a call.
 
 Before the net runs, the image is brought to what the model was trained on: its channels,
 its ink polarity (detected from the image, or forced), its lines of writing (rotated level
@@ -31,7 +36,6 @@ of its line, a date's slash.
 
 import json
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,14 +57,13 @@ from digitseg.inference.ink import ink_mask, without_rules
 from digitseg.inference.lines import without_box_lines
 from digitseg.inference.marks import without_marks
 from digitseg.inference.rotation import (
-    MAX_ROTATION,
     level_rotation,
     rotate,
     unrotate_instance,
     unrotate_map,
 )
+from digitseg.inference.settings import POLARITIES, ReadSettings
 from digitseg.inference.slant import (
-    MAX_SHEAR,
     shear,
     unshear_instance,
     unshear_map,
@@ -78,10 +81,7 @@ from digitseg.postprocess import (
     typical_height,
 )
 
-POLARITIES = ("auto", "dark_on_light", "light_on_dark")
 ONNX_METADATA_KEY = "digitseg_config"
-# The net reads each image at these zooms of its normalised size; see docs/benchmarks.md.
-DEFAULT_ZOOMS = (1.0, 1.3)
 # The scale estimate's range: digits up to about 2,500 px tall (a number filling a 12 MP
 # photo) down to half the training height.
 MIN_SCALE, MAX_SCALE = 1 / 128, 2.0
@@ -146,9 +146,10 @@ class _OnnxBackend:
 class Segmenter:
     """A trained model plus the pre- and post-processing that make it read digits.
 
-    ``zooms``: factors (or one factor) of the normalised size at which the net reads each
-    image; order matters, as the first zoom's view alone decides where the ink and the digit
-    centres are, and all views' mean probabilities which digit each ink pixel is.
+    ``settings``: how images are read when a call gives none (default: the ``document``
+    preset). Its ``zooms`` are the factors of the normalised size at which the net reads
+    each image; order matters, as the first zoom's view alone decides where the ink and the
+    digit centres are, and all views' mean probabilities which digit each ink pixel is.
     ``classifier``: a :class:`~digitseg.classifier.DigitClassifier` (on the device the
     segmenter runs on) whose reading of each digit's crop joins the segmenter's in choosing
     its label; None: the segmenter's probabilities alone choose it.
@@ -161,19 +162,16 @@ class Segmenter:
         tile_size: int = 512,
         overlap: int = 64,
         postprocess: PostprocessConfig | None = None,
-        zooms: float | Sequence[float] = DEFAULT_ZOOMS,
+        settings: ReadSettings | None = None,
         classifier: torch.nn.Module | None = None,
     ) -> None:
         if tile_size % backend.multiple or overlap >= tile_size:
             raise ValueError(
                 f"tile_size must be a multiple of {backend.multiple} and larger than overlap"
             )
-        zooms = [zooms] if isinstance(zooms, int | float) else list(zooms)
-        if not zooms or min(zooms) <= 0:
-            raise ValueError(f"zooms must be one or more positive factors, got {zooms}")
         self.backend, self.config = backend, config
         self.classifier = classifier.eval() if classifier is not None else None
-        self.zooms = tuple(float(zoom) for zoom in zooms)
+        self.settings = settings or ReadSettings()
         self.tile_size, self.overlap = tile_size, overlap
         self.postprocess = postprocess or PostprocessConfig()
         spec = config["data"]["spec"]
@@ -208,78 +206,60 @@ class Segmenter:
             return cls(_TorchBackend(net, device), payload["config"], **kwargs)
         return cls(*_load_onnx(Path(path)), **kwargs)
 
-    def segment(
-        self,
-        image: np.ndarray,
-        polarity: str = "auto",
-        scale: float | None = None,
-        slant: float | None = None,
-        rotation: float | None = None,
-        drop_marks: bool = True,
-    ) -> list[Instance]:
+    @property
+    def zooms(self) -> tuple[float, ...]:
+        """The zooms of the segmenter's own settings."""
+        return self.settings.zooms
+
+    def segment(self, image: np.ndarray, settings: ReadSettings | None = None) -> list[Instance]:
         """Digit instances of ``image`` (uint8 (H, W) or (H, W, 3)) in reading order."""
-        return self.run(image, polarity, scale, slant, rotation, drop_marks).instances
+        return self.run(image, settings).instances
 
-    def run(
-        self,
-        image: np.ndarray,
-        polarity: str = "auto",
-        scale: float | None = None,
-        slant: float | None = None,
-        rotation: float | None = None,
-        drop_marks: bool = True,
-    ) -> Segmentation:
-        """Instances, text and class map of ``image``. ``scale`` None means estimated;
-        ``slant`` None too (the shear, px per row, that sets writing leaning more than the
-        training digits upright: :mod:`~digitseg.inference.slant`), 0 reads it as it is;
-        ``rotation`` None too (the degrees, counter-clockwise, that level lines of writing
-        climbing or falling across the image: :mod:`~digitseg.inference.rotation`), 0 reads
-        it as it is. The reading order is that of the upright image; where the image was
-        rotated, the input's, unless that puts the digits on more lines (a steep line).
-        ``drop_marks``: leave out the punctuation the net reads as digits
-        (:mod:`~digitseg.inference.marks`): a short mark lying low between two digits of a
-        line, a comma or a dot, and a 1 leaning far more than the rest of its line, a date's
-        slash. Both take each line as one writer's, which generated canvases are not."""
-        outputs = self.outputs(image, polarity, scale, slant, rotation)
-        return self.read(outputs, drop_marks=drop_marks)
+    def run(self, image: np.ndarray, settings: ReadSettings | None = None) -> Segmentation:
+        """Instances, text and class map of ``image``, read with ``settings`` (None: the
+        segmenter's own). A ``scale`` of None means estimated; a ``slant`` of None too (the
+        shear, px per row, that sets writing leaning more than the training digits upright:
+        :mod:`~digitseg.inference.slant`), 0 reads it as it is; a ``rotation`` of None too
+        (the degrees, counter-clockwise, that level lines of writing climbing or falling
+        across the image: :mod:`~digitseg.inference.rotation`), 0 reads it as it is. The
+        reading order is that of the upright image; where the image was rotated, the
+        input's, unless that puts the digits on more lines (a steep line). ``drop_marks``:
+        leave out the punctuation the net reads as digits (:mod:`~digitseg.inference.marks`):
+        a short mark lying low between two digits of a line, a comma or a dot, and a 1
+        leaning far more than the rest of its line, a date's slash. Both take each line as
+        one writer's, which generated canvases are not."""
+        settings = settings or self.settings
+        return self.read(self.outputs(image, settings), settings=settings)
 
-    def outputs(
-        self,
-        image: np.ndarray,
-        polarity: str = "auto",
-        scale: float | None = None,
-        slant: float | None = None,
-        rotation: float | None = None,
-    ) -> NetOutputs:
+    def outputs(self, image: np.ndarray, settings: ReadSettings | None = None) -> NetOutputs:
         """The net's outputs on ``image`` brought level and upright (:meth:`run`'s first
         half), which :meth:`read` groups into digits, with any post-processing, as often as
-        asked. With ``rotation`` None, the image is also read as it is when the estimate
-        rotates it, and the rotated reading is kept only where its digits are surer (their
-        mean score): digits scattered over a canvas may pile up as if in a tilted line."""
+        asked. With ``settings.rotation`` None, the image is also read as it is when the
+        estimate rotates it, and the rotated reading is kept only where its digits are surer
+        (their mean score): digits scattered over a canvas may pile up as if in a tilted
+        line."""
+        settings = settings or self.settings
         gray = match_channels(_checked_image(image), 1)
-        found = _resolve_polarity(gray, polarity)
-        if rotation is not None and not abs(rotation) <= MAX_ROTATION:  # NaN too
-            raise ValueError(f"rotation must be within +-{MAX_ROTATION:g} degrees, got {rotation}")
-        if slant is not None and not abs(slant) <= MAX_SHEAR:
-            raise ValueError(f"slant must be within +-{MAX_SHEAR} px per row, got {slant}")
+        found = _resolve_polarity(gray, settings.polarity)
+        rotation, slant = settings.rotation, settings.slant
         ink = ink_mask(light_ink(gray, found)) if rotation is None or slant is None else None
         if rotation is not None:
-            return self._level_outputs(image, found, scale, slant, float(rotation), ink)
-        as_is = self._level_outputs(image, found, scale, slant, 0.0, ink)
+            return self._level_outputs(image, found, settings, float(rotation), ink)
+        as_is = self._level_outputs(image, found, settings, 0.0, ink)
         degrees = level_rotation(ink)
         if degrees == 0:
             return as_is
-        rotated = self._level_outputs(image, found, scale, slant, degrees, ink)
+        rotated = self._level_outputs(image, found, settings, degrees, ink)
         # Judged on every digit read, marks included, whatever the caller keeps.
-        sureness = [_sureness(self.read(o, drop_marks=False)) for o in (as_is, rotated)]
+        every_digit = ReadSettings(drop_marks=False)
+        sureness = [_sureness(self.read(o, settings=every_digit)) for o in (as_is, rotated)]
         return rotated if sureness[1] > sureness[0] else as_is
 
     def _level_outputs(
         self,
         image: np.ndarray,
         polarity: str,
-        scale: float | None,
-        slant: float | None,
+        settings: ReadSettings,
         degrees: float,
         ink: np.ndarray | None,
     ) -> NetOutputs:
@@ -292,12 +272,14 @@ class Segmenter:
         cleaned = without_box_lines(image, light_ink(gray, polarity))
         if cleaned is not image:  # lines were painted over
             image, gray, ink = cleaned, match_channels(cleaned, 1), None
-        if slant is None:
+        if settings.slant is None:
             amount = upright_shear(ink_mask(light_ink(gray, polarity)) if ink is None else ink)
         else:
-            amount = float(slant)
+            amount = float(settings.slant)
         upright, pad = shear(image, amount)
-        probs, cores, _, used_scale = self.predict(upright, polarity, scale)
+        probs, cores, _, used_scale = self.predict(
+            upright, polarity, settings.scale, settings.zooms
+        )
         ink = None
         if self.classifier is not None:
             ink = _resized(light_ink(match_channels(upright, 1), polarity), probs.shape[1:])
@@ -309,11 +291,12 @@ class Segmenter:
         self,
         outputs: NetOutputs,
         postprocess: PostprocessConfig | None = None,
-        drop_marks: bool = True,
+        settings: ReadSettings | None = None,
     ) -> Segmentation:
         """The digits of :meth:`outputs`, grouped by ``postprocess`` (None: the segmenter's)
         and, with a classifier, relabelled from crops of the ink, without the marks read as
-        digits (commas, dots, slashes) unless ``drop_marks`` is False (:meth:`run`); masks,
+        digits (commas, dots, slashes) unless ``settings.drop_marks`` is False (None: the
+        segmenter's settings; :meth:`run`); masks,
         boxes and class map scaled, sheared and rotated back into the input's pixels. The
         class map is the net's, marks included."""
         probs = outputs.probs
@@ -326,7 +309,7 @@ class Segmenter:
                 )
             theirs = classifier_probabilities(self.classifier, outputs.ink, digits)
             digits = combine_labels(digits, probs, theirs)
-        if drop_marks:
+        if (settings or self.settings).drop_marks:
             digits = without_marks(digits)
         amount, pad, shape = outputs.slant, outputs.pad, outputs.shape
         upright = (shape[0], shape[1] + 2 * pad)
@@ -347,13 +330,20 @@ class Segmenter:
             text = read_text(found)
         return Segmentation(found, text, labels, outputs.polarity, outputs.scale, amount, degrees)
 
-    def predict(self, image: np.ndarray, polarity: str = "auto", scale: float | None = None):
+    def predict(
+        self,
+        image: np.ndarray,
+        polarity: str = "auto",
+        scale: float | None = None,
+        zooms: tuple[float, ...] | None = None,
+    ):
         """Class probabilities (11, h, w), core probability (h, w) or None, polarity, scale.
 
         ``scale`` is the factor that normalises the digit size (None: estimated); (h, w) is
         the image's size times it. The net reads the image at that factor times each of
-        ``zooms``. Where the first view and the views' mean agree on ink or background, the
-        probabilities are the mean; elsewhere, and for the cores, they are the first view's.
+        ``zooms`` (None: the segmenter's). Where the first view and the views' mean agree on
+        ink or background, the probabilities are the mean; elsewhere, and for the cores,
+        they are the first view's.
         """
         pixels = match_channels(_checked_image(image), self.in_channels)
         gray = match_channels(image, 1)
@@ -364,18 +354,19 @@ class Segmenter:
             raise ValueError(
                 f"scale must be above 0 and finite, or None to estimate it; got {scale}"
             )
+        zooms = zooms or self.zooms
         factor = (
             estimate_scale(light_ink(gray, found), self.digit_height) if scale is None else scale
         )
         size = _scaled_size(gray.shape, factor)
-        first_logits = self._outputs_at(pixels, factor * self.zooms[0], size)
+        first_logits = self._outputs_at(pixels, factor * zooms[0], size)
         first = _softmax(first_logits[:NUM_CLASSES])
         cores = _sigmoid(first_logits[NUM_CLASSES]) if len(first_logits) > NUM_CLASSES else None
         del first_logits
         mean = first.copy()
-        for zoom in self.zooms[1:]:
+        for zoom in zooms[1:]:
             mean += _softmax(self._outputs_at(pixels, factor * zoom, size)[:NUM_CLASSES])
-        mean /= len(self.zooms)
+        mean /= len(zooms)
         agree_on_ink = (mean.argmax(0) == BACKGROUND) == (first.argmax(0) == BACKGROUND)
         probs = np.where(agree_on_ink, mean, first)
         return probs, cores, found, float(factor)

@@ -17,7 +17,7 @@ from PIL import Image
 from digitseg.data.sources import build_generator
 from digitseg.eval import REPO_ROOT, compose_eval
 from digitseg.inference import Segmenter
-from digitseg.inference.segmenter import DEFAULT_ZOOMS
+from digitseg.inference.settings import ReadSettings, read_settings
 from digitseg.postprocess import Instance, ink_crop
 from digitseg.reports.inputs import EvalItem, folder_source, m2nist_source
 from digitseg.reports.writing import CANVASES, INSTANCES, METRICS
@@ -126,11 +126,19 @@ def preset_item(preset: str, split: str, index: int) -> EvalItem:
 
 
 @functools.cache
-def eval_reading() -> dict:
-    """How ``digitseg-eval`` reads canvases by default (``conf/eval.yaml``): polarity, scale,
-    slant, rotation and whether marks (slashes, commas, dots) are dropped."""
-    cfg = compose_eval()
-    return {key: cfg[key] for key in ("polarity", "scale", "slant", "rotation", "drop_marks")}
+def eval_reading() -> ReadSettings:
+    """How ``digitseg-eval`` reads by default (``conf/eval.yaml``'s reading preset)."""
+    return read_settings(compose_eval().reading)
+
+
+def report_reading(source: dict) -> ReadSettings:
+    """The reading settings a report's ``metrics["source"]`` records; what it lacks (a
+    report from before reading presets) is ``digitseg-eval``'s default."""
+    default = eval_reading().to_dict()
+    recorded = {key: source[key] for key in default if key in source}
+    if "reading" in source:
+        recorded["name"] = source["reading"]
+    return read_settings(default | recorded)
 
 
 @functools.cache
@@ -143,8 +151,9 @@ def preset_generator(preset: str):
 def report_segmenter(
     report: Report, checkpoint: str | Path | None = None, classifier: str | Path | None = None
 ) -> Segmenter:
-    """The segmenter ``report`` was made with: its model file, digit classifier and zooms.
-    ``checkpoint`` or ``classifier`` (``"none"``: without one) replace the report's."""
+    """The segmenter ``report`` was made with: its model file, digit classifier and reading
+    settings. ``checkpoint`` or ``classifier`` (``"none"``: without one) replace the
+    report's."""
     source = report.metrics["source"]
     if classifier is None:
         classifier = source.get("classifier")
@@ -153,17 +162,15 @@ def report_segmenter(
     return Segmenter.from_checkpoint(
         repo_path(checkpoint or report.metrics["model"]["checkpoint"]),
         classifier=repo_path(classifier) if classifier else None,
-        zooms=source.get("zooms", DEFAULT_ZOOMS),
+        settings=report_reading(source),
     )
 
 
 def inspect(segmenter: Segmenter, item: EvalItem, source: dict | None = None) -> Inspection:
     """Run ``segmenter`` on ``item`` as ``digitseg-eval`` does and draw it next to the truth.
-    ``source`` is a report's (``metrics["source"]``) to read with its scale, slant,
-    rotation, polarity and marks; None: ``digitseg-eval``'s defaults."""
-    source = source or {}
-    reading = {key: source.get(key, default) for key, default in eval_reading().items()}
-    result = segmenter.run(item.image, **reading)
+    ``source`` is a report's (``metrics["source"]``) to read with its reading settings;
+    None: ``digitseg-eval``'s defaults."""
+    result = segmenter.run(item.image, report_reading(source or {}))
     picture = side_by_side(
         [
             item.image,
