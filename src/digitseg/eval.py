@@ -3,18 +3,21 @@
     digitseg-eval checkpoint=models/digit_segmenter.ckpt data=numbers
     digitseg-eval source=folder folder=data/generated/canvas/test logger=wandb
     digitseg-eval source=m2nist folder=path/to/m2nist
+    digitseg-eval source=coco folder=path/to/images annotations=path/to/coco.json part=all
 
 Canvases come from a preset's split (``source=preset``, rendered on the fly: the canvases
 ``digitseg-generate`` writes), a ``digitseg-generate`` folder or M2NIST's arrays (see
-:mod:`digitseg.reports.inputs`). Each goes through :meth:`digitseg.Segmenter.run`, the
-post-processing of ``digitseg-segment``, with ``scale=1.0``: generated digits are at the
-size the model trained on, and estimating the scale would only add noise (``scale=null``
-estimates it, as ``digitseg-segment`` does; so do ``slant=null`` and ``rotation=null``,
-whose defaults read canvases as they are) and ``drop_marks=false``: each generated digit
-has its own MNIST writer, and many 1s lean far more than their neighbours, which
-``digitseg-segment`` would take for a date's slashes, and scattered digits lie at any
-height, where it would take some for commas. The report lands in the Hydra run folder
-(``outputs/eval/<time>/``; see :mod:`digitseg.reports.writing`).
+:mod:`digitseg.reports.inputs`). Each is read by :meth:`digitseg.Segmenter.run` with the
+reading preset ``reading`` (:mod:`digitseg.inference.settings`): by default ``document``,
+exactly as ``digitseg-segment`` reads; ``reading=canvas`` reads generated canvases as they
+are (digits at the training size, level, every digit kept: each has its own MNIST writer).
+The report names the preset and lands in the Hydra run folder (``outputs/eval/<time>/``;
+see :mod:`digitseg.reports.writing`).
+
+``source=coco`` reads real scans labelled with a box per digit (by default the validation part
+of ``paths.scans_dir``: :mod:`digitseg.data.coco_scans`) and scores the readings against the
+boxes (:mod:`digitseg.evaluation.scans`), into the report of
+:mod:`digitseg.evaluation.scan_report`.
 """
 
 import logging
@@ -26,7 +29,11 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 from tqdm import tqdm
 
+from digitseg.data.coco_scans import CocoScansError, open_coco_scans
+from digitseg.evaluation.scan_report import write_scan_report
+from digitseg.evaluation.scans import ScanEvaluation
 from digitseg.inference import Segmenter
+from digitseg.inference.settings import read_settings
 from digitseg.models.checkpoint import CheckpointError
 from digitseg.reports.evaluation import Evaluation
 from digitseg.reports.inputs import open_source
@@ -42,9 +49,12 @@ def evaluate(cfg: DictConfig) -> dict:
     apply_extras(cfg, first=("checkpoint", "source", "data"))
     if cfg.worst_k < 1:
         raise ValueError(f"worst_k must be >= 1, got {cfg.worst_k}")
+    settings = read_settings(cfg.reading)
     segmenter = Segmenter.from_checkpoint(
-        cfg.checkpoint, device=cfg.device, zooms=cfg.zooms, classifier=cfg.classifier
+        cfg.checkpoint, device=cfg.device, settings=settings, classifier=cfg.classifier
     )
+    if cfg.source == "coco":
+        return evaluate_scans(cfg, segmenter)
     source = open_source(cfg)
     if source.count < 1:
         raise ValueError("nothing to evaluate: count must be >= 1")
@@ -53,25 +63,10 @@ def evaluate(cfg: DictConfig) -> dict:
     for item in tqdm(
         source.items, total=source.count, desc=f"evaluating ({device})", unit="canvas"
     ):
-        result = segmenter.run(
-            item.image, cfg.polarity, cfg.scale, cfg.slant, cfg.rotation, cfg.drop_marks
-        )
-        evaluation.add(item, result)
-
-    recorded = (
-        "scale",
-        "slant",
-        "rotation",
-        "drop_marks",
-        "polarity",
-        "iou_threshold",
-        "classifier",
-    )
-    settings = {k: cfg[k] for k in recorded}
-    settings["zooms"] = list(segmenter.zooms)
+        evaluation.add(item, segmenter.run(item.image))
     metrics = {
         "model": model_info(cfg.checkpoint, segmenter.config),
-        "source": source.info | settings,
+        "source": source.info | reading_info(cfg, segmenter),
         **evaluation.results(),
     }
     out_dir = Path(cfg.paths.output_dir)
@@ -80,14 +75,63 @@ def evaluate(cfg: DictConfig) -> dict:
     log_report(instantiate_dict(cfg.logger), evaluation, metrics, pictures, prefix)
     pixel, instance = metrics["pixel"], metrics["instance"]
     log.info(
-        "mean IoU (digits) %.4f | instance F1 %.4f | exact match %.4f | CER %.4f",
+        "mean IoU (digits) %.4f | instance F1 %.4f | exact match %.4f | CER %.4f (%s reading)",
         pixel["miou_digits"],
         instance["f1"],
         instance["exact_match"],
         instance["cer"],
+        segmenter.settings.name,
     )
     log.info("report: %s", out_dir)
     return metrics
+
+
+def evaluate_scans(cfg: DictConfig, segmenter: Segmenter) -> dict:
+    """Read the scans of ``cfg.folder`` (default ``paths.scans_dir``/images) and score them
+    against the boxes of ``cfg.annotations``; returns ``metrics.json``'s dict."""
+    folder = cfg.folder or Path(cfg.paths.scans_dir) / "images"
+    scans = open_coco_scans(folder, cfg.annotations, cfg.part)
+    count = len(scans) if cfg.count is None else min(int(cfg.count), len(scans))
+    evaluation = ScanEvaluation(cfg.worst_k, cfg.iou_threshold)
+    device = segmenter.backend.device
+    for index in tqdm(range(count), desc=f"reading scans ({device})", unit="image"):
+        scan = scans.scan(index)
+        evaluation.add(scan, segmenter.run(scan.image))
+    source = {
+        "kind": "coco",
+        "folder": str(folder),
+        "annotations": str(scans.annotations),
+        "part": cfg.part,
+        "count": count,
+    }
+    metrics = {
+        "model": model_info(cfg.checkpoint, segmenter.config),
+        "source": source | reading_info(cfg, segmenter),
+        **evaluation.results(),
+    }
+    out_dir = Path(cfg.paths.output_dir)
+    write_scan_report(out_dir, metrics, evaluation)
+    headline = metrics["instances"]
+    log.info(
+        "exact match %.4f | CER %.4f | instance F1 %.4f | ECE %.4f (%s reading)",
+        headline["exact_match"],
+        headline["cer"],
+        headline["f1"],
+        metrics["calibration"]["ece"],
+        segmenter.settings.name,
+    )
+    log.info("report: %s", out_dir)
+    return metrics
+
+
+def reading_info(cfg: DictConfig, segmenter: Segmenter) -> dict:
+    """How the images were read, as the report records it: the preset's name (``reading``)
+    and settings, the classifier and the matching threshold."""
+    settings = segmenter.settings.to_dict()
+    return {"reading": settings.pop("name"), **settings} | {
+        "classifier": cfg.classifier,
+        "iou_threshold": cfg.iou_threshold,
+    }
 
 
 def model_info(checkpoint, config: dict) -> dict:
@@ -120,7 +164,7 @@ def main(cfg: DictConfig) -> None:
     """Hydra entry point; a missing model file or input folder is a one-line error."""
     try:
         evaluate(cfg)
-    except (CheckpointError, FileNotFoundError) as error:
+    except (CheckpointError, CocoScansError, FileNotFoundError) as error:
         raise SystemExit(f"digitseg-eval: error: {error}") from error
 
 

@@ -14,9 +14,11 @@ from PIL import Image
 from digitseg.data.export import write_split
 from digitseg.data.sources import build_generator
 from digitseg.eval import REPO_ROOT, compose_eval, evaluate
+from digitseg.inference.settings import read_settings
 from digitseg.models.checkpoint import CheckpointError
 from digitseg.reports import analysis
 from tests.helpers.config import requires_mnist
+from tests.helpers.scans import write_coco_set
 from tests.helpers.scripts import load_script
 
 CLI = Path(sys.executable).parent / "digitseg-eval"
@@ -63,10 +65,11 @@ def test_report_folder_holds_every_file(m2nist_report):
         "preset": "m2nist",
         "split": "test",
         "count": 6,
-        "scale": 1.0,
-        "slant": 0.0,
-        "rotation": 0.0,
-        "drop_marks": False,
+        "reading": "document",
+        "scale": None,
+        "slant": None,
+        "rotation": None,
+        "drop_marks": True,
         "polarity": "auto",
         "iou_threshold": 0.5,
         "zooms": [1.0, 1.3],
@@ -221,3 +224,30 @@ def test_cli_writes_a_run_folder_and_refuses_a_missing_model(tiny_model, tmp_pat
     assert missing.returncode == 1
     assert "digitseg-eval: error: no model file" in missing.stderr
     assert "make train" in missing.stderr
+
+
+def test_coco_scans_get_a_report_naming_the_reading(tiny_model, tmp_path):
+    images = write_coco_set(tmp_path / "set")
+    out = tmp_path / "report"
+    metrics = run_eval(tiny_model, out, "source=coco", f"folder={images}", "part=all")
+    on_disk = json.loads((out / "metrics.json").read_text())
+    assert on_disk["source"]["kind"] == "coco" and on_disk["source"]["count"] == 2
+    assert on_disk["source"]["reading"] == "document" and on_disk["source"]["scale"] is None
+    assert set(on_disk) >= {"instances", "by_true_digit", "by_digits_per_image", "calibration"}
+    assert metrics["instances"]["true_instances"] == 5
+    with open(out / "images.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["file"] for row in rows] == ["first.png", "second.png"]
+    assert [row["truth"] for row in rows] == ["173", "40"]
+    assert "`document` reading preset" in (out / "report.md").read_text()
+    for name in ("worst_cases", "calibration"):
+        assert Image.open(out / f"{name}.png").size[0] > 300
+
+
+def test_eval_reads_as_digitseg_segment_does_by_default():
+    from digitseg import segment
+
+    cli_defaults = segment.reading_settings(segment.parse_args(["x.png"]))
+    assert read_settings(compose_eval().reading) == cli_defaults
+    canvas = read_settings(compose_eval(["reading=canvas"]).reading)
+    assert (canvas.scale, canvas.drop_marks, canvas.name) == (1.0, False, "canvas")

@@ -3,10 +3,12 @@
 from collections.abc import Mapping
 from pathlib import Path
 
+from digitseg.data.coco_scans import open_coco_scans
 from digitseg.data.digits import DigitSet
 from digitseg.data.image_folder import image_folder_splits
 from digitseg.data.mixture import MixedGenerator
 from digitseg.data.mnist import load_mnist, mnist_splits
+from digitseg.data.scan_canvases import DEFAULT_JITTER, ScanCanvasGenerator
 from digitseg.data.spec import spec_from_config
 from digitseg.data.synth import CanvasGenerator
 
@@ -40,11 +42,31 @@ def build_generator(data_cfg: Mapping, paths_cfg: Mapping, spec: Mapping | None 
 
 def build_train_generator(data_cfg: Mapping, paths_cfg: Mapping):
     """The generator of training canvases: the preset's spec, mixed with ``data.mixture``'s
-    extra specs (``{name: {weight, spec}}``; the preset's own spec has ``mixture_weight``)."""
+    extra parts (``{name: {weight, spec}}``, or ``{name: {weight, scans}}`` for real scans:
+    see :func:`build_scan_generator`; the preset's own spec has ``mixture_weight``)."""
     main = build_generator(data_cfg, paths_cfg)
     extra = data_cfg.get("mixture") or {}
     if not extra:
         return main
-    others = [build_generator(data_cfg, paths_cfg, part["spec"]) for part in extra.values()]
+    others = [
+        build_scan_generator(main, part["scans"])
+        if "scans" in part
+        else build_generator(data_cfg, paths_cfg, part["spec"])
+        for part in extra.values()
+    ]
     weights = [data_cfg.get("mixture_weight", 1.0)] + [part["weight"] for part in extra.values()]
     return MixedGenerator([main, *others], weights)
+
+
+def build_scan_generator(main: CanvasGenerator, scans_cfg: Mapping) -> ScanCanvasGenerator:
+    """Canvases of ``main``'s size and seed made of real scans: ``scans_cfg`` has ``folder``
+    (the images), ``annotations`` (their COCO file; null: ``annotations.json`` beside or in
+    the folder), ``part`` (train, val or all: see :func:`~digitseg.data.coco_scans.part_of`)
+    and optionally ``jitter`` (the range of the random factor on the digits' height)."""
+    if not scans_cfg.get("folder"):
+        raise ValueError("a data.mixture part with scans needs scans.folder=<images folder>")
+    scans = open_coco_scans(
+        scans_cfg["folder"], scans_cfg.get("annotations"), scans_cfg.get("part", "train")
+    )
+    jitter = tuple(scans_cfg.get("jitter", DEFAULT_JITTER))
+    return ScanCanvasGenerator(main.spec, scans, seed=main.seed, jitter=jitter)

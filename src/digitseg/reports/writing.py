@@ -35,8 +35,8 @@ def write_report(out_dir: str | Path, metrics: dict, evaluation: Evaluation) -> 
     with open(out_dir / METRICS, "w") as f:
         json.dump(jsonable(metrics), f, indent=1, allow_nan=False)
     (out_dir / REPORT).write_text(report_markdown(metrics))
-    _write_csv(out_dir / CANVASES, evaluation.canvases)
-    _write_csv(out_dir / INSTANCES, evaluation.truths)
+    write_csv(out_dir / CANVASES, evaluation.canvases)
+    write_csv(out_dir / INSTANCES, evaluation.truths)
     pictures = report_pictures(metrics, evaluation.worst_cases())
     for name, picture in pictures.items():
         Image.fromarray(picture).save(out_dir / f"{name}.png")
@@ -56,7 +56,7 @@ def jsonable(value):
     return value
 
 
-def _write_csv(path: Path, records: list[dict]) -> None:
+def write_csv(path: Path, records: list[dict]) -> None:
     with open(path, "w", newline="") as f:
         if records:
             writer = csv.DictWriter(f, fieldnames=list(records[0]))

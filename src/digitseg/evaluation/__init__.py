@@ -1,0 +1,1 @@
+"""The evaluation engine: what is read, how readings are matched and scored."""
