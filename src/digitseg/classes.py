@@ -8,6 +8,8 @@ import numpy as np
 NUM_DIGITS = 10
 BACKGROUND = 10
 NUM_CLASSES = 11
+# The digit classifier's class for a mark the segmenter took for a digit: background's id.
+NOT_A_DIGIT = BACKGROUND
 CLASS_NAMES: tuple[str, ...] = tuple(str(d) for d in range(NUM_DIGITS)) + ("background",)
 
 # One RGB colour per class (tab10 for the digits, black for background).

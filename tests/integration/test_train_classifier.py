@@ -13,6 +13,7 @@ from digitseg.classifier.train import train_classifier
 from digitseg.models.checkpoint import CheckpointError, load_model
 from digitseg.postprocess import Instance
 from tests.helpers.config import compose_app
+from tests.helpers.scans import write_coco_set
 
 TINY = [
     "canvases.numbers=24",
@@ -109,3 +110,22 @@ def test_the_classifier_config_draws_crops_from_both_presets(tmp_path):
     assert set(cfg.sources) == set(cfg.canvases) == {"numbers", "canvas"}
     assert cfg.sources.numbers.spec.layout == "line" and cfg.sources.canvas.spec.height == 64
     assert cfg.sources.numbers.seed != cfg.sources.canvas.seed
+
+
+def test_scans_and_a_segmenter_teach_an_eleven_class_classifier(tiny_model, tmp_path):
+    images = write_coco_set(tmp_path / "set")
+    cfg = compose_classifier(
+        tmp_path / "run",
+        "export.path=null",
+        "+canvases.scans=6",
+        f"sources.scans.scans.folder={images}",
+        f"segmenter={tiny_model}",
+        "net.classes=11",
+    )
+    train_classifier(cfg)
+    net, payload = load_model(tmp_path / "run" / "digit_classifier.ckpt")
+    assert net.head[-1].out_features == 11 and payload["config"]["net"]["classes"] == 11
+    segmenter = Segmenter.from_checkpoint(
+        tiny_model, device="cpu", classifier=tmp_path / "run" / "digit_classifier.ckpt"
+    )
+    assert all(0 <= d.label <= 9 for d in segmenter.run(np.zeros((48, 96), np.uint8)).instances)

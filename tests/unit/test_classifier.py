@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from digitseg.classes import BACKGROUND, NUM_CLASSES, NUM_DIGITS
+from digitseg.classes import BACKGROUND, NOT_A_DIGIT, NUM_CLASSES, NUM_DIGITS
 from digitseg.classifier import (
     CROP_SIDE,
     DigitClassifier,
@@ -15,9 +15,12 @@ from digitseg.classifier import (
     light_ink,
 )
 from digitseg.classifier.data import render_crops
+from digitseg.classifier.train import init_classifier
 from digitseg.data.spec import spec_from_config
 from digitseg.data.synth import CanvasGenerator
 from digitseg.data.transforms import match_channels
+from digitseg.inference.settings import ReadSettings
+from digitseg.models.checkpoint import CheckpointError, save_model
 from digitseg.postprocess import Instance
 from tests.helpers.digits import tiny_splits
 
@@ -93,6 +96,42 @@ def test_combined_label_is_the_one_both_opinions_agree_on_best():
     assert combined[1].mask is instances[1].mask
 
 
+def test_a_mark_the_classifier_finds_more_likely_than_a_digit_is_left_out():
+    probs = _segmenter_probs({1: 0.9, BACKGROUND: 0.1}, {3: 0.9, 8: 0.1})
+    instances = [_instance(1), _instance(3, (4, 0, 8, 4))]
+    theirs = np.zeros((2, NUM_DIGITS + 1), np.float32)
+    theirs[0, [1, NOT_A_DIGIT]] = 0.3, 0.7  # a comma the segmenter read as a 1
+    theirs[1, [3, NOT_A_DIGIT]] = 0.8, 0.2  # a 3, a little doubted
+    (kept,) = combine_labels(instances, probs, theirs)
+    assert kept.label == 3 and kept.bbox == (4, 0, 8, 4)
+    assert kept.score == pytest.approx(0.8, abs=1e-4)  # sure of the 3, times 0.8 a digit
+
+
+def test_net_takes_ten_or_eleven_classes():
+    net = DigitClassifier(width=4, classes=NUM_DIGITS + 1).eval()
+    assert net(torch.zeros(2, 2, CROP_SIDE, CROP_SIDE)).shape == (2, NUM_DIGITS + 1)
+    with pytest.raises(ValueError, match="10 or 11"):
+        DigitClassifier(classes=12)
+
+
+def test_an_eleven_class_net_starts_from_a_ten_class_file(tmp_path):
+    ten = DigitClassifier(width=4).eval()
+    path = save_model(tmp_path / "ten.ckpt", ten, {"model": {"net": TEN_CLASSES}})
+    eleven = DigitClassifier(width=4, classes=NUM_DIGITS + 1).eval()
+    new_row = eleven.head[-1].weight[NOT_A_DIGIT].detach().clone()
+    init_classifier(eleven, path)
+    crops = torch.rand(3, 2, CROP_SIDE, CROP_SIDE)
+    with torch.no_grad():
+        torch.testing.assert_close(eleven(crops)[:, :NUM_DIGITS], ten(crops))
+    torch.testing.assert_close(eleven.head[-1].weight[NOT_A_DIGIT], new_row)
+    with pytest.raises(CheckpointError, match="11 classes"):
+        init_classifier(DigitClassifier(width=4), save_model(tmp_path / "e.ckpt", eleven, ELEVEN))
+
+
+TEN_CLASSES = {"_target_": "digitseg.classifier.DigitClassifier", "width": 4}
+ELEVEN = {"model": {"net": TEN_CLASSES | {"classes": NUM_DIGITS + 1}}}
+
+
 def test_classifier_probabilities_sum_to_one_per_instance():
     ink = np.zeros((4, 8), np.uint8)
     ink[:, :4] = 255
@@ -130,13 +169,13 @@ class FindsTheTruth:
     background pixels (mask IoU above 0.5), a third of the first digit (IoU 1/3) and the
     background, and reads every one as a 7."""
 
+    settings = ReadSettings(drop_marks=True)
+
     def __init__(self, canvases) -> None:
         self.ids = {match_channels(c.image, 1).tobytes(): c.instances for c in canvases}
 
-    def segment(
-        self, image: np.ndarray, scale=None, slant=None, rotation=None, drop_marks=True
-    ) -> list[Instance]:
-        assert not drop_marks, "generated canvases mix writers: no slashes or commas to drop"
+    def segment(self, image: np.ndarray, settings: ReadSettings) -> list[Instance]:
+        assert not settings.drop_marks, "every mark is kept: they are the classifier's to learn"
         ids = self.ids[image.tobytes()]
         stray = np.zeros(ids.shape, bool)
         stray.flat[np.flatnonzero(ids == 0)[:3]] = True
@@ -171,3 +210,15 @@ def test_render_crops_adds_the_digits_a_segmenter_finds_with_their_true_labels()
         start += visible
     assert digits.tolist() == expected_digits and set(expected_digits) != {7}
     np.testing.assert_array_equal(crops[from_truth], alone_crops)
+
+
+def test_render_crops_labels_what_matches_no_digit_as_not_a_digit():
+    generator = CanvasGenerator(spec_from_config(SPEC), tiny_splits(), seed=3)
+    indices = range(5, 7)
+    truth = generator.render("train", list(indices))
+    segmenter = FindsTheTruth(truth[k] for k in range(len(truth)))
+    _, with_marks = render_crops(generator, "train", indices, segmenter=segmenter, not_digits=True)
+    _, digits_only = render_crops(generator, "train", indices, segmenter=segmenter)
+    # Per canvas, the third of the first digit and the background match no true digit.
+    assert (with_marks == NOT_A_DIGIT).sum() == 2 * len(indices)
+    assert with_marks[with_marks != NOT_A_DIGIT].tolist() == digits_only.tolist()

@@ -8,6 +8,7 @@ import pytest
 from digitseg.classes import BACKGROUND
 from digitseg.data.coco_scans import CocoScansError, open_coco_scans, part_of
 from digitseg.data.scan_canvases import ScanCanvasGenerator, scan_targets
+from digitseg.data.sources import build_source_generator
 from digitseg.data.spec import CanvasSpec
 from tests.helpers.scans import COMMA, DRAWN, draw_scan, write_coco_set
 
@@ -88,3 +89,16 @@ def test_scan_canvases_are_reproducible_and_fit_the_canvas(tmp_path):
         for i, (x0, y0, x1, y1) in enumerate(canvas.boxes, start=1):
             ys, xs = np.nonzero(canvas.instances == i)
             assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (x0, y0, x1, y1)
+
+
+def test_a_scans_source_gives_val_canvases_of_the_val_part_only(tmp_path):
+    images = write_coco_set(tmp_path)
+    assert (part_of("first.png"), part_of("second.png")) == ("train", "val")
+    data_cfg = {
+        "spec": {"height": 48, "width": 192},
+        "seed": 1,
+        "scans": {"folder": str(images), "part": "train"},
+    }
+    for split, labels in (("train", [1, 7, 3]), ("val", [4, 0])):
+        batch = build_source_generator(data_cfg, {}, split).render(split, range(6))
+        assert all(canvas_labels.tolist() == labels for canvas_labels in batch.labels)

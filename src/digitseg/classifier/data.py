@@ -1,12 +1,17 @@
-"""Training crops for the classifier: the true digits of generated canvases, cut as the
-segmenter's digits are cut at inference (:func:`~digitseg.classifier.classifier_input`), and
-optionally the digits a segmenter finds on the same canvases, with their true labels."""
+"""Training crops for the classifier: the true digits of canvases (generated, or made of
+labelled scans), cut as the segmenter's digits are cut at inference
+(:func:`~digitseg.classifier.classifier_input`), and optionally the digits a segmenter finds
+on the same canvases, with their true labels; what it finds that matches no true digit (a
+comma, a dash, a slash, a stroke of another digit) is "not a digit" when the classifier
+has that class."""
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import cv2
 import numpy as np
 
+from digitseg.classes import NOT_A_DIGIT
 from digitseg.classifier.crops import CROP_SIDE, classifier_input, light_ink
 from digitseg.data.rng import split_key
 from digitseg.data.synth import CanvasGenerator
@@ -32,15 +37,17 @@ def render_crops(
     augment: Augment | None = None,
     segmenter: Segmenter | None = None,
     batch_size: int = 64,
+    not_digits: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """uint8 (N, 2, CROP_SIDE, CROP_SIDE) crops (ink and mask, 0-255) of the digits of
-    canvases ``indices`` of ``split``, and their digits (N,); a pure function of the
+    canvases ``indices`` of ``split``, and their labels (N,); a pure function of the
     generator's seed, the split and the indices.
 
-    With a ``segmenter``, each canvas also gives the crops of the digits it finds (read at
-    ``scale=1``, as ``digitseg-eval`` reads canvases) that match a true digit as the
-    evaluation matches them, labelled with that digit: crops cut from the masks the
-    classifier reads at inference, errors and all.
+    With a ``segmenter``, each canvas also gives the crops of the digits it finds (read with
+    its own settings, every mark kept) that match a true digit as the evaluation matches
+    them, labelled with that digit: crops cut from the masks the classifier reads at
+    inference, errors and all; with ``not_digits`` also those that match none, labelled
+    :data:`~digitseg.classes.NOT_A_DIGIT`.
     """
     key = split_key(generator.seed, f"classifier/{split}")
     crops, digits = [], []
@@ -63,7 +70,10 @@ def render_crops(
                 crops.append(_crop(ink, box, mask[box[1] : box[3], box[0] : box[2]]))
                 digits.append(digit)
             if segmenter is not None:
-                for found, digit in _found_digits(segmenter, gray, instances, batch.labels[k]):
+                found_digits = _found_digits(segmenter, gray, instances, batch.labels[k])
+                for found, digit in found_digits:
+                    if digit == NOT_A_DIGIT and not not_digits:
+                        continue
                     crops.append(_crop(ink, found.bbox, found.mask))
                     digits.append(digit)
     if not crops:
@@ -78,14 +88,14 @@ def _crop(ink: np.ndarray, box, mask: np.ndarray) -> np.ndarray:
 def _found_digits(
     segmenter: Segmenter, gray: np.ndarray, instances: np.ndarray, labels
 ) -> Iterator[tuple[Instance, int]]:
-    """The digits ``segmenter`` finds in ``gray`` that match a true digit of the ``instances``
-    id map (the evaluation's mask IoU matching), each with that digit's label."""
-    found = segmenter.segment(gray, scale=1.0, slant=0.0, rotation=0.0, drop_marks=False)
+    """The digits ``segmenter`` finds in ``gray``, each with the label of the true digit of
+    the ``instances`` id map it matches (the evaluation's mask IoU matching), or
+    NOT_A_DIGIT."""
+    found = segmenter.segment(gray, replace(segmenter.settings, drop_marks=False))
     truth = instances[None] == np.arange(1, len(labels) + 1, dtype=instances.dtype)[:, None, None]
     iou = mask_iou(truth, ImageInstances.from_instances(found, instances.shape).masks)
     for digit, number in zip(found, match(iou), strict=True):
-        if number >= 0:
-            yield digit, labels[number]
+        yield digit, labels[number] if number >= 0 else NOT_A_DIGIT
 
 
 def _jitter(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -8,13 +8,17 @@ from digitseg.classifier.crops import CROP_SIDE
 
 
 class DigitClassifier(nn.Module):
-    """(B, 2, 32, 32) crops (ink, mask) to (B, 10) digit logits.
+    """(B, 2, 32, 32) crops (ink, mask) to (B, ``classes``) logits: the 10 digits, and with
+    ``classes=11`` a last class, :data:`~digitseg.classes.NOT_A_DIGIT`, for marks the
+    segmenter took for a digit (commas, dots, dashes, slashes, signs).
 
     ``width`` channels in the first stage, doubled at each of the three 2x poolings'
     stages; ``dropout`` before the linear layer.
     """
 
-    def __init__(self, width: int = 16, dropout: float = 0.3) -> None:
+    def __init__(self, width: int = 16, dropout: float = 0.3, classes: int = NUM_DIGITS) -> None:
+        if classes not in (NUM_DIGITS, NUM_DIGITS + 1):
+            raise ValueError(f"a digit classifier has 10 or 11 classes, got {classes}")
         super().__init__()
         layers, channels = [], 2
         for stage in range(3):
@@ -24,7 +28,7 @@ class DigitClassifier(nn.Module):
         side = CROP_SIDE // 8
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels * side * side, NUM_DIGITS)
+            nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels * side * side, classes)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

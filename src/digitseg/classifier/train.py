@@ -3,10 +3,15 @@
     digitseg-train-classifier canvases.numbers=6000 trainer.max_epochs=2
 
 Crops of the true digits of each ``sources`` preset's train canvases (``canvases`` of each)
-train it; the same of their val canvases measure it. With ``segmenter`` (a segmenter model
-file), the digits it finds on the same canvases give crops too, labelled with the true digit
-they match; ``init_weights`` starts from a classifier model file. The two together fine-tune
-a classifier on the segmenter's own masks:
+train it; the same of their val canvases measure it. A source with a ``scans`` node is made
+of real scans labelled in COCO (``sources.scans``: the train part of ``paths.scans_dir``;
+its val canvases come from the val part). With ``segmenter`` (a segmenter model file, read
+with the ``reading`` preset), the digits it finds on the same canvases give crops too,
+labelled with the true digit they match, and with ``net.classes=11`` what matches no digit
+is "not a digit" (commas, dashes, slashes, strokes of a digit read as another);
+``init_weights`` starts from a classifier model file (a 10-class one gives an 11-class net
+all but the new class's weights). The two together fine-tune a classifier on the
+segmenter's own masks:
 
     digitseg-train-classifier init_weights=models/digit_classifier.ckpt \
         segmenter=models/digit_segmenter.ckpt canvases.numbers=7000 canvases.canvas=5000 \
@@ -29,11 +34,20 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
+from digitseg.classes import NUM_DIGITS
 from digitseg.classifier.data import render_crops
-from digitseg.data.sources import build_generator
+from digitseg.classifier.net import DigitClassifier
+from digitseg.data.sources import build_source_generator
 from digitseg.data.transforms import build_augment
 from digitseg.inference.segmenter import Segmenter
-from digitseg.models.checkpoint import export_model, init_weights, save_model
+from digitseg.inference.settings import read_settings
+from digitseg.models.checkpoint import (
+    CheckpointError,
+    export_model,
+    init_weights,
+    load_model,
+    save_model,
+)
 from digitseg.utils.config import (
     CONF_DIR,
     apply_extras,
@@ -94,6 +108,8 @@ def crop_dataset(cfg: DictConfig, split: str, counts: dict[str, int]) -> TensorD
             split,
             range(start, min(start + JOB_CANVASES, count)),
             cfg.segmenter,
+            cfg.reading,
+            cfg.net.get("classes", NUM_DIGITS) > NUM_DIGITS,
         )
         for name, count in counts.items()
         for start in range(0, count, JOB_CANVASES)
@@ -106,14 +122,17 @@ def crop_dataset(cfg: DictConfig, split: str, counts: dict[str, int]) -> TensorD
     return TensorDataset(torch.from_numpy(crops), torch.from_numpy(digits.astype(np.int64)))
 
 
-def _render_job(data_cfg, paths_cfg, split: str, indices: range, segmenter_path: str | None):
+def _render_job(
+    data_cfg, paths_cfg, split: str, indices: range, segmenter_path, reading_cfg, not_digits
+):
     augment = build_augment(data_cfg.get("augment")) if split == "train" else None
     segmenter = None
     if segmenter_path is not None:
         torch.set_num_threads(1)  # one per job: the jobs run side by side
-        segmenter = Segmenter.from_checkpoint(segmenter_path, device="cpu")
-    generator = build_generator(data_cfg, paths_cfg)
-    return render_crops(generator, split, indices, augment, segmenter)
+        settings = read_settings(reading_cfg)
+        segmenter = Segmenter.from_checkpoint(segmenter_path, device="cpu", settings=settings)
+    generator = build_source_generator(data_cfg, paths_cfg, split)
+    return render_crops(generator, split, indices, augment, segmenter, not_digits=not_digits)
 
 
 def train_classifier(cfg: DictConfig) -> dict[str, float]:
@@ -122,7 +141,7 @@ def train_classifier(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True)
     net = instantiate(cfg.net)
     if cfg.init_weights:  # before the crops, so that a wrong file fails at once
-        init_weights(net, cfg.init_weights)
+        init_classifier(net, cfg.init_weights)
         log.info("net initialised from %s", cfg.init_weights)
     train_set = crop_dataset(cfg, "train", dict(cfg.canvases))
     val_set = crop_dataset(cfg, "val", {name: cfg.val_canvases for name in cfg.canvases})
@@ -139,6 +158,30 @@ def train_classifier(cfg: DictConfig) -> dict[str, float]:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     _export(cfg, net, metrics)
     return metrics
+
+
+def init_classifier(net: DigitClassifier, path: str | Path) -> None:
+    """Start ``net`` from a classifier model file; a 10-class file starts an 11-class net
+    too, its digits' rows of the last layer copied and the "not a digit" row left new."""
+    stored, _ = load_model(path)
+    ours, theirs = net.head[-1].out_features, stored.head[-1].out_features
+    if ours == theirs:
+        init_weights(net, path)
+        return
+    if (theirs, ours) != (NUM_DIGITS, NUM_DIGITS + 1):
+        raise CheckpointError(
+            f"{path} has {theirs} classes; a {ours}-class net cannot start from it"
+        )
+    state = stored.state_dict()
+    last = f"head.{len(net.head) - 1}"
+    for name in ("weight", "bias"):
+        grown = getattr(net.head[-1], name).detach().clone()
+        grown[:NUM_DIGITS] = state[f"{last}.{name}"]
+        state[f"{last}.{name}"] = grown
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: weights do not fit the configured net: {error}") from error
 
 
 def _export(cfg: DictConfig, net: torch.nn.Module, metrics: dict[str, float]) -> None:

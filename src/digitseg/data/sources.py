@@ -63,10 +63,28 @@ def build_scan_generator(main: CanvasGenerator, scans_cfg: Mapping) -> ScanCanva
     (the images), ``annotations`` (their COCO file; null: ``annotations.json`` beside or in
     the folder), ``part`` (train, val or all: see :func:`~digitseg.data.coco_scans.part_of`)
     and optionally ``jitter`` (the range of the random factor on the digits' height)."""
+    return scan_generator(main.spec, main.seed, scans_cfg)
+
+
+def build_source_generator(data_cfg: Mapping, paths_cfg: Mapping, split: str = "train"):
+    """The canvases of a ``conf/data`` preset, or of real scans where the preset has a
+    ``scans`` node (see :func:`build_scan_generator`): its ``part`` for train, the scans'
+    ``val`` part for any other split, which training never sees."""
+    if "scans" not in data_cfg:
+        return build_generator(data_cfg, paths_cfg)
+    scans_cfg = dict(data_cfg["scans"])
+    if split != "train":
+        scans_cfg["part"] = "val"
+    spec = spec_from_config(data_cfg["spec"])
+    return scan_generator(spec, int(data_cfg.get("seed", 0)), scans_cfg)
+
+
+def scan_generator(spec, seed: int, scans_cfg: Mapping) -> ScanCanvasGenerator:
+    """Canvases of ``spec``'s size made of the scans ``scans_cfg`` names."""
     if not scans_cfg.get("folder"):
-        raise ValueError("a data.mixture part with scans needs scans.folder=<images folder>")
+        raise ValueError("scans need scans.folder=<images folder>")
     scans = open_coco_scans(
         scans_cfg["folder"], scans_cfg.get("annotations"), scans_cfg.get("part", "train")
     )
     jitter = tuple(scans_cfg.get("jitter", DEFAULT_JITTER))
-    return ScanCanvasGenerator(main.spec, scans, seed=main.seed, jitter=jitter)
+    return ScanCanvasGenerator(spec, scans, seed=seed, jitter=jitter)
