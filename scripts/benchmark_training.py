@@ -1,13 +1,17 @@
 """Training throughput (canvases/s) of a model config, with data and compute timed apart.
 
-    python scripts/benchmark_training.py                         # default net, CPU, bf16
+    python scripts/benchmark_training.py                         # default net, CPU
+    python scripts/benchmark_training.py trainer.precision=32-true  # fp32 on any CPU
     python scripts/benchmark_training.py trainer=gpu data.num_workers=12 data.batch_size=256
 
-Arguments are Hydra overrides of ``conf/train.yaml``. Prints canvases/s for the full loop
-(loader + step), for the loader alone, and GPU utilisation when nvidia-smi is there.
+Arguments are Hydra overrides of ``conf/train.yaml``; on CPU the precision is the one
+``trainer=cpu`` picks (bf16 where the CPU runs it natively) unless given. Prints canvases/s
+for the full loop (loader + step), for the loader alone, and GPU utilisation when nvidia-smi
+is there.
 """
 
 import argparse
+import logging
 import subprocess
 import tempfile
 import time
@@ -92,4 +96,5 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of conf/train.yaml")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # e.g. why this precision
     main(parser.parse_args().overrides)

@@ -1,6 +1,7 @@
 """Shared fixtures: the real MNIST splits (when available), fake digits and data presets."""
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,8 +10,23 @@ from hydra.core.global_hydra import GlobalHydra
 
 from digitseg.data.digits import DigitSet
 from digitseg.data.mnist import ENV_VAR, load_mnist, mnist_splits
-from digitseg.utils.config import CONF_DIR
+from digitseg.utils.config import CONF_DIR, mnist_folders
+from tests.helpers.config import requires_mnist
 from tests.helpers.digits import tiny_splits
+
+REPO = Path(CONF_DIR).parent
+
+
+def pytest_configure(config):
+    """Without ``$DIGITSEG_MNIST_DIR``, point it at the folder runs read MNIST from when that
+    holds files (``paths.mnist_dir`` in conf/local, else the cache ``make mnist`` fills), so
+    that the tests needing real MNIST run on a clone where ``make test`` prepared it."""
+    if os.environ.get(ENV_VAR):
+        return
+    mnist_dir, cache = mnist_folders()
+    folder = REPO / (mnist_dir or cache)  # relative to the repository, where runs start
+    if folder.is_dir() and any(folder.iterdir()):
+        os.environ[ENV_VAR] = str(folder.resolve())
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -22,10 +38,8 @@ def one_torch_thread():
 @pytest.fixture(scope="session")
 def mnist_digits() -> dict[str, DigitSet]:
     """MNIST's train/val/test digit sets, read once from ``$DIGITSEG_MNIST_DIR``."""
-    folder = os.environ.get(ENV_VAR)
-    if not folder:
-        pytest.skip(f"set {ENV_VAR} to a folder holding the MNIST files to run this test")
-    return mnist_splits(load_mnist(folder, download=False))
+    requires_mnist()
+    return mnist_splits(load_mnist(os.environ[ENV_VAR], download=False))
 
 
 @pytest.fixture(scope="session")

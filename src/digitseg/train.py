@@ -57,6 +57,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     datamodule = build_datamodule(cfg)
     model = instantiate(cfg.model)
+    if not cfg.model.get("compile"):  # counting FLOPs would compile the net once more
+        model.example_input_array = _blank_canvas(cfg)
     if cfg.get("init_weights"):
         init_weights(model.net, cfg.init_weights)
         log.info("net initialised from %s", cfg.init_weights)
@@ -81,6 +83,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     finally:
         close_loggers(trainer.loggers)
     return metrics
+
+
+def _blank_canvas(cfg: DictConfig) -> torch.Tensor:
+    """One blank canvas of the data's size: the model summary counts the net's FLOPs on it."""
+    return torch.zeros(1, cfg.model.net.in_channels, cfg.data.spec.height, cfg.data.spec.width)
 
 
 def _write_metrics(path: Path, metrics: dict[str, float]) -> None:

@@ -8,6 +8,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
+from digitseg.data.mnist import ENV_VAR
 from digitseg.utils.config import CONF_DIR
 
 TINY = [
@@ -32,8 +33,9 @@ TINY = [
 
 
 def requires_mnist():
-    if not os.environ.get("DIGITSEG_MNIST_DIR"):
-        pytest.skip("set DIGITSEG_MNIST_DIR to MNIST's IDX files to run training tests")
+    """Skip the test when tests/conftest.py found no MNIST (``make test`` prepares it)."""
+    if not os.environ.get(ENV_VAR):
+        pytest.skip(f"no MNIST: run `make mnist`, or set {ENV_VAR} to the MNIST files' folder")
 
 
 def compose_app(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:

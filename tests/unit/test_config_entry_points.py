@@ -1,8 +1,10 @@
 """What the entry points' configs share: conf/ itself, conf/local/default.yaml, the loggers
-the classifier composes with, the callbacks without a logger, and where MNIST is read."""
+the classifier composes with, the callbacks without a logger, and where MNIST is read; and
+`make help`'s colours."""
 
 import importlib.util
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -103,6 +105,33 @@ def test_make_mnist_reads_the_folder_given_to_the_run():
     assert done.returncode == 0, done.stderr[-2000:]
     assert "MNIST ready (route: explicit)" in done.stdout
     assert f"MNIST loaded from {folder}" in done.stderr
+
+
+def make_help_on_a_terminal() -> str:
+    """What ``make help`` writes when its output is a terminal."""
+    main, terminal = pty.openpty()
+    with subprocess.Popen(["make", "-s", "help"], cwd=REPO, stdout=terminal) as make:
+        os.close(terminal)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # make has exited and closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    os.close(main)
+    assert make.returncode == 0
+    return b"".join(chunks).decode()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_help_colours_the_targets_on_a_terminal_only():
+    piped = subprocess.run(["make", "-s", "help"], cwd=REPO, capture_output=True, text=True)
+    assert piped.returncode == 0, piped.stderr
+    assert "  test " in piped.stdout and "\x1b" not in piped.stdout
+    assert "\x1b[36mtest " in make_help_on_a_terminal()
 
 
 def test_without_the_repositorys_conf_the_error_says_to_install_editable(tmp_path):

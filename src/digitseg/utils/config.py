@@ -12,6 +12,8 @@ from rich import print as rich_print
 from rich.syntax import Syntax
 from rich.tree import Tree
 
+from digitseg.utils.quiet import quiet_libraries
+
 
 def _repo_conf_dir() -> str:
     """The conf/ folder of the clone digitseg is installed from (``src/digitseg/utils/..``)."""
@@ -37,17 +39,21 @@ def _wandb_offline() -> bool:
 
 def register_resolvers() -> None:
     """Resolvers the configs use: ``${wandb_offline:}``, ``${slurm_run_name:<default>}`` and
-    ``${sqlite_url:<path>}`` (the last two from :mod:`digitseg.utils.resume`)."""
+    ``${sqlite_url:<path>}`` (the last two from :mod:`digitseg.utils.resume`), and
+    ``${cpu_precision:}`` (:mod:`digitseg.utils.hardware`), cached per config so that a run
+    logs its choice once."""
+    from digitseg.utils.hardware import cpu_precision
     from digitseg.utils.resume import slurm_run_name, sqlite_url
 
     resolvers = {
-        "wandb_offline": _wandb_offline,
-        "slurm_run_name": slurm_run_name,
-        "sqlite_url": sqlite_url,
+        "wandb_offline": (_wandb_offline, False),
+        "slurm_run_name": (slurm_run_name, False),
+        "sqlite_url": (sqlite_url, False),
+        "cpu_precision": (cpu_precision, True),
     }
-    for name, resolver in resolvers.items():
+    for name, (resolver, use_cache) in resolvers.items():
         if not OmegaConf.has_resolver(name):
-            OmegaConf.register_new_resolver(name, resolver)
+            OmegaConf.register_new_resolver(name, resolver, use_cache=use_cache)
 
 
 register_resolvers()
@@ -81,7 +87,9 @@ def mnist_folders(
 
 def apply_extras(cfg: DictConfig, **tree) -> None:
     """What ``conf/extras`` asks of a run: Python's warnings silenced, the config printed as a
-    tree and saved in the run folder (``tree``: :func:`print_config_tree`'s options)."""
+    tree and saved in the run folder (``tree``: :func:`print_config_tree`'s options); and in
+    every run, the libraries' chatter left out (:func:`digitseg.utils.quiet.quiet_libraries`)."""
+    quiet_libraries()
     if cfg.extras.get("ignore_warnings"):
         warnings.filterwarnings("ignore")
     if cfg.extras.get("print_config"):
