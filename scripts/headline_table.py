@@ -1,6 +1,10 @@
 """One markdown table of the headline numbers of several ``digitseg-eval`` report folders.
 
 python scripts/headline_table.py outputs/eval/release_m2nist outputs/eval/release_numbers
+
+Every row names the model, the reading preset and the images read. Reports of labelled scans
+(``source=coco``) have no pixel truth: their pixel and contact columns are empty, and the
+expected calibration error fills its column.
 """
 
 import argparse
@@ -10,7 +14,9 @@ from pathlib import Path
 from digitseg.reports.markdown import table
 
 COLUMNS = (
-    "preset",
+    "model",
+    "images",
+    "reading",
     "canvases",
     "miou_digits",
     "miou (11)",
@@ -19,6 +25,7 @@ COLUMNS = (
     "touching recall",
     "exact match",
     "CER",
+    "ECE",
 )
 
 
@@ -28,18 +35,30 @@ def row(folder: Path) -> list:
     if not path.is_file():
         raise SystemExit(f"{folder} holds no metrics.json: name digitseg-eval's report folders")
     report = json.loads(path.read_text())
-    pixel, instance = report["pixel"], report["instance"]
-    touching = report["breakdowns"]["contact"].get("touching", {})
+    source = report["source"]
+    model = Path(report["model"]["checkpoint"]).name
+    if source.get("kind") == "coco":
+        instance = report["instances"]
+        images = f"{Path(source['annotations']).parent.name} {source['part']}"
+        pixel, touching, ece = {}, {}, report["calibration"]["ece"]
+    else:
+        instance, pixel = report["instance"], report["pixel"]
+        images = f"{source.get('preset', folder.name)} {source.get('split', '')}".strip()
+        touching = report["breakdowns"]["contact"].get("touching", {})
+        ece = None
     return [
-        report["source"].get("preset", folder.name),
+        model,
+        images,
+        source.get("reading", "–"),
         instance["images"],
-        pixel["miou_digits"],
-        pixel["miou"],
+        pixel.get("miou_digits"),
+        pixel.get("miou"),
         instance["f1"],
         instance["label_accuracy"],
         touching.get("recall"),
         instance["exact_match"],
         instance["cer"],
+        ece,
     ]
 
 

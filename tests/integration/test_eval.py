@@ -148,8 +148,9 @@ def test_headline_table_prints_a_row_per_report(m2nist_report, tmp_path):
     out, metrics = m2nist_report
     headline_table = load_script("headline_table")
     row = headline_table.row(out)
-    assert row[:3] == ["m2nist", 6, metrics["pixel"]["miou_digits"]]
-    assert row[-1] == metrics["instance"]["cer"] and len(row) == len(headline_table.COLUMNS)
+    model = Path(metrics["model"]["checkpoint"]).name
+    assert row[:5] == [model, "m2nist test", "document", 6, metrics["pixel"]["miou_digits"]]
+    assert row[-2] == metrics["instance"]["cer"] and len(row) == len(headline_table.COLUMNS)
     with pytest.raises(SystemExit, match=f"{tmp_path} holds no metrics.json"):
         headline_table.row(tmp_path)
 
@@ -242,6 +243,9 @@ def test_coco_scans_get_a_report_naming_the_reading(tiny_model, tmp_path):
     assert "`document` reading preset" in (out / "report.md").read_text()
     for name in ("worst_cases", "calibration"):
         assert Image.open(out / f"{name}.png").size[0] > 300
+    row = load_script("headline_table").row(out)
+    assert row[1:4] == ["set all", "document", 2] and row[4] is None
+    assert row[-1] == metrics["calibration"]["ece"]
 
 
 def test_eval_reads_as_digitseg_segment_does_by_default():
