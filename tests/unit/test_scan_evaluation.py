@@ -8,7 +8,11 @@ import pytest
 from digitseg.data.coco_scans import open_coco_scans
 from digitseg.evaluation.scans import ScanEvaluation, true_text
 from digitseg.inference import Segmentation
-from digitseg.metrics.calibration import calibration_summary, expected_calibration_error
+from digitseg.metrics.calibration import (
+    ScoreCalibration,
+    calibration_summary,
+    expected_calibration_error,
+)
 from digitseg.postprocess import Instance, read_text
 from tests.helpers.scans import write_coco_set
 
@@ -74,3 +78,13 @@ def test_ece_is_zero_when_scores_match_accuracy_and_large_when_overconfident():
     summary = calibration_summary(np.array([0.95, 0.9, 0.2]), np.array([1, 1, 0], bool))
     assert summary["right_scores"]["count"] == 2 and summary["wrong_scores"]["median"] == 0.2
     assert sum(b["count"] for b in summary["bins"]) == 3
+
+
+def test_platt_scaling_makes_overconfident_scores_calibrated():
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0.5, 1.0, 4000)
+    correct = rng.random(4000) < scores - 0.3  # right less often than the scores say
+    fit = ScoreCalibration.fit(scores, correct)
+    assert expected_calibration_error(scores, correct) > 0.25
+    assert expected_calibration_error(fit(scores), correct) < 0.05
+    assert np.all(np.diff(fit(np.sort(scores))) >= 0)  # the order of scores is kept

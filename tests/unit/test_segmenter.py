@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from digitseg.classes import BACKGROUND, NUM_CLASSES, NUM_DIGITS
+from digitseg.classifier import DigitClassifier
 from digitseg.inference.segmenter import (
     Segmenter,
     detect_polarity,
@@ -12,7 +13,8 @@ from digitseg.inference.segmenter import (
     trained_polarities,
 )
 from digitseg.inference.settings import ReadSettings
-from digitseg.models.checkpoint import CheckpointError
+from digitseg.metrics.calibration import ScoreCalibration
+from digitseg.models.checkpoint import CheckpointError, save_model
 from digitseg.postprocess import PostprocessConfig
 from tests.helpers.backends import CONFIG, BrightIsDigit
 
@@ -234,6 +236,31 @@ def test_a_classifier_relabels_the_digits_and_reads_dark_ink_as_light():
     assert ink.max() == pytest.approx(1.0) and ink[mask == 0].max() == 0.0
     alone = Segmenter(BrightIsDigit(), CONFIG).run(_digit_image(light_on_dark=False))
     assert alone.text == "77"
+
+
+def test_a_calibration_maps_every_final_score(tmp_path):
+    image = _digit_image(light_on_dark=False)
+    raw = Segmenter(BrightIsDigit(), CONFIG, classifier=SaysThree()).run(image)
+    shy = ScoreCalibration(slope=0.1, intercept=-2.0)
+    calibrated = Segmenter(BrightIsDigit(), CONFIG, classifier=SaysThree(), calibration=shy).run(
+        image
+    )
+    assert calibrated.text == raw.text
+    expected = shy([i.score for i in raw.instances])
+    np.testing.assert_allclose([i.score for i in calibrated.instances], expected, rtol=1e-6)
+    assert all(i.score < 0.5 for i in calibrated.instances)
+
+
+def test_a_classifier_file_brings_its_calibration(tmp_path):
+    net = DigitClassifier(width=4)
+    config = {"model": {"net": {"_target_": "digitseg.classifier.DigitClassifier", "width": 4}}}
+    plain = save_model(tmp_path / "plain.ckpt", net, config)
+    fitted = config | {"calibration": {"slope": 0.7, "intercept": 0.2}}
+    calibrated = save_model(tmp_path / "calibrated.ckpt", net, fitted)
+    shipped = "models/digit_segmenter.ckpt"
+    assert Segmenter.from_checkpoint(shipped, classifier=plain).calibration is None
+    loaded = Segmenter.from_checkpoint(shipped, classifier=calibrated).calibration
+    assert loaded == ScoreCalibration(0.7, 0.2)
 
 
 def test_outputs_without_ink_are_refused_by_a_segmenter_with_a_classifier():

@@ -36,7 +36,7 @@ of its line, a date's slash.
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -69,6 +69,7 @@ from digitseg.inference.slant import (
     unshear_map,
     upright_shear,
 )
+from digitseg.metrics.calibration import ScoreCalibration
 from digitseg.models.checkpoint import CheckpointError, load_model
 from digitseg.postprocess import (
     Instance,
@@ -152,7 +153,9 @@ class Segmenter:
     digit centres are, and all views' mean probabilities which digit each ink pixel is.
     ``classifier``: a :class:`~digitseg.classifier.DigitClassifier` (on the device the
     segmenter runs on) whose reading of each digit's crop joins the segmenter's in choosing
-    its label; None: the segmenter's probabilities alone choose it.
+    its label; None: the segmenter's probabilities alone choose it. ``calibration`` maps
+    each digit's final score to a calibrated one (the share of digits so scored that are
+    right), as fitted on labelled scans by ``scripts/calibrate_scores.py``.
     """
 
     def __init__(
@@ -164,6 +167,7 @@ class Segmenter:
         postprocess: PostprocessConfig | None = None,
         settings: ReadSettings | None = None,
         classifier: torch.nn.Module | None = None,
+        calibration: ScoreCalibration | None = None,
     ) -> None:
         if tile_size % backend.multiple or overlap >= tile_size:
             raise ValueError(
@@ -171,6 +175,7 @@ class Segmenter:
             )
         self.backend, self.config = backend, config
         self.classifier = classifier.eval() if classifier is not None else None
+        self.calibration = calibration
         self.settings = settings or ReadSettings()
         self.tile_size, self.overlap = tile_size, overlap
         self.postprocess = postprocess or PostprocessConfig()
@@ -195,7 +200,8 @@ class Segmenter:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() and backend == "torch" else "cpu"
         if classifier is not None:
-            kwargs["classifier"] = _load_classifier(Path(classifier)).to(device)
+            net, kwargs["calibration"] = _load_classifier(Path(classifier))
+            kwargs["classifier"] = net.to(device)
         if backend == "torch":
             net, payload = load_model(path)
             if isinstance(net, DigitClassifier):
@@ -311,6 +317,8 @@ class Segmenter:
             digits = combine_labels(digits, probs, theirs)
         if (settings or self.settings).drop_marks:
             digits = without_marks(digits)
+        if self.calibration is not None:
+            digits = [replace(d, score=float(self.calibration(d.score))) for d in digits]
         amount, pad, shape = outputs.slant, outputs.pad, outputs.shape
         upright = (shape[0], shape[1] + 2 * pad)
         resized = resize_instances(digits, probs.shape[1:], upright)
@@ -525,20 +533,22 @@ def _tile_starts(size: int, tile: int, overlap: int) -> list[int]:
     return starts + [size - tile]
 
 
-def _load_classifier(path: Path) -> DigitClassifier:
-    """The digit classifier of a model file ``digitseg-train-classifier`` wrote."""
+def _load_classifier(path: Path) -> tuple[DigitClassifier, ScoreCalibration | None]:
+    """The digit classifier of a model file ``digitseg-train-classifier`` wrote, and the
+    calibration of scores stored with it (``scripts/calibrate_scores.py``), if any."""
     if not path.is_file():
         raise CheckpointError(
             f"no classifier model file at {path}; train one with `make train-classifier`, "
             "or read without one (--classifier none, classifier=null)"
         )
-    net, _ = load_model(path)
+    net, payload = load_model(path)
     if not isinstance(net, DigitClassifier):
         raise CheckpointError(
             f"{path} is not a digit classifier model file (it builds a {type(net).__name__}); "
             "write one with `make train-classifier`"
         )
-    return net
+    stored = payload["config"].get("calibration")
+    return net, ScoreCalibration(**stored) if stored else None
 
 
 def _load_onnx(path: Path):

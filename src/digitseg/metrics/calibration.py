@@ -6,7 +6,10 @@ between the share right and the mean score over equal-width score bins, each wei
 its share of the predictions.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
+from scipy import optimize
 
 BINS = 10
 
@@ -64,3 +67,33 @@ def _quartiles(values: np.ndarray) -> dict:
         "median": float(median),
         "q3": float(q3),
     }
+
+
+@dataclass(frozen=True)
+class ScoreCalibration:
+    """Platt scaling of scores: ``sigmoid(slope * logit(score) + intercept)``, fitted so that
+    a calibrated score is the share of digits scored so that are right."""
+
+    slope: float = 1.0
+    intercept: float = 0.0
+
+    def __call__(self, scores):
+        logits = _logit(np.asarray(scores, np.float64))
+        return 1.0 / (1.0 + np.exp(-(self.slope * logits + self.intercept)))
+
+    @classmethod
+    def fit(cls, scores: np.ndarray, correct: np.ndarray) -> "ScoreCalibration":
+        """The slope and intercept of least log loss over ``scores`` and ``correct``."""
+        x = _logit(np.asarray(scores, np.float64))
+        sign = np.where(np.asarray(correct, bool), -1.0, 1.0)
+
+        def log_loss(weights: np.ndarray) -> float:
+            return float(np.logaddexp(0.0, sign * (weights[0] * x + weights[1])).mean())
+
+        found = optimize.minimize(log_loss, np.array([1.0, 0.0]), method="Nelder-Mead")
+        return cls(float(found.x[0]), float(found.x[1]))
+
+
+def _logit(scores: np.ndarray) -> np.ndarray:
+    clipped = np.clip(scores, 1e-6, 1 - 1e-6)
+    return np.log(clipped / (1 - clipped))
