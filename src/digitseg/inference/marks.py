@@ -20,9 +20,9 @@ and take it for one writer's (:func:`without_marks`):
   (:func:`~digitseg.inference.slant.estimate_lean`) of the other digits' pixels together.
 
 On the generated canvases each digit has its own MNIST writer, and many 1s lean far more
-than their neighbours (numbers val read with the slash rule: exact match 0.887 -> 0.798),
-while scattered digits lie at any height; so ``digitseg-eval`` reads them without either
-rule. See docs/benchmarks.md, "Dates" and "Nine more writers, commas and dots".
+than their neighbours, so the slash rule would misread them, while scattered digits lie
+at any height; so the ``canvas`` reading preset reads them without either rule. See
+docs/log.md, "Dates" and "Nine more writers, commas and dots".
 """
 
 import numpy as np
@@ -39,7 +39,7 @@ MAX_LOW_HEIGHT = 0.85
 # ...and its bottom lies at most this much of their height above their feet.
 FEET_MARGIN = 0.15
 # A 1 leaning at least this many px per row more than its line's writing (about 11 degrees)
-# is a slash; the scan check's slashes lean 0.31 more (median), its 1s at most 0.11.
+# is a slash: between how far the scan check's slashes and its 1s lean (docs/log.md, "Dates").
 MIN_SLASH_LEAN = 0.2
 
 

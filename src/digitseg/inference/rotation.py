@@ -10,7 +10,7 @@ the net reads smaller tilts as they are, and rotating them would tilt a form's p
 which :mod:`~digitseg.inference.lines` finds only upright and level.
 The image is rotated whole, onto a canvas large enough to hold it, its paper continued at
 the edges (:func:`rotate`); the digits found there are rotated back into the input's pixels
-(:func:`unrotate_instance`, :func:`unrotate_map`). See docs/benchmarks.md, "Tilted lines".
+(:func:`unrotate_instance`, :func:`unrotate_map`). See docs/log.md, "Tilted lines".
 """
 
 import math

@@ -3,14 +3,14 @@
 A lean is a shear: ink at row ``y`` lies ``lean * (centre - y)`` px to the right of where an
 upright writer would put it (positive: leaning right, as italics). It is estimated as the
 shear that piles the ink's columns highest (upright strokes fill few columns;
-:func:`estimate_lean`). MNIST digits lean too, and the net reads them as they are: on
-generated canvases the estimate is mostly 0.1-0.3, and scatters where a few digits lean
-apart. So only an image leaning at least ``MIN_LEAN`` whose ink's columns that lean piles
+:func:`estimate_lean`). MNIST digits lean too, and the net reads them as they are; on
+generated canvases the estimate scatters where a few digits lean apart. So only an image
+leaning at least ``MIN_LEAN`` whose ink's columns that lean piles
 clearly higher than upright (``MIN_LEAN_GAIN``) is sheared, by its lean less
 ``TRAINED_LEAN`` (:func:`upright_shear`); the net
 and post-processing read the sheared image, whose digits are then sheared back
 (:func:`unshear_instance`, :func:`unshear_map`) so that boxes and masks are in the input's
-pixels. See docs/benchmarks.md, "Leaning handwriting".
+pixels. See docs/log.md, "Leaning handwriting".
 """
 
 import math
