@@ -42,6 +42,9 @@ data: mnist ## Write each preset's fixed val/test canvases to data/generated/ (A
 train: mnist ## Train (Hydra overrides in ARGS="model=fcn8 trainer.max_epochs=3")
 	$(BIN)/digitseg-train $(ARGS)
 
+finetune: mnist ## Fine-tune the shipped segmenter on labelled scans (ARGS="scans.folder=my/images scans.annotations=my/coco.json")
+	$(BIN)/digitseg-train experiment=finetune_scans $(ARGS)
+
 train-classifier: mnist ## Train the digit classifier that reads each found digit again (ARGS=overrides)
 	$(BIN)/digitseg-train-classifier $(ARGS)
 
@@ -86,4 +89,4 @@ clean: ## Remove caches and run outputs (keeps .venv, data/ and models/)
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
 
 
-.PHONY: help setup mnist data train train-classifier sweep sweep-slurm segment eval wandb-sync test test-full lint format benchmark clean
+.PHONY: help setup mnist data train finetune train-classifier sweep sweep-slurm segment eval wandb-sync test test-full lint format benchmark clean
