@@ -1,9 +1,9 @@
 """A check on handwriting the model never saw: numbers in handwriting fonts on photo-like paper.
 
     python scripts/scan_check.py build --out data/scan_check [--force]  # 60 images + labels
-    python scripts/scan_check.py evaluate --out data/scan_check [--checkpoint ...]
+    python scripts/scan_check.py evaluate --out data/scan_check [--checkpoint ...] [--overwrite]
     python scripts/scan_check.py evaluate --classifier none   # the segmenter's labels alone
-    python scripts/scan_check.py evaluate --enlarge 12   # as a 12 times finer photo shows it
+    python scripts/scan_check.py evaluate --enlarge 12 --report data/scan_check/report_x12
     python scripts/scan_check.py evaluate --rotate 12    # as a photo tilted 12 degrees shows it
     python scripts/scan_check.py evaluate --keep-marks   # slashes, commas, dots read as digits
     python scripts/scan_check.py build --out data/scan_more --typefaces more --count 180 --seed 31
@@ -19,9 +19,15 @@ paper (illumination, grain, ruled lines, ink colour, slight rotation, JPEG; or s
 paper, a form's boxes, a shadow) is drawn here,
 independently of the training generator. Numbers carry punctuation ("1,250.75", "12-34")
 that must not be read as digits (``--symbols``: "$1,250.00", "(555) 123-4567", "45%", ...
-instead). ``evaluate`` prints string exact match, character error
-rate and digit-count accuracy of the digits read against the digits written, and exact match
-per kind of punctuation and per typeface, and the seconds it took per image. ``--enlarge``
+instead). ``build`` writes the set in COCO too (``annotations.json``
+beside ``labels.json``: a box per digit written, punctuation none), which
+``digitseg-eval source=coco folder=<out>/images part=all`` reads as it reads real scans.
+``evaluate`` reads the set and writes the report of ``digitseg-eval source=coco`` into
+``--report`` (default ``<out>/report``; ``--overwrite`` replaces one): metrics.json,
+report.md, images.csv, digits.csv, worst_cases.png, calibration.png; metrics.json adds
+digit-count accuracy, the seconds per image and the scores per kind of punctuation and per
+typeface. It prints string exact match, digit-count accuracy and character error rate, exact
+match per kind of punctuation and per typeface, and the seconds per image. ``--enlarge``
 reads each image enlarged (bicubic), as a photo of higher resolution would show it: digits
 hundreds of pixels tall; ``--rotate`` reads it rotated (degrees, counter-clockwise, the
 paper run on into the corners), as a tilted photo would show it; ``--keep-marks`` reads
@@ -36,6 +42,7 @@ import random
 import re
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -75,6 +82,11 @@ PAPERS = ("ruled", "squared", "boxes")
 _BOX_INKS = ((0.18, 0.18, 0.18), (0.55, 0.55, 0.57), (0.98, 0.6, 0.6))
 # How much printed lines darken the paper (RGB): a light blue.
 _LINE_DARKENING = np.array([60, 35, 5], np.float32)
+# The COCO set of the images: a box per digit, in categories named "0".."9".
+ANNOTATIONS = "annotations.json"
+DIGIT_CATEGORIES = [{"id": digit + 1, "name": str(digit)} for digit in range(10)]
+# The groups of images evaluate reports exact match for.
+GROUPS = ("punctuation", "typeface")
 # "{dN}" stands for N random digits, drawn afresh for each field ("{d2}/{d2}": "12/05").
 PATTERNS = ("{d4}", "{d2}-{d4}", "{d1},{d3}.{d2}", "{d5}", "{d3}.{d2}", "{d6}", "{d2}/{d2}")
 # Numbers with signs and brackets (``build --symbols``), none of which the net was trained on.
@@ -117,30 +129,68 @@ def _paper(rng: np.random.Generator, height: int, width: int, kind: str) -> np.n
     return paper
 
 
-def _written(text: str, font: ImageFont.FreeTypeFont, boxes: bool) -> tuple[Image.Image, ...]:
-    """``text`` written in ``font`` with a margin around it, and the form's boxes (one a
-    digit, in a row) where ``boxes``: two "L" images, 255 where there is ink."""
+def _written(
+    text: str, font: ImageFont.FreeTypeFont, boxes: bool
+) -> tuple[Image.Image, Image.Image, list[tuple[int, Image.Image]]]:
+    """``text`` written in ``font`` with a margin around it, the form's boxes (one a digit, in
+    a row) where ``boxes``, and each digit of ``text`` alone where it stands in it: "L"
+    images, 255 where there is ink; the digits as (digit, image)."""
     if not boxes:
         box = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
         size = (box[2] - box[0] + 80, box[3] - box[1] + 60)
-        ink = Image.new("L", size, 0)
-        ImageDraw.Draw(ink).text((40 - box[0], 30 - box[1]), text, fill=255, font=font)
-        return ink, Image.new("L", size, 0)
-    digits = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), "0123456789", font=font)
-    cell_height = round((digits[3] - digits[1]) * 1.5)
+        origin = (40 - box[0], 30 - box[1])
+        ink = _drawn(size, origin, text, font)
+        digits = []
+        for k, char in enumerate(text):
+            if char.isdigit():  # at its pen position: the text up to it less its own advance
+                pen = origin[0] + font.getlength(text[: k + 1]) - font.getlength(char)
+                digits.append((int(char), _drawn(size, (pen, origin[1]), char, font)))
+        return ink, Image.new("L", size, 0), digits
+    digit_box = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), "0123456789", font=font)
+    cell_height = round((digit_box[3] - digit_box[1]) * 1.5)
     cell_width = round(max(font.getlength(digit) for digit in "0123456789") * 1.5)
     size = (cell_width * len(text) + 80, cell_height + 60)
     ink, lines = Image.new("L", size, 0), Image.new("L", size, 0)
     thickness = max(1, cell_height // 30)
+    digits = []
     for k, digit in enumerate(text):
         left = 40 + k * cell_width
         ImageDraw.Draw(lines).rectangle(
             (left, 30, left + cell_width, 30 + cell_height), outline=255, width=thickness
         )
-        ImageDraw.Draw(ink).text(
-            (left + cell_width / 2, 30 + cell_height / 2), digit, fill=255, font=font, anchor="mm"
-        )
-    return ink, lines
+        centre = (left + cell_width / 2, 30 + cell_height / 2)
+        ImageDraw.Draw(ink).text(centre, digit, fill=255, font=font, anchor="mm")
+        digits.append((int(digit), _drawn(size, centre, digit, font, anchor="mm")))
+    return ink, lines, digits
+
+
+def _drawn(
+    size: tuple[int, int], xy: tuple[float, float], text: str, font, anchor: str = "la"
+) -> Image.Image:
+    """An "L" image of ``size``, 255 where ``text`` drawn at ``xy`` in ``font`` has ink."""
+    layer = Image.new("L", size, 0)
+    ImageDraw.Draw(layer).text(xy, text, fill=255, font=font, anchor=anchor)
+    return layer
+
+
+def _tilted(layer: Image.Image, degrees: float) -> Image.Image:
+    """``layer`` rotated by ``degrees`` (counter-clockwise) about its centre, in its size."""
+    return layer.rotate(degrees, resample=Image.BILINEAR, fillcolor=0)
+
+
+def _coco_annotations(image_id: int, digit_boxes, first_id: int) -> list[dict]:
+    """COCO annotations of the (digit, (x0, y0, x1, y1)) boxes of image ``image_id``."""
+    return [
+        {
+            "id": first_id + k,
+            "image_id": image_id,
+            "category_id": digit + 1,
+            "bbox": [x0, y0, x1 - x0, y1 - y0],
+            "area": (x1 - x0) * (y1 - y0),
+            "iscrowd": 0,
+        }
+        for k, (digit, (x0, y0, x1, y1)) in enumerate(digit_boxes)
+    ]
 
 
 def _shadow(rng: np.random.Generator, width: int) -> np.ndarray:
@@ -177,14 +227,16 @@ def build(
     shade_rng = np.random.default_rng([seed, 1])
     (out / "images").mkdir(parents=True, exist_ok=True)
     labels, written, typefaces = {}, {}, {}
+    coco = {"images": [], "annotations": [], "categories": DIGIT_CATEGORIES}
     for i in range(count):
         text = number_text(prng, SYMBOL_PATTERNS if symbols else PATTERNS)
         if paper == "boxes":  # a digit to a box: the form has no room for punctuation
             text = "".join(c for c in text if c.isdigit())
         font_file = prng.choice(font_files)
         font = ImageFont.truetype(font_file, int(rng.integers(28, 90)))
-        ink, lines = _written(text, font, paper == "boxes")
-        ink = ink.rotate(float(rng.uniform(-4, 4)), resample=Image.BILINEAR, fillcolor=0)
+        ink, lines, digits = _written(text, font, paper == "boxes")
+        tilt = float(rng.uniform(-4, 4))
+        ink = _tilted(ink, tilt)
         alpha = np.asarray(ink, np.float32)[..., None] / 255 * rng.uniform(0.8, 1.0)
         colour = np.array(prng.choice([(20, 20, 30), (20, 30, 110), (60, 60, 70)]), np.float32)
         width, height = ink.size
@@ -200,12 +252,19 @@ def build(
         name = f"{i:03d}.jpg"
         Image.fromarray(image).save(out / "images" / name, quality=int(rng.integers(60, 92)))
         labels[name] = "".join(c for c in text if c.isdigit())
+        coco["images"].append({"id": i, "file_name": name, "width": width, "height": height})
+        digit_boxes = [(digit, _tilted(layer, tilt).getbbox()) for digit, layer in digits]
+        coco["annotations"] += _coco_annotations(i, digit_boxes, len(coco["annotations"]))
         written[name] = text
         typefaces[name] = Path(font_file).stem
     (out / "labels.json").write_text(json.dumps(labels, indent=1))
     (out / "written.json").write_text(json.dumps(written, indent=1))
     (out / "typefaces.json").write_text(json.dumps(typefaces, indent=1))
-    print(f"wrote {count} images to {out / 'images'}, their digits to {out / 'labels.json'}")
+    (out / ANNOTATIONS).write_text(json.dumps(coco, indent=1))
+    print(
+        f"wrote {count} images to {out / 'images'}, their digits to {out / 'labels.json'} "
+        f"and a box per digit to {out / ANNOTATIONS}"
+    )
 
 
 def evaluate(
@@ -215,65 +274,154 @@ def evaluate(
     enlarge: float = 1.0,
     rotate: float = 0.0,
     keep_marks: bool = False,
-) -> None:
+    report: Path | None = None,
+    overwrite: bool = False,
+) -> dict:
+    """Read the set in ``out`` as a photo ``enlarge`` times finer and tilted ``rotate``
+    degrees shows it, score the readings against its boxes and write the report folder
+    ``report`` (default ``out/report``) of ``digitseg-eval source=coco``; returns its
+    ``metrics.json``'s dict."""
+    from omegaconf import OmegaConf
+
     from digitseg import Segmenter
-    from digitseg.inference import read_image
-    from digitseg.inference.rotation import rotate as rotated
+    from digitseg.eval import model_info, reading_info
+    from digitseg.evaluation.scan_report import write_scan_report
+    from digitseg.evaluation.scans import ScanEvaluation
     from digitseg.inference.settings import ReadSettings
-    from digitseg.metrics.instance import edit_distance
+
+    report = report or out / "report"
+    scans = _scans(out, report, overwrite)
+    groups = _groups(out)
+    settings = ReadSettings(drop_marks=not keep_marks)
+    segmenter = Segmenter.from_checkpoint(checkpoint, classifier=classifier, settings=settings)
+    evaluation = ScanEvaluation()
+    seconds = 0.0
+    for scan in scans.scans():
+        scan = as_photographed(scan, enlarge, rotate)
+        start = time.perf_counter()
+        reading = segmenter.run(scan.image)
+        seconds += time.perf_counter() - start
+        evaluation.add(scan, reading)
+    count = len(scans)
+    options = {"classifier": str(classifier) if classifier else None}
+    options["iou_threshold"] = evaluation.iou_threshold
+    source = {
+        "kind": "scan_check",
+        "folder": str(scans.folder),
+        "annotations": str(scans.annotations),
+        "part": "all",
+        "count": count,
+        "enlarge": enlarge,
+        "rotate": rotate,
+    }
+    metrics = {
+        "model": model_info(checkpoint, segmenter.config),
+        "source": source | reading_info(OmegaConf.create(options), segmenter),
+        **evaluation.results(),
+        "digit_count_right": np.mean([r["predicted"] == r["digits"] for r in evaluation.images]),
+        "seconds_per_image": seconds / count,
+        **{f"by_{what}": _by(group_of, evaluation) for what, group_of in groups.items()},
+    }
+    write_scan_report(report, metrics, evaluation)
+    _print_summary(metrics, report)
+    return metrics
+
+
+def _scans(out: Path, report: Path, overwrite: bool):
+    """The COCO set of the images in ``out``; a clear error for a folder without a set, a set
+    built before build wrote its boxes, or a ``report`` folder not to be replaced."""
+    from digitseg.data.coco_scans import CocoScansError, open_coco_scans
 
     if not (out / "labels.json").is_file():
         raise SystemExit(f"no set in {out} (labels.json): write one with `scan_check.py build`")
-    settings = ReadSettings(drop_marks=not keep_marks)
-    segmenter = Segmenter.from_checkpoint(checkpoint, classifier=classifier, settings=settings)
-    labels = json.loads((out / "labels.json").read_text())
-    written = _read_json(out / "written.json")
-    hits = {}
-    count_ok = errors = total = 0
-    seconds = 0.0
-    for name, truth in labels.items():
-        image = read_image(out / "images" / name)
-        if enlarge != 1:
-            image = cv2.resize(image, None, fx=enlarge, fy=enlarge, interpolation=cv2.INTER_CUBIC)
-        image = rotated(image, rotate)
-        start = time.perf_counter()
-        read = segmenter.run(image).text.replace("\n", "")
-        seconds += time.perf_counter() - start
-        hits[name] = read == truth
-        count_ok += len(read) == len(truth)
-        errors += edit_distance(truth, read)
-        total += len(truth)
-        print(f"{name}: wrote {truth:>10}  read {read}")
-    n = len(labels)
+    if not (out / ANNOTATIONS).is_file():
+        raise SystemExit(
+            f"{out} has no digit boxes ({ANNOTATIONS}): it was built before build wrote them; "
+            f"rebuild it with `scan_check.py build --out {out} --force` and the options it "
+            "was built with (the same --seed, --count, ... draw the same images)"
+        )
+    if report.is_dir() and any(report.iterdir()) and not overwrite:
+        raise SystemExit(
+            f"{report} already holds a report: pass --overwrite to replace it, "
+            "or --report another folder"
+        )
+    try:
+        scans = open_coco_scans(out / "images", out / ANNOTATIONS)
+    except CocoScansError as error:
+        raise SystemExit(f"{error}; rebuild the set with `scan_check.py build --force`") from error
+    if not len(scans):
+        raise SystemExit(
+            f"{out / ANNOTATIONS} names no images: build the set with --count 1 or more"
+        )
+    return scans
+
+
+def _print_summary(metrics: dict, report: Path) -> None:
+    """The headline, exact match per group and where the report is."""
+    source, headline = metrics["source"], metrics["instances"]
     print(
-        f"\n{n} images: exact match {np.mean(list(hits.values())):.3f}, digit count right "
-        f"{count_ok / n:.3f}, character error rate {errors / total:.3f}, "
-        f"{seconds / n:.2f} s per image  ({checkpoint}, classifier {classifier}, images "
-        f"enlarged {enlarge:g} times, rotated {rotate:g} degrees, marks "
-        f"{'kept' if keep_marks else 'dropped'})"
+        f"{source['count']} images: exact match {headline['exact_match']:.3f}, digit count "
+        f"right {metrics['digit_count_right']:.3f}, character error rate "
+        f"{headline['cer']:.3f}, {metrics['seconds_per_image']:.2f} s per image  "
+        f"({metrics['model']['checkpoint']}, classifier {source['classifier']}, images "
+        f"enlarged {source['enlarge']:g} times, rotated {source['rotate']:g} degrees, marks "
+        f"{'dropped' if source['drop_marks'] else 'kept'})"
     )
-    if written:
-        punctuation = {
-            name: "".join(sorted(set(re.sub(r"\d", "", written.get(name, truth))))) or "none"
-            for name, truth in labels.items()
-        }
-        _print_exact_by("punctuation", punctuation, hits)
-    typefaces = _read_json(out / "typefaces.json")  # sets built before it was written lack it
-    if typefaces:
-        _print_exact_by("typeface", typefaces, hits)
+    for what in GROUPS:
+        shares = (
+            f"'{group}' {scores['exact_match']:.3f} ({scores['images']})"
+            for group, scores in metrics[f"by_{what}"].items()
+        )
+        print(f"exact match by {what} (images):", ", ".join(shares))
+    print(f"report: {report}")
 
 
-def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
+def as_photographed(scan, enlarge: float = 1.0, rotate: float = 0.0):
+    """``scan`` (a :class:`~digitseg.data.coco_scans.LabelledScan`) as a photo ``enlarge``
+    times finer (bicubic) and tilted ``rotate`` degrees (counter-clockwise, as
+    :func:`digitseg.inference.rotation.rotate` turns it) shows it: its boxes are scaled and
+    rotated with the image, each the upright box around its rotated corners."""
+    from digitseg.inference.rotation import rotate as rotated
+    from digitseg.inference.rotation import rotation_matrix
+
+    image, boxes = scan.image, scan.boxes.astype(np.float64).reshape(-1, 4)
+    if enlarge != 1:
+        image = cv2.resize(image, None, fx=enlarge, fy=enlarge, interpolation=cv2.INTER_CUBIC)
+        boxes = boxes * enlarge
+    if rotate != 0:
+        matrix, _ = rotation_matrix(image.shape[:2], rotate)
+        image = rotated(image, rotate)
+        # The corners of the boxes' pixels: the matrix maps pixel centres, half a pixel in.
+        corners = boxes[:, [[0, 1], [2, 1], [0, 3], [2, 3]]] - 0.5
+        turned = corners @ matrix[:, :2].T + matrix[:, 2] + 0.5
+        boxes = np.concatenate([turned.min(axis=1), turned.max(axis=1)], axis=1)
+    height, width = image.shape[:2]
+    limits = (width, height, width, height)
+    boxes = np.concatenate([np.floor(boxes[:, :2]), np.ceil(boxes[:, 2:])], axis=1)
+    boxes = np.clip(boxes, 0, limits).astype(np.int64)
+    return replace(scan, image=image, boxes=boxes)
 
 
-def _print_exact_by(what: str, group_of: dict[str, str], hits: dict[str, bool]) -> None:
-    """Exact match per group of images, e.g. per kind of punctuation or per typeface."""
+def _groups(out: Path) -> dict[str, dict[str, str]]:
+    """The group of each image by the kind of punctuation written and by the typeface."""
+    written = json.loads((out / "written.json").read_text())
+    punctuation = {
+        name: "".join(sorted(set(re.sub(r"\d", "", text)))) or "none"
+        for name, text in written.items()
+    }
+    typefaces = json.loads((out / "typefaces.json").read_text())
+    return dict(zip(GROUPS, (punctuation, typefaces), strict=True))
+
+
+def _by(group_of: dict[str, str], evaluation) -> dict[str, dict]:
+    """The scores of a ScanEvaluation's images summarised per group (``group_of``: file name
+    to group), e.g. per kind of punctuation or per typeface."""
+    from digitseg.metrics.instance import summarize
+
     groups = defaultdict(list)
-    for name, hit in hits.items():
-        groups[group_of.get(name, "?")].append(hit)
-    shares = (f"'{k}' {np.mean(v):.3f} ({len(v)})" for k, v in sorted(groups.items()))
-    print(f"exact match by {what} (images):", ", ".join(shares))
+    for record, score in zip(evaluation.images, evaluation.scores, strict=True):
+        groups[group_of[record["file"]]].append(score)
+    return {group: summarize(scores) for group, scores in sorted(groups.items())}
 
 
 def main() -> None:
@@ -337,13 +485,23 @@ def main() -> None:
         action="store_true",
         help="read slashes, commas and dots the net takes for digits too",
     )
+    evaluate_parser.add_argument(
+        "--report",
+        type=Path,
+        help="the report folder (metrics.json, report.md, ...); default: <out>/report",
+    )
+    evaluate_parser.add_argument(
+        "--overwrite", action="store_true", help="replace the files of an existing report"
+    )
     args = parser.parse_args()
     if args.action == "build":
         names = ("force", "fonts", "typefaces", "paper", "shadow", "symbols")
         options = {name: getattr(args, name) for name in names}
         build(args.out, args.count, args.seed, **options)
         return
-    evaluate(args.out, args.checkpoint, args.classifier, args.enlarge, args.rotate, args.keep_marks)
+    names = ("enlarge", "rotate", "keep_marks", "report", "overwrite")
+    options = {name: getattr(args, name) for name in names}
+    evaluate(args.out, args.checkpoint, args.classifier, **options)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """scripts/scan_check.py: the numbers it writes and the guards of its two steps."""
 
+import csv
 import json
 import random
 import re
@@ -7,12 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import matplotlib
 import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage
 
+from digitseg.data.coco_scans import open_coco_scans
+from digitseg.evaluation.scans import true_text
+from digitseg.inference import Segmentation, Segmenter
+from digitseg.inference.rotation import rotate as rotated
+from digitseg.postprocess import Instance, order_instances, read_text
 from tests.helpers.scripts import SCRIPTS_DIR, load_script
 
 scan_check = load_script("scan_check")
@@ -61,6 +68,7 @@ def test_each_step_refuses_the_other_steps_options(tmp_path):
         ["evaluate", "--typefaces", "more"],
         ["build", "--typefaces", "second"],
         ["build", "--typefaces", "more", "--fonts", "mine.ttf"],
+        ["build", "--overwrite"],
     ):
         run = subprocess.run(
             [*script, *argv, "--out", str(tmp_path)], capture_output=True, text=True
@@ -102,16 +110,22 @@ def test_build_records_each_image_typeface_and_evaluate_reports_by_it(tmp_path, 
     assert {face: int(n) for face, n in counts} == {
         face: list(typefaces.values()).count(face) for face in set(typefaces.values())
     }
+    readings = _readings(tmp_path / "report")
+    assert readings.keys() == labels.keys()
     # The same numbers photographed 8 times finer (digits 200-700 px tall) read the same.
-    scan_check.evaluate(tmp_path, *model_files, enlarge=8)
-    finer = capsys.readouterr().out
-    assert "images enlarged 8 times" in finer
-    assert re.findall(r"read (\d*)", finer) == re.findall(r"read (\d*)", report)
+    scan_check.evaluate(tmp_path, *model_files, enlarge=8, report=tmp_path / "finer")
+    assert "images enlarged 8 times" in capsys.readouterr().out
+    assert _readings(tmp_path / "finer") == readings
     # And photographed tilted 12 degrees: rotated level, they read the same.
-    scan_check.evaluate(tmp_path, *model_files, rotate=12)
-    tilted = capsys.readouterr().out
-    assert "rotated 12 degrees" in tilted
-    assert re.findall(r"read (\d*)", tilted) == re.findall(r"read (\d*)", report)
+    scan_check.evaluate(tmp_path, *model_files, rotate=12, report=tmp_path / "tilted")
+    assert "rotated 12 degrees" in capsys.readouterr().out
+    assert _readings(tmp_path / "tilted") == readings
+
+
+def _readings(report: Path) -> dict[str, str]:
+    """Each image's reading, from a report's images.csv."""
+    with open(report / "images.csv", newline="") as rows:
+        return {row["file"]: row["prediction"] for row in csv.DictReader(rows)}
 
 
 def test_build_names_missing_fonts_of_its_own_without_the_apt_hint(tmp_path):
@@ -186,3 +200,139 @@ def test_a_shadow_darkens_one_side_of_the_same_images(tmp_path):
             for side in (slice(0, 4), slice(-4, None))
         ]
         assert min(ratios) < 0.7 and max(ratios) > 0.95
+
+
+def _ink_parts(image: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The dark connected parts of ``image`` (6 px or more; but a form's printed boxes,
+    wider than half the image): each one's box (x0, y0, x1, y1) and centre (x, y)."""
+    gray = image.mean(axis=2) if image.ndim == 3 else image
+    parts, count = ndimage.label(gray < 100)
+    sizes = ndimage.sum_labels(np.ones_like(parts), parts, range(1, count + 1))
+    centres = ndimage.center_of_mass(parts > 0, parts, range(1, count + 1))
+    return [
+        (np.array([xs.start, ys.start, xs.stop, ys.stop]), np.array(centre[::-1]))
+        for (ys, xs), centre, size in zip(ndimage.find_objects(parts), centres, sizes, strict=True)
+        if size >= 6 and xs.stop - xs.start <= image.shape[1] / 2
+    ]
+
+
+def _assert_boxes_hold_their_ink(scan, margin: int = 1, most_outside: int | None = None):
+    """Each box of ``scan`` holds the centre of a part of ink, and every part centred in a
+    box lies in it (within ``margin`` px); at most ``most_outside`` parts (when given) are
+    centred outside every box."""
+    boxes, outside, holding = scan.boxes, 0, np.zeros(len(scan.boxes), bool)
+    for part, centre in _ink_parts(scan.image):
+        centred_in = ((boxes[:, :2] <= centre) & (centre < boxes[:, 2:])).all(axis=1)
+        holding |= centred_in
+        outside += not centred_in.any()
+        lies_in = (boxes[:, :2] - margin <= part[:2]) & (part[2:] <= boxes[:, 2:] + margin)
+        assert not centred_in.any() or lies_in[centred_in].all(axis=1).any(), (
+            f"{scan.file_name}: ink {part} spills out of its box"
+        )
+    assert holding.all(), f"{scan.file_name}: a box without ink"
+    assert most_outside is None or outside <= most_outside
+
+
+@pytest.mark.parametrize("paper", ["ruled", "boxes"])
+def test_a_set_is_a_coco_set_with_a_box_around_each_digit(tmp_path, paper):
+    scan_check.build(tmp_path, count=8, seed=3, fonts=_dejavu(), paper=paper)
+    labels = json.loads((tmp_path / "labels.json").read_text())
+    written = json.loads((tmp_path / "written.json").read_text())
+    scans = list(open_coco_scans(tmp_path / "images", part="all").scans())  # as digitseg-eval
+    assert [scan.file_name for scan in scans] == sorted(labels)
+    for scan in scans:
+        assert "".join(map(str, scan.labels)) == labels[scan.file_name]  # in the written order
+        assert true_text(scan) == labels[scan.file_name]
+        # Punctuation has no box; a form's printed boxes are ink outside every digit's too.
+        marks = len(re.sub(r"\d", "", written[scan.file_name]))
+        _assert_boxes_hold_their_ink(scan, most_outside=marks if paper == "ruled" else None)
+
+
+@pytest.mark.parametrize(("enlarge", "rotate"), [(2.0, 0.0), (1.0, 12.0), (1.5, -20.0)])
+def test_boxes_move_with_the_image_enlarged_and_rotated(tmp_path, enlarge, rotate):
+    scan_check.build(tmp_path, count=3, seed=4, fonts=_dejavu())
+    for scan in open_coco_scans(tmp_path / "images", part="all").scans():
+        seen = scan_check.as_photographed(scan, enlarge, rotate)
+        assert (
+            seen.image.shape
+            == rotated(cv2.resize(scan.image, None, fx=enlarge, fy=enlarge), rotate).shape
+        )
+        assert (seen.labels == scan.labels).all()
+        _assert_boxes_hold_their_ink(seen, margin=2)
+
+
+class _ReadsTheBoxes:
+    """A stand-in segmenter that reads exactly the digits of ``scans``, one image after
+    another, in the boxes the set holds."""
+
+    config = {"model": {"net": {"arch": "stand-in"}}, "data": {"name": None}}
+
+    def __init__(self, scans, settings):
+        self.scans, self.settings = iter(scans), settings
+
+    def run(self, image):
+        scan = next(self.scans)
+        assert image.shape == scan.image.shape
+        found = [
+            Instance(
+                int(d),
+                0.9,
+                tuple(map(int, box)),
+                1,
+                np.ones((box[3] - box[1], box[2] - box[0]), bool),
+            )
+            for d, box in zip(scan.labels, scan.boxes, strict=True)
+        ]
+        labels = np.full(image.shape[:2], 10, np.uint8)
+        return Segmentation(order_instances(found), read_text(found), labels, "dark_on_light", 1.0)
+
+
+def _stand_in(monkeypatch, folder: Path) -> None:
+    scans = list(open_coco_scans(folder / "images", part="all").scans())
+    stand_in = lambda *args, settings, **kwargs: _ReadsTheBoxes(scans, settings)  # noqa: E731
+    monkeypatch.setattr(Segmenter, "from_checkpoint", stand_in)
+
+
+def test_evaluate_writes_the_report_of_digitseg_eval(tmp_path, monkeypatch, capsys):
+    scan_check.build(tmp_path, count=8, seed=5, fonts=_dejavu())
+    written = json.loads((tmp_path / "written.json").read_text())
+    _stand_in(monkeypatch, tmp_path)
+    capsys.readouterr()
+    scan_check.evaluate(tmp_path, "stand-in.ckpt", classifier=None, keep_marks=True)
+    report = tmp_path / "report"
+    assert {p.name for p in report.iterdir()} == {
+        "metrics.json",
+        "report.md",
+        "images.csv",
+        "digits.csv",
+        "worst_cases.png",
+        "calibration.png",
+    }
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["instances"]["exact_match"] == 1.0 and metrics["instances"]["f1"] == 1.0
+    assert metrics["model"]["checkpoint"] == "stand-in.ckpt"
+    source = metrics["source"]
+    assert (source["count"], source["enlarge"], source["rotate"]) == (8, 1.0, 0.0)
+    assert (source["reading"], source["drop_marks"]) == ("document", False)
+    assert "8 images of" in (report / "report.md").read_text()
+    assert _readings(report) == json.loads((tmp_path / "labels.json").read_text())
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("8 images: exact match 1.000, digit count right 1.000")
+    kinds = ["".join(sorted(set(re.sub(r"\d", "", text)))) or "none" for text in written.values()]
+    by_punctuation = re.findall(r"'([^']+)' 1\.000 \((\d+)\)", printed[1])
+    assert {kind: int(n) for kind, n in by_punctuation} == {k: kinds.count(k) for k in kinds}
+    assert printed[2] == "exact match by typeface (images): 'DejaVuSans' 1.000 (8)"
+    # A second evaluation does not replace the report unless told to.
+    with pytest.raises(SystemExit, match=r"already holds a report.*--overwrite"):
+        scan_check.evaluate(tmp_path, "stand-in.ckpt", classifier=None)
+    _stand_in(monkeypatch, tmp_path)
+    scan_check.evaluate(tmp_path, "stand-in.ckpt", classifier=None, overwrite=True)
+    assert json.loads((report / "metrics.json").read_text())["source"]["drop_marks"] is True
+
+
+def test_evaluate_asks_to_rebuild_a_set_without_boxes(tmp_path):
+    scan_check.build(tmp_path, count=1, seed=0, fonts=_dejavu())
+    (tmp_path / "annotations.json").unlink()  # as build wrote sets before it wrote boxes
+    with pytest.raises(SystemExit, match=r"no digit boxes .*build --out .* --force"):
+        scan_check.evaluate(tmp_path, "models/digit_segmenter.ckpt", classifier=None)
+    assert not (tmp_path / "report").exists()
