@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from digitseg.data.coco_scans import open_coco_scans
-from digitseg.eval import compose_eval
 from digitseg.evaluation.scans import ScanEvaluation
 from digitseg.inference import Segmenter
 from digitseg.metrics.calibration import ScoreCalibration, expected_calibration_error
 from digitseg.models.checkpoint import load_model, save_model
+from digitseg.utils.compose import compose_eval
 
 
 def read_scores(args) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

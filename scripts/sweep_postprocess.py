@@ -22,12 +22,12 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from digitseg.eval import compose_eval
 from digitseg.inference import NetOutputs, Segmenter
 from digitseg.inference.settings import read_settings
 from digitseg.metrics.instance import ImageInstances, score_image, summarize
 from digitseg.postprocess import PostprocessConfig
 from digitseg.reports.inputs import open_source
+from digitseg.utils.compose import compose_eval
 
 COLUMNS = ("f1", "precision", "recall", "label_accuracy", "exact_match", "cer")
 

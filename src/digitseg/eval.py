@@ -24,9 +24,7 @@ import logging
 from pathlib import Path
 
 import hydra
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 from tqdm import tqdm
 
 from digitseg.data.coco_scans import CocoScansError, open_coco_scans
@@ -41,7 +39,6 @@ from digitseg.reports.writing import log_report, write_report
 from digitseg.utils.config import CONF_DIR, apply_extras, instantiate_dict
 
 log = logging.getLogger(__name__)
-REPO_ROOT = Path(CONF_DIR).parent
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -142,21 +139,6 @@ def model_info(checkpoint, config: dict) -> dict:
         "trained_on": config["data"].get("name"),
         "net": " ".join(str(net[k]) for k in ("arch", "encoder_name") if net.get(k)),
     }
-
-
-def compose_eval(overrides=(), output_dir: str | Path | None = None) -> DictConfig:
-    """The config ``digitseg-eval`` composes, outside a Hydra run (tests, notebooks).
-
-    Paths are relative to the repository root, whatever the working folder; ``output_dir``
-    is the report folder (a run gets Hydra's).
-    """
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
-        cfg = compose("eval", overrides=[f"paths.root_dir={REPO_ROOT}", *overrides])
-    if output_dir is not None:
-        with open_dict(cfg):
-            cfg.paths.output_dir = str(output_dir)
-    return cfg
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")

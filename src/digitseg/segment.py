@@ -53,6 +53,7 @@ from digitseg.inference.slant import MAX_SHEAR, MIN_LEAN, TRAINED_LEAN
 from digitseg.models.checkpoint import CheckpointError
 from digitseg.postprocess import ink_crop, mnist_crop
 from digitseg.utils.files import delete_files, paths_inside
+from digitseg.utils.options import classifier_option
 from digitseg.utils.output_folder import OutputFolder
 from digitseg.utils.stop_signals import StopSignals, stop_signal
 from digitseg.viz import annotate
@@ -279,11 +280,6 @@ def _float(value: str) -> float:
         return float(value)
     except ValueError:
         return math.nan
-
-
-def classifier_option(value: str) -> Path | None:
-    """A ``--classifier`` value: a model file, or ``none`` for no classifier."""
-    return None if value.lower() == "none" else Path(value)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,10 +13,11 @@ from PIL import Image
 
 from digitseg.data.export import write_split
 from digitseg.data.sources import build_generator
-from digitseg.eval import REPO_ROOT, compose_eval, evaluate
+from digitseg.eval import evaluate
 from digitseg.inference.settings import read_settings
 from digitseg.models.checkpoint import CheckpointError
 from digitseg.reports import analysis
+from digitseg.utils.compose import REPO_ROOT, compose_eval
 from tests.helpers.config import requires_mnist
 from tests.helpers.scans import write_coco_set
 from tests.helpers.scripts import load_script

@@ -5,7 +5,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from digitseg.eval import REPO_ROOT, compose_eval, evaluate
+from digitseg.eval import evaluate
+from digitseg.utils.compose import REPO_ROOT, compose_eval
 from tests.helpers.config import requires_mnist
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "error_analysis.ipynb"

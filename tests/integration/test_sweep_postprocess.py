@@ -3,7 +3,8 @@
 
 import pytest
 
-from digitseg.eval import compose_eval, evaluate
+from digitseg.eval import evaluate
+from digitseg.utils.compose import compose_eval
 from tests.helpers.config import requires_mnist
 from tests.helpers.scripts import load_script
 
@@ -44,8 +45,8 @@ def test_the_default_row_is_what_digitseg_eval_reports(tiny_model, tmp_path, sla
     overrides = [
         f"checkpoint={tiny_model}",
         "count=6",
-        f"slant={slant}",
-        f"rotation={rotation}",
+        f"reading.slant={slant}",
+        f"reading.rotation={rotation}",
         "extras.print_config=false",
     ]
     instance = evaluate(compose_eval(overrides, output_dir=tmp_path))["instance"]

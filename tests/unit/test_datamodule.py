@@ -9,8 +9,8 @@ from digitseg.classes import BACKGROUND
 from digitseg.data.datamodule import CONTACT_WIDTH, CanvasDataset, CanvasIndices, _collated
 from digitseg.data.spec import CanvasSpec
 from digitseg.data.synth import CanvasGenerator
+from digitseg.data.targets import digit_cores, instance_borders
 from digitseg.data.transforms import Augment, build_augment, match_channels, to_tensor
-from digitseg.postprocess.instances import digit_cores, instance_borders
 from tests.helpers.digits import tiny_splits
 
 PAPER = CanvasSpec(backgrounds={"paper": 1.0, "black": 1.0})

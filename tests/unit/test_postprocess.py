@@ -9,11 +9,10 @@ from scipy import ndimage
 from digitseg.classes import BACKGROUND, NUM_CLASSES
 from digitseg.data.spec import CanvasSpec
 from digitseg.data.synth import CanvasGenerator
+from digitseg.data.targets import digit_cores, instance_borders
 from digitseg.postprocess import (
     PostprocessConfig,
-    digit_cores,
     extract_instances,
-    instance_borders,
     resize_instances,
     typical_height,
 )

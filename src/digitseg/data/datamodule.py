@@ -19,8 +19,8 @@ from digitseg.data.mixture import MixedGenerator
 from digitseg.data.rng import split_key
 from digitseg.data.sources import build_generator, build_train_generator
 from digitseg.data.synth import CanvasGenerator
+from digitseg.data.targets import digit_cores, instance_borders
 from digitseg.data.transforms import Augment, build_augment, match_channels, to_tensor
-from digitseg.postprocess.instances import digit_cores, instance_borders
 
 # A batch's "contacts" are the pixels at most this many px from another digit, which the loss
 # can weigh more (SegmentationLoss.contact_weight).
@@ -50,7 +50,7 @@ class CanvasIndices(Sampler[int]):
 class CanvasDataset(Dataset):
     """Canvases of one split as model inputs: ``image`` (C, H, W) float, ``mask`` (H, W) long
     class ids, ``cores`` (H, W) float, 1 at the centre of each digit instance (the target
-    of the net's core channel, see :func:`~digitseg.postprocess.digit_cores`), and with
+    of the net's core channel, see :func:`~digitseg.data.targets.digit_cores`), and with
     ``contacts=True`` ``contacts`` (H, W) bool, the pixels within ``CONTACT_WIDTH`` px of
     another digit.
 

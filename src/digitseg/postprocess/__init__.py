@@ -1,12 +1,10 @@
 """Post-processing: class probabilities to digit instances, reading order and crops."""
 
 from digitseg.postprocess.crops import ink_crop, masked_ink, mnist_crop
+from digitseg.postprocess.instance import Instance
 from digitseg.postprocess.instances import (
-    Instance,
     PostprocessConfig,
-    digit_cores,
     extract_instances,
-    instance_borders,
     resize_instances,
     typical_height,
 )
@@ -15,10 +13,8 @@ from digitseg.postprocess.reading_order import order_instances, read_text, readi
 __all__ = [
     "Instance",
     "PostprocessConfig",
-    "digit_cores",
     "extract_instances",
     "ink_crop",
-    "instance_borders",
     "masked_ink",
     "mnist_crop",
     "order_instances",

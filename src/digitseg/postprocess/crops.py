@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 
 from digitseg.data.image_folder import normalize_digit
-from digitseg.postprocess.instances import Instance
+from digitseg.postprocess.instance import Instance
 
 # Pixels around the box whose median gives the paper's grey level.
 PAPER_MARGIN = 2

@@ -7,16 +7,17 @@
    pixels of a 3 inside an 8) takes the class most of its neighbours have, where the net gave
    that class at least ``island_prob`` there; a component made only of such islands takes the
    class of highest summed probability.
-2. **Group.** With a core map (the net's estimate of :func:`digit_cores`: a small blob at
-   the centre of each digit), each connected core of at least ``min_core_area`` pixels is
-   one digit: every digit pixel joins the nearest core within ``core_reach`` digit heights,
-   so touching digits of one class (the "00" of "1000") come apart and broken strokes stay
-   together. The digit is the class of highest summed probability over its pixels. Digit
-   pixels out of reach of every core form digits by class part. Without a core map, a
-   class's connected part wider than ``split_aspect`` times the digit height is cut at its
-   emptiest columns into digits of aspect about ``digit_aspect``, and fragments of one digit
-   (broken strokes, or a digit cut in two by another one crossing it) are merged when the
-   union stays digit-sized (see :class:`PostprocessConfig`).
+2. **Group.** With a core map (the net's estimate of
+   :func:`~digitseg.data.targets.digit_cores`: a small blob at the centre of each digit),
+   each connected core of at least ``min_core_area`` pixels is one digit: every digit pixel
+   joins the nearest core within ``core_reach`` digit heights, so touching digits of one
+   class (the "00" of "1000") come apart and broken strokes stay together. The digit is the
+   class of highest summed probability over its pixels. Digit pixels out of reach of every
+   core form digits by class part. Without a core map, a class's connected part wider than
+   ``split_aspect`` times the digit height is cut at its emptiest columns into digits of
+   aspect about ``digit_aspect``, and fragments of one digit (broken strokes, or a digit cut
+   in two by another one crossing it) are merged when the union stays digit-sized (see
+   :class:`PostprocessConfig`).
 3. **Filter.** Specks under ``min_area`` pixels are dropped (digits grouped around a core
    need only ``min_cored_area``: a digit mostly hidden by its neighbours still has its own
    core), then instances shorter than ``min_height_ratio`` of the median instance height (a
@@ -33,12 +34,9 @@ import numpy as np
 from scipy import ndimage
 
 from digitseg.classes import BACKGROUND, NUM_CLASSES, NUM_DIGITS
+from digitseg.postprocess.instance import Instance
 from digitseg.postprocess.reading_order import order_instances
 
-# A digit's core (see digit_cores): an ellipse at its box centre, this fraction of the box's
-# width and height across each semi-axis, and at least CORE_MIN_RADIUS px.
-CORE_FRACTION = 0.15
-CORE_MIN_RADIUS = 1.5
 # Offsets of the four "forward" 8-neighbours: each neighbouring pair of pixels is seen once.
 _FORWARD = ((0, 1), (1, 0), (1, 1), (1, -1))
 
@@ -90,25 +88,6 @@ class PostprocessConfig:
     max_merge_height: float = 1.3
     max_merge_width: float = 1.0
     full_height: float = 0.75
-
-
-@dataclass(frozen=True, eq=False)
-class Instance:
-    """One digit found in an image.
-
-    ``label`` is the digit (0-9); ``score`` the mean, over the instance's pixels, of the
-    predicted (softmax) probability of that digit: a calibrated confidence when the net's
-    probabilities are (a digit classifier's second reading replaces both: see
-    :func:`digitseg.classifier.combine_labels`). ``bbox`` is (x0, y0, x1, y1) with exclusive
-    ends, tight around the mask; ``area`` the number of pixels; ``mask`` a bool array of the
-    box's size.
-    """
-
-    label: int
-    score: float
-    bbox: tuple[int, int, int, int]
-    area: int
-    mask: np.ndarray
 
 
 def resize_instances(
@@ -188,59 +167,6 @@ def _cover(instance: Instance, scales: tuple[float, float], new_shape: tuple[int
     return (left, top, right, bottom), cover
 
 
-def instance_borders(instances: np.ndarray, width: int = 1) -> np.ndarray:
-    """Pixels of each instance with a *different* instance at most ``width`` px away.
-
-    ``instances`` is an (H, W) map of ids below 65535, 0 for background; distance is
-    Chebyshev (``width=1``: the 8 neighbours), as digit parts are 8-connected and digits
-    often touch only diagonally. Only contacts between instances count, not an instance's
-    edge with the background or the image frame. The border is marked on both sides of a
-    contact. Evaluation uses it to tell touching digits from free-standing ones.
-    """
-    if width < 1:
-        raise ValueError(f"width must be >= 1, got {width}")
-    ids = np.ascontiguousarray(instances, dtype=np.uint16)
-    # For the minimum, background becomes the largest id, so that only other ids count.
-    ids_or_max = np.where(ids == 0, np.iinfo(np.uint16).max, ids).astype(np.uint16)
-    square = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
-    largest = cv2.dilate(ids, square, borderType=cv2.BORDER_REPLICATE)
-    smallest = cv2.erode(ids_or_max, square, borderType=cv2.BORDER_REPLICATE)
-    return (ids > 0) & ((largest != ids) | (smallest != ids_or_max))
-
-
-def digit_cores(instances: np.ndarray) -> np.ndarray:
-    """The core of each instance: the pixels of an ellipse at the centre of its box, with
-    semi-axes ``CORE_FRACTION`` of the box's width and height (at least ``CORE_MIN_RADIUS``),
-    that no other instance's ellipse covers or touches.
-
-    ``instances`` is an (H, W) map of ids, 0 for background. A core lies inside its digit's
-    box and is one connected blob, even where the digit's strokes are broken; cores of
-    touching or overlapping digits stay apart. This is the training target of the net's core
-    channel, which :func:`extract_instances` groups digit pixels around.
-    """
-    covers = np.zeros(instances.shape, np.uint8)  # how many ellipses cover each pixel
-    ellipses = np.zeros(instances.shape, np.uint16)  # the id of one ellipse covering it
-    height, width = instances.shape
-    for index, box in enumerate(ndimage.find_objects(np.asarray(instances, np.int32)), 1):
-        if box is None:
-            continue
-        (y0, y1), (x0, x1) = [(axis.start, axis.stop) for axis in box]
-        centre_y, centre_x = (y0 + y1 - 1) / 2, (x0 + x1 - 1) / 2
-        radius_y = max(CORE_FRACTION * (y1 - y0), CORE_MIN_RADIUS)
-        radius_x = max(CORE_FRACTION * (x1 - x0), CORE_MIN_RADIUS)
-        top, left = max(0, math.ceil(centre_y - radius_y)), max(0, math.ceil(centre_x - radius_x))
-        bottom = min(height, math.floor(centre_y + radius_y) + 1)
-        right = min(width, math.floor(centre_x + radius_x) + 1)
-        rows = (np.arange(top, bottom)[:, None] - centre_y) / radius_y
-        cols = (np.arange(left, right)[None, :] - centre_x) / radius_x
-        inside = rows**2 + cols**2 <= 1
-        covers[top:bottom, left:right] += inside
-        ellipses[top:bottom, left:right][inside] = index
-    alone = covers == 1
-    ellipses[~alone] = 0
-    return alone & ~instance_borders(ellipses)
-
-
 def extract_instances(
     probs: np.ndarray, cores: np.ndarray | None = None, config: PostprocessConfig | None = None
 ) -> list[Instance]:
@@ -248,7 +174,7 @@ def extract_instances(
 
     ``probs`` is (11, H, W), the class probabilities of each pixel; ``cores`` (H, W) in
     [0, 1] (or bool), the probability that a pixel lies in a digit's core (see
-    :func:`digit_cores`), or None.
+    :func:`~digitseg.data.targets.digit_cores`), or None.
     """
     config = config or PostprocessConfig()
     probs = np.asarray(probs)

@@ -1,10 +1,8 @@
 """Reading order: instances grouped into text lines, lines top to bottom, each left to right."""
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from digitseg.postprocess.instances import Instance
+from digitseg.postprocess.instance import Instance
 
 # An instance joins a line when it overlaps one of the line's last LOOKBACK instances
 # vertically by more than MIN_LINE_OVERLAP of the smaller height.
@@ -19,8 +17,8 @@ def _vertical_overlap(a: tuple[int, ...], b: tuple[int, ...]) -> float:
 
 
 def reading_order(
-    instances: Sequence["Instance"], min_overlap: float = MIN_LINE_OVERLAP
-) -> list[list["Instance"]]:
+    instances: Sequence[Instance], min_overlap: float = MIN_LINE_OVERLAP
+) -> list[list[Instance]]:
     """Instances grouped into lines, top to bottom, each line left to right.
 
     Going left to right, an instance joins the line it overlaps most vertically, by more
@@ -43,16 +41,16 @@ def reading_order(
     return sorted(lines, key=_median_centre)
 
 
-def _median_centre(line: list["Instance"]) -> float:
+def _median_centre(line: list[Instance]) -> float:
     centres = sorted(i.bbox[1] + i.bbox[3] for i in line)
     return (centres[(len(centres) - 1) // 2] + centres[len(centres) // 2]) / 4
 
 
-def order_instances(instances: Sequence["Instance"]) -> list["Instance"]:
+def order_instances(instances: Sequence[Instance]) -> list[Instance]:
     """Instances in reading order: the lines of :func:`reading_order`, one after the other."""
     return [instance for line in reading_order(instances) for instance in line]
 
 
-def read_text(instances: Sequence["Instance"]) -> str:
+def read_text(instances: Sequence[Instance]) -> str:
     """The digits of each line in reading order, lines joined by newlines."""
     return "\n".join("".join(str(i.label) for i in line) for line in reading_order(instances))

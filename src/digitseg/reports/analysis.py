@@ -15,13 +15,13 @@ import numpy as np
 from PIL import Image
 
 from digitseg.data.sources import build_generator
-from digitseg.eval import REPO_ROOT, compose_eval
 from digitseg.inference import Segmenter
 from digitseg.inference.settings import ReadSettings, read_settings
 from digitseg.postprocess import Instance, ink_crop
 from digitseg.reports.inputs import EvalItem, folder_source, m2nist_source
 from digitseg.reports.writing import CANVASES, INSTANCES, METRICS
-from digitseg.segment import classifier_option
+from digitseg.utils.compose import REPO_ROOT, compose_eval
+from digitseg.utils.options import classifier_option
 from digitseg.viz import annotate, to_rgb
 
 REPORTS_DIR = REPO_ROOT / "outputs" / "eval"

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from digitseg.classes import CLASS_NAMES, NUM_DIGITS
+from digitseg.data.targets import instance_borders
 from digitseg.inference import Segmentation
 from digitseg.metrics.coco import CocoEvaluation
 from digitseg.metrics.instance import (
@@ -36,7 +37,6 @@ from digitseg.metrics.instance import (
     summarize_truths,
 )
 from digitseg.metrics.semantic import SegmentationMetrics, to_log_dict
-from digitseg.postprocess import instance_borders
 from digitseg.reports.inputs import EvalItem
 
 HEIGHT_BINS = (16, 20, 24, 28)
