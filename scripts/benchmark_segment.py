@@ -1,0 +1,264 @@
+"""Images per second of reading: the net alone and the Segmenter, on three image sizes.
+
+    python scripts/benchmark_segment.py                      # every size, all cores
+    python scripts/benchmark_segment.py --threads 2 --count 32 --scan-count 8 --output speed.json
+    python scripts/benchmark_segment.py --sizes m2nist --count 2
+
+Sizes (height x width): ``m2nist``, 64x84 canvases of the m2nist preset; ``numbers``, 48x192
+canvases of the numbers preset; ``scan``, 400x1000 pages made of numbers canvases enlarged to
+digits about 40 px tall, pasted onto paper-grey (test splits; MNIST from
+``$DIGITSEG_MNIST_DIR``, or wherever ``digitseg-eval`` reads it). For each size:
+
+- ``net alone``: forward passes of the shipped net (``models/digit_segmenter.ckpt``) on the
+  images at their own size, padded to the net's multiple, in batches of ``--batch-size`` and
+  one at a time;
+- ``Segmenter defaults``: ``Segmenter.from_checkpoint(..., classifier=
+  "models/digit_classifier.ckpt").run(image)``, the ``document`` reading (two zooms, scale,
+  slant and rotation estimated, the digit classifier);
+- ``Segmenter cheapest``: ``zooms=(1.0,), scale=1.0, slant=0.0, rotation=0.0``, no
+  classifier.
+
+The Segmenter reads one image at a time (there is no batched Segmenter yet), so its batched
+column reads n/a. ``outside net`` is the share of the Segmenter's time spent outside the
+net's forward passes (timed around its backend's calls): image preparation,
+post-processing, the classifier. Each figure is the wall-clock rate on the CPU over
+``--count`` images (``--scan-count`` scans) after one image of warm-up. The CPU's model name
+and whether it has AVX512-BF16 and AMX come first.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from digitseg.data.sources import build_generator
+from digitseg.data.transforms import match_channels, to_tensor
+from digitseg.inference import Segmenter
+from digitseg.inference.settings import ReadSettings
+from digitseg.utils.compose import REPO_ROOT, compose_eval
+
+CHECKPOINT = REPO_ROOT / "models" / "digit_segmenter.ckpt"
+CLASSIFIER = REPO_ROOT / "models" / "digit_classifier.ckpt"
+CHEAPEST = ReadSettings(zooms=(1.0,), scale=1.0, slant=0.0, rotation=0.0)
+SIZES = ("m2nist", "numbers", "scan")
+SCAN_SHAPE = (400, 1000)
+SCAN_DIGIT_HEIGHT = 40
+PAPER_GREY = 225
+# Numbers canvases on a scan: this many lines of this many numbers, this far apart (px).
+SCAN_LINES, SCAN_COLUMNS, SCAN_GAP = 3, 2, 24
+CPU_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: images/s batched and one at a time (None: n/a), and the share
+    of the time spent outside the net's forward passes (None: the net alone)."""
+
+    size: str
+    shape: tuple[int, int]
+    what: str
+    batched: float | None
+    one_at_a_time: float
+    outside_net: float | None
+
+
+class TimedBackend:
+    """A segmenter's backend whose calls add their wall-clock time to ``seconds``."""
+
+    def __init__(self, backend) -> None:
+        self.backend, self.seconds = backend, 0.0
+
+    def __getattr__(self, name: str):
+        return getattr(self.backend, name)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        start = time.perf_counter()
+        try:
+            return self.backend(batch)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+def cpu_description() -> str:
+    """The CPU's model name (``lscpu``) and which of ``CPU_FLAGS`` it has."""
+    try:
+        lines = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        lines = ""
+    fields = dict(line.split(":", 1) for line in lines.splitlines() if ":" in line)
+    name = fields.get("Model name", "unknown (no lscpu)").strip()
+    flags = set(fields.get("Flags", "").split())
+    has = ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in CPU_FLAGS)
+    return f"{name} ({has})"
+
+
+def preset_generator(preset: str):
+    """The test-split canvas generator of a ``conf/data`` preset, as ``digitseg-eval``'s."""
+    cfg = compose_eval([f"data={preset}"])
+    return build_generator(cfg.data, cfg.paths)
+
+
+def paper_scan(numbers, index: int) -> np.ndarray:
+    """A (400, 1000) grey page: numbers canvases ``index * 6 ...`` of the test split, enlarged
+    to digits about ``SCAN_DIGIT_HEIGHT`` px tall (less where a canvas would not fit its
+    place), their ink pasted onto paper-grey."""
+    page = np.full(SCAN_SHAPE, PAPER_GREY, np.uint8)
+    cell_height = (SCAN_SHAPE[0] - SCAN_GAP) // SCAN_LINES
+    cell_width = (SCAN_SHAPE[1] - SCAN_GAP) // SCAN_COLUMNS
+    first = index * SCAN_LINES * SCAN_COLUMNS
+    for k in range(SCAN_LINES * SCAN_COLUMNS):
+        canvas = numbers("test", first + k)
+        gray = match_channels(canvas.image, 1)
+        digit_height = max(float(np.median(canvas.boxes[:, 3] - canvas.boxes[:, 1])), 1.0)
+        factor = min(
+            SCAN_DIGIT_HEIGHT / digit_height,
+            (cell_height - SCAN_GAP) / gray.shape[0],
+            (cell_width - SCAN_GAP) / gray.shape[1],
+        )
+        size = (round(gray.shape[1] * factor), round(gray.shape[0] * factor))
+        number = cv2.resize(gray, size, interpolation=cv2.INTER_LINEAR)
+        line, column = divmod(k, SCAN_COLUMNS)
+        top, left = SCAN_GAP + line * cell_height, SCAN_GAP + column * cell_width
+        region = page[top : top + size[1], left : left + size[0]]
+        np.minimum(region, number, out=region)  # dark ink shows, lighter paper does not
+    return page
+
+
+def size_images(size: str, count: int) -> list[np.ndarray]:
+    """``count`` images of ``size`` (one of ``SIZES``)."""
+    if size == "scan":
+        numbers = preset_generator("numbers")
+        return [paper_scan(numbers, index) for index in range(count)]
+    generator = preset_generator(size)
+    return [generator("test", index).image for index in range(count)]
+
+
+def net_input(image: np.ndarray, channels: int, multiple: int) -> np.ndarray:
+    """(C, H', W') float32 input of ``image``, sides padded up to ``multiple``."""
+    x = to_tensor(match_channels(image, channels)).numpy()
+    _, h, w = x.shape
+    return np.pad(x, ((0, 0), (0, -h % multiple), (0, -w % multiple)), mode="edge")
+
+
+def net_rates(segmenter: Segmenter, images: list[np.ndarray], batch_size: int):
+    """Images/s of the segmenter's net alone on ``images[1:]`` in batches of ``batch_size``
+    and one at a time (``images[0]`` warms up)."""
+    backend = segmenter.backend
+    inputs = np.stack([net_input(i, segmenter.in_channels, backend.multiple) for i in images])
+    warm_up, timed = inputs[:1], inputs[1:]
+    backend(warm_up)
+    start = time.perf_counter()
+    for first in range(0, len(timed), batch_size):
+        backend(timed[first : first + batch_size])
+    batched = len(timed) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for x in timed:
+        backend(x[None])
+    return batched, len(timed) / (time.perf_counter() - start)
+
+
+def segmenter_rate(segmenter: Segmenter, images: list[np.ndarray]) -> tuple[float, float]:
+    """Images/s of ``segmenter.run`` over ``images[1:]`` (``images[0]`` warms up), and the
+    share of that time spent outside the net's forward passes."""
+    timed_backend = TimedBackend(segmenter.backend)
+    segmenter.backend = timed_backend
+    try:
+        segmenter.run(images[0])
+        timed_backend.seconds = 0.0
+        start = time.perf_counter()
+        for image in images[1:]:
+            segmenter.run(image)
+        total = time.perf_counter() - start
+    finally:
+        segmenter.backend = timed_backend.backend
+    return (len(images) - 1) / total, 1 - timed_backend.seconds / total
+
+
+def benchmark(sizes: list[str], counts: dict[str, int], batch_size: int) -> list[Row]:
+    """The table's rows for each of ``sizes``, ``counts[size]`` timed images each."""
+    defaults = Segmenter.from_checkpoint(CHECKPOINT, device="cpu", classifier=CLASSIFIER)
+    cheapest = Segmenter.from_checkpoint(CHECKPOINT, device="cpu", settings=CHEAPEST)
+    rows = []
+    for size in sizes:
+        images = size_images(size, counts[size] + 1)
+        shape = images[0].shape[:2]
+        batched, single = net_rates(defaults, images, batch_size)
+        rows.append(Row(size, shape, "net alone", batched, single, None))
+        for what, segmenter in (("Segmenter defaults", defaults), ("Segmenter cheapest", cheapest)):
+            rate, outside = segmenter_rate(segmenter, images)
+            rows.append(Row(size, shape, what, None, rate, outside))
+    return rows
+
+
+def table(rows: list[Row]) -> list[str]:
+    """The rows as aligned text lines, a header first."""
+    lines = [
+        f"{'size (HxW)':<16} {'what':<20} {'batched':>9} {'one at a time':>14} {'outside net':>12}"
+    ]
+    for row in rows:
+        size = f"{row.size} {row.shape[0]}x{row.shape[1]}"
+        batched = "n/a" if row.batched is None else f"{row.batched:.1f}"
+        outside = "-" if row.outside_net is None else f"{row.outside_net:.0%}"
+        lines.append(
+            f"{size:<16} {row.what:<20} {batched:>9} {row.one_at_a_time:>14.1f} {outside:>12}"
+        )
+    return lines
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return number
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--count", type=positive_int, default=16, help="timed images per figure")
+    parser.add_argument(
+        "--scan-count", type=positive_int, default=4, help="timed scans per figure (400x1000)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=usable_cores(),
+        help="torch and OpenCV threads (default: every core this process may use)",
+    )
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="net alone's batch")
+    parser.add_argument("--sizes", nargs="+", choices=SIZES, default=list(SIZES))
+    parser.add_argument("--output", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    cpu = cpu_description()
+    print(f"CPU: {cpu}")
+    counts = {size: args.scan_count if size == "scan" else args.count for size in args.sizes}
+    print(f"{args.threads} threads; images/s over {args.count} images, {args.scan_count} scans")
+    rows = benchmark(args.sizes, counts, args.batch_size)
+    print("\n".join(table(rows)))
+    print("batched Segmenter: n/a, there is none yet (Segmenter.run reads one image at a time)")
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        figures = {"cpu": cpu, "threads": args.threads, "counts": counts}
+        figures["rows"] = [asdict(row) for row in rows]
+        args.output.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
