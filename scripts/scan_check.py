@@ -5,7 +5,6 @@
     python scripts/scan_check.py evaluate --classifier none   # the segmenter's labels alone
     python scripts/scan_check.py evaluate --enlarge 12 --report data/scan_check/report_x12
     python scripts/scan_check.py evaluate --rotate 12    # as a photo tilted 12 degrees shows it
-    python scripts/scan_check.py evaluate --keep-marks   # slashes, commas, dots read as digits
     python scripts/scan_check.py build --out data/scan_more --typefaces more --count 180 --seed 31
     python scripts/scan_check.py build --out data/scan_printed --fonts /path/to/Font.ttf ...
     python scripts/scan_check.py build --out data/scan_boxes --paper boxes  # or squared
@@ -30,10 +29,7 @@ typeface. It prints string exact match, digit-count accuracy and character error
 match per kind of punctuation and per typeface, and the seconds per image. ``--enlarge``
 reads each image enlarged (bicubic), as a photo of higher resolution would show it: digits
 hundreds of pixels tall; ``--rotate`` reads it rotated (degrees, counter-clockwise, the
-paper run on into the corners), as a tilted photo would show it; ``--keep-marks`` reads
-every mark the net takes for a digit, even a 1 leaning far more than its line (a date's
-slash) or a short mark lying low between two digits (a comma or dot), which are left out by
-default.
+paper run on into the corners), as a tilted photo would show it.
 """
 
 import argparse
@@ -273,7 +269,6 @@ def evaluate(
     classifier: Path | None,
     enlarge: float = 1.0,
     rotate: float = 0.0,
-    keep_marks: bool = False,
     report: Path | None = None,
     overwrite: bool = False,
 ) -> dict:
@@ -287,13 +282,11 @@ def evaluate(
     from digitseg.eval import model_info, reading_info
     from digitseg.evaluation.scan_report import write_scan_report
     from digitseg.evaluation.scans import ScanEvaluation
-    from digitseg.inference.settings import ReadSettings
 
     report = report or out / "report"
     scans = _scans(out, report, overwrite)
     groups = _groups(out)
-    settings = ReadSettings(drop_marks=not keep_marks)
-    segmenter = Segmenter.from_checkpoint(checkpoint, classifier=classifier, settings=settings)
+    segmenter = Segmenter.from_checkpoint(checkpoint, classifier=classifier)
     evaluation = ScanEvaluation()
     seconds = 0.0
     for scan in scans.scans():
@@ -364,8 +357,7 @@ def _print_summary(metrics: dict, report: Path) -> None:
         f"right {metrics['digit_count_right']:.3f}, character error rate "
         f"{headline['cer']:.3f}, {metrics['seconds_per_image']:.2f} s per image  "
         f"({metrics['model']['checkpoint']}, classifier {source['classifier']}, images "
-        f"enlarged {source['enlarge']:g} times, rotated {source['rotate']:g} degrees, marks "
-        f"{'dropped' if source['drop_marks'] else 'kept'})"
+        f"enlarged {source['enlarge']:g} times, rotated {source['rotate']:g} degrees)"
     )
     for what in GROUPS:
         shares = (
@@ -481,11 +473,6 @@ def main() -> None:
         help="read each image rotated this many degrees, counter-clockwise",
     )
     evaluate_parser.add_argument(
-        "--keep-marks",
-        action="store_true",
-        help="read slashes, commas and dots the net takes for digits too",
-    )
-    evaluate_parser.add_argument(
         "--report",
         type=Path,
         help="the report folder (metrics.json, report.md, ...); default: <out>/report",
@@ -499,7 +486,7 @@ def main() -> None:
         options = {name: getattr(args, name) for name in names}
         build(args.out, args.count, args.seed, **options)
         return
-    names = ("enlarge", "rotate", "keep_marks", "report", "overwrite")
+    names = ("enlarge", "rotate", "report", "overwrite")
     options = {name: getattr(args, name) for name in names}
     evaluate(args.out, args.checkpoint, args.classifier, **options)
 

@@ -132,9 +132,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--reading",
         choices=reading_presets(),
         default="document",
-        help="reading preset (conf/reading/): document estimates everything from each image "
-        "and leaves out marks read as digits; canvas reads generated canvases as they are "
-        "(digits at training size, level, every digit kept); the options below override it "
+        help="reading preset (conf/reading/): document estimates everything from each image; "
+        "canvas reads generated canvases as they are "
+        "(digits at training size, level); the options below override it "
         "(default: %(default)s)",
     )
     parser.add_argument(
@@ -166,14 +166,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         f"estimated: lines of writing climbing or falling {math.degrees(math.atan(MIN_TILT)):.0f}"
         f"-{math.degrees(math.atan(MAX_TILT)):.0f} degrees across the image, clearly, are "
         "rotated level; 0: read as it is)",
-    )
-    parser.add_argument(
-        "--keep-marks",
-        action="store_true",
-        help="read every mark the net takes for a digit (default: in a line of four or more, "
-        "a short mark lying low between two of them is a comma or dot, and a 1 between two "
-        "digits that leans far more than the rest of its line is a date's slash; both are "
-        "left out; keep them where a line's digits have different writers or lie scattered)",
     )
     parser.add_argument(
         "--zooms",
@@ -217,8 +209,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def reading_settings(args: argparse.Namespace) -> ReadSettings:
     """The ``--reading`` preset with the reading options given on the command line."""
     given = {key: getattr(args, key) for key in READING_OPTIONS if hasattr(args, key)}
-    if args.keep_marks:
-        given["drop_marks"] = False
     return reading_preset(args.reading, **given)
 
 

@@ -21,7 +21,6 @@ class FakeSegmenter:
     config = {"model": {"net": "fake"}, "data": {"name": None}}
     zooms = (1.0,)
     digits, label, failure = 1, 1, RuntimeError("boom")
-    asked_to_drop_marks: list[bool] = []  # per run, set afresh for each test
     slow_mark: Path | None = None
 
     def __init__(self, settings):
@@ -32,7 +31,6 @@ class FakeSegmenter:
         return cls(settings)
 
     def run(self, image):
-        self.asked_to_drop_marks.append(self.settings.drop_marks)
         height, width = image.shape[:2]
         if height == 1:
             raise self.failure

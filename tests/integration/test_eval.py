@@ -70,7 +70,6 @@ def test_report_folder_holds_every_file(m2nist_report):
         "scale": None,
         "slant": None,
         "rotation": None,
-        "drop_marks": True,
         "polarity": "auto",
         "iou_threshold": 0.5,
         "zooms": [1.0, 1.3],
@@ -255,4 +254,4 @@ def test_eval_reads_as_digitseg_segment_does_by_default():
     cli_defaults = segment.reading_settings(segment.parse_args(["x.png"]))
     assert read_settings(compose_eval().reading) == cli_defaults
     canvas = read_settings(compose_eval(["reading=canvas"]).reading)
-    assert (canvas.scale, canvas.drop_marks, canvas.name) == (1.0, False, "canvas")
+    assert (canvas.scale, canvas.slant, canvas.rotation, canvas.name) == (1.0, 0.0, 0.0, "canvas")

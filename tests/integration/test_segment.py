@@ -62,7 +62,6 @@ def test_segment_writes_the_output_contract(tiny_model, inputs, tmp_path):
     assert predictions["model"]["zooms"] == [1.0]
     assert predictions["model"]["reading"] == "document"
     assert predictions["model"]["classifier"] is None
-    assert predictions["model"]["drop_marks"] is True
     assert [e["file"] for e in predictions["errors"]] == ["broken.png"]
     assert [i["file"] for i in predictions["images"]] == ["canvas_0.png", "canvas_1.png"]
     for image in predictions["images"]:

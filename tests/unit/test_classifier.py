@@ -19,7 +19,6 @@ from digitseg.classifier.train import init_classifier
 from digitseg.data.spec import spec_from_config
 from digitseg.data.synth import CanvasGenerator
 from digitseg.data.transforms import match_channels
-from digitseg.inference.settings import ReadSettings
 from digitseg.models.checkpoint import CheckpointError, save_model
 from digitseg.postprocess import Instance
 from tests.helpers.digits import tiny_splits
@@ -169,13 +168,10 @@ class FindsTheTruth:
     background pixels (mask IoU above 0.5), a third of the first digit (IoU 1/3) and the
     background, and reads every one as a 7."""
 
-    settings = ReadSettings(drop_marks=True)
-
     def __init__(self, canvases) -> None:
         self.ids = {match_channels(c.image, 1).tobytes(): c.instances for c in canvases}
 
-    def segment(self, image: np.ndarray, settings: ReadSettings) -> list[Instance]:
-        assert not settings.drop_marks, "every mark is kept: they are the classifier's to learn"
+    def segment(self, image: np.ndarray) -> list[Instance]:
         ids = self.ids[image.tobytes()]
         stray = np.zeros(ids.shape, bool)
         stray.flat[np.flatnonzero(ids == 0)[:3]] = True

@@ -19,6 +19,7 @@ from digitseg.data.coco_scans import open_coco_scans
 from digitseg.evaluation.scans import true_text
 from digitseg.inference import Segmentation, Segmenter
 from digitseg.inference.rotation import rotate as rotated
+from digitseg.inference.settings import ReadSettings
 from digitseg.postprocess import Instance, order_instances, read_text
 from tests.helpers.scripts import SCRIPTS_DIR, load_script
 
@@ -289,7 +290,10 @@ class _ReadsTheBoxes:
 
 def _stand_in(monkeypatch, folder: Path) -> None:
     scans = list(open_coco_scans(folder / "images", part="all").scans())
-    stand_in = lambda *args, settings, **kwargs: _ReadsTheBoxes(scans, settings)  # noqa: E731
+
+    def stand_in(*args, settings=None, **kwargs):
+        return _ReadsTheBoxes(scans, settings or ReadSettings())
+
     monkeypatch.setattr(Segmenter, "from_checkpoint", stand_in)
 
 
@@ -298,7 +302,7 @@ def test_evaluate_writes_the_report_of_digitseg_eval(tmp_path, monkeypatch, caps
     written = json.loads((tmp_path / "written.json").read_text())
     _stand_in(monkeypatch, tmp_path)
     capsys.readouterr()
-    scan_check.evaluate(tmp_path, "stand-in.ckpt", classifier=None, keep_marks=True)
+    scan_check.evaluate(tmp_path, "stand-in.ckpt", classifier=None)
     report = tmp_path / "report"
     assert {p.name for p in report.iterdir()} == {
         "metrics.json",
@@ -313,7 +317,7 @@ def test_evaluate_writes_the_report_of_digitseg_eval(tmp_path, monkeypatch, caps
     assert metrics["model"]["checkpoint"] == "stand-in.ckpt"
     source = metrics["source"]
     assert (source["count"], source["enlarge"], source["rotate"]) == (8, 1.0, 0.0)
-    assert (source["reading"], source["drop_marks"]) == ("document", False)
+    assert (source["reading"], source["scale"]) == ("document", None)
     assert "8 images of" in (report / "report.md").read_text()
     assert _readings(report) == json.loads((tmp_path / "labels.json").read_text())
     printed = capsys.readouterr().out.splitlines()
@@ -327,7 +331,7 @@ def test_evaluate_writes_the_report_of_digitseg_eval(tmp_path, monkeypatch, caps
         scan_check.evaluate(tmp_path, "stand-in.ckpt", classifier=None)
     _stand_in(monkeypatch, tmp_path)
     scan_check.evaluate(tmp_path, "stand-in.ckpt", classifier=None, overwrite=True)
-    assert json.loads((report / "metrics.json").read_text())["source"]["drop_marks"] is True
+    assert json.loads((report / "metrics.json").read_text())["source"]["count"] == 8
 
 
 def test_evaluate_asks_to_rebuild_a_set_without_boxes(tmp_path):

@@ -16,7 +16,7 @@ from PIL import Image
 
 from digitseg import segment
 from digitseg.inference.rotation import MAX_ROTATION
-from digitseg.inference.settings import reading_preset
+from digitseg.inference.settings import ReadSettings, reading_preset
 from digitseg.inference.slant import MAX_SHEAR
 from tests.helpers.fake_segmenter import FakeSegmenter
 
@@ -26,7 +26,6 @@ REPORTS = {"predictions.json", "summary.csv", "instances.csv"}
 @pytest.fixture(autouse=True)
 def fake_model(monkeypatch):
     monkeypatch.setattr(segment, "Segmenter", FakeSegmenter)
-    monkeypatch.setattr(FakeSegmenter, "asked_to_drop_marks", [])
 
 
 def save(path, height, width):
@@ -171,31 +170,28 @@ def test_bad_numbers_are_refused_before_any_work(tmp_path, capsys, option):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize(("more", "dropped"), [([], True), (["--keep-marks"], False)])
-def test_marks_are_dropped_unless_kept_and_the_run_says_which(tmp_path, more, dropped):
+@pytest.mark.parametrize(
+    ("more", "reading", "scale"), [([], "document", None), (["--reading", "canvas"], "canvas", 1.0)]
+)
+def test_the_run_records_how_it_read(tmp_path, more, reading, scale):
     save(tmp_path / "a.png", 20, 20)
-    save(tmp_path / "b.png", 20, 20)
-    assert run(tmp_path / "a.png", tmp_path / "b.png", output=tmp_path / "out", more=more) == 0
-    assert FakeSegmenter.asked_to_drop_marks == [dropped, dropped]
-    assert predictions(tmp_path / "out")["model"]["drop_marks"] is dropped
+    assert run(tmp_path / "a.png", output=tmp_path / "out", more=more) == 0
+    model = predictions(tmp_path / "out")["model"]
+    assert (model["reading"], model["scale"], model["zooms"]) == (reading, scale, [1.0, 1.3])
 
 
 def test_the_reading_preset_gives_the_defaults_and_options_override_it():
     document = segment.reading_settings(segment.parse_args(["x.png"]))
     assert document == reading_preset("document")
-    assert (document.scale, document.drop_marks, document.zooms) == (None, True, (1.0, 1.3))
+    assert document == ReadSettings()  # the dataclass's defaults are the document preset
+    assert (document.scale, document.slant, document.zooms) == (None, None, (1.0, 1.3))
     canvas = segment.reading_settings(segment.parse_args(["x.png", "--reading", "canvas"]))
-    assert (canvas.name, canvas.scale, canvas.rotation, canvas.drop_marks) == (
-        "canvas",
-        1.0,
-        0.0,
-        False,
-    )
+    assert (canvas.name, canvas.scale, canvas.slant, canvas.rotation) == ("canvas", 1.0, 0.0, 0.0)
     mixed = segment.parse_args(["x.png", "--reading", "canvas", "--scale", "2", "--zooms", "1"])
     assert segment.reading_settings(mixed) == replace(canvas, scale=2.0, zooms=(1.0,))
-    kept = segment.parse_args(["x.png", "--keep-marks", "--polarity", "dark_on_light"])
-    assert segment.reading_settings(kept) == replace(
-        document, drop_marks=False, polarity="dark_on_light"
+    dark = segment.parse_args(["x.png", "--polarity", "dark_on_light", "--rotation", "0"])
+    assert segment.reading_settings(dark) == replace(
+        document, polarity="dark_on_light", rotation=0.0
     )
 
 

@@ -6,7 +6,6 @@ comma, a dash, a slash, a stroke of another digit) is "not a digit" when the cla
 has that class."""
 
 from collections.abc import Iterator
-from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -44,7 +43,7 @@ def render_crops(
     generator's seed, the split and the indices.
 
     With a ``segmenter``, each canvas also gives the crops of the digits it finds (read with
-    its own settings, every mark kept) that match a true digit as the evaluation matches
+    its own settings) that match a true digit as the evaluation matches
     them, labelled with that digit: crops cut from the masks the classifier reads at
     inference, errors and all; with ``not_digits`` also those that match none, labelled
     :data:`~digitseg.classes.NOT_A_DIGIT`.
@@ -91,7 +90,7 @@ def _found_digits(
     """The digits ``segmenter`` finds in ``gray``, each with the label of the true digit of
     the ``instances`` id map it matches (the evaluation's mask IoU matching), or
     NOT_A_DIGIT."""
-    found = segmenter.segment(gray, replace(segmenter.settings, drop_marks=False))
+    found = segmenter.segment(gray)
     truth = instances[None] == np.arange(1, len(labels) + 1, dtype=instances.dtype)[:, None, None]
     iou = mask_iou(truth, ImageInstances.from_instances(found, instances.shape).masks)
     for digit, number in zip(found, match(iou), strict=True):

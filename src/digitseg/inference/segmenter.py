@@ -28,10 +28,9 @@ Post-processing groups the probabilities into digits at the normalised size, whe
 are as tall as in training whatever the photo's resolution; the digits' boxes and masks are
 then scaled to the input's pixels.
 With a ``classifier`` (:mod:`digitseg.classifier`), each digit found is read again from a
-crop around it, and its label is the one both nets' probabilities agree on best. Last, the
-punctuation the net reads as digits is left out (:mod:`~digitseg.inference.marks`): a short
-mark lying low between two digits, a comma or a dot, and a 1 leaning far more than the rest
-of its line, a date's slash.
+crop around it, and its label is the one both nets' probabilities agree on best; a
+classifier with a "not a digit" class leaves out the marks (commas, dots, dashes, slashes)
+the segmenter took for digits.
 """
 
 import json
@@ -55,7 +54,6 @@ from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 from digitseg.data.transforms import match_channels, to_tensor
 from digitseg.inference.ink import ink_mask, without_rules
 from digitseg.inference.lines import without_box_lines
-from digitseg.inference.marks import without_marks
 from digitseg.inference.rotation import (
     level_rotation,
     rotate,
@@ -229,13 +227,8 @@ class Segmenter:
         (the degrees, counter-clockwise, that level lines of writing climbing or falling
         across the image: :mod:`~digitseg.inference.rotation`), 0 reads it as it is. The
         reading order is that of the upright image; where the image was rotated, the
-        input's, unless that puts the digits on more lines (a steep line). ``drop_marks``:
-        leave out the punctuation the net reads as digits (:mod:`~digitseg.inference.marks`):
-        a short mark lying low between two digits of a line, a comma or a dot, and a 1
-        leaning far more than the rest of its line, a date's slash. Both take each line as
-        one writer's, which generated canvases are not."""
-        settings = settings or self.settings
-        return self.read(self.outputs(image, settings), settings=settings)
+        input's, unless that puts the digits on more lines (a steep line)."""
+        return self.read(self.outputs(image, settings))
 
     def outputs(self, image: np.ndarray, settings: ReadSettings | None = None) -> NetOutputs:
         """The net's outputs on ``image`` brought level and upright (:meth:`run`'s first
@@ -256,9 +249,7 @@ class Segmenter:
         if degrees == 0:
             return as_is
         rotated = self._level_outputs(image, found, settings, degrees, ink)
-        # Judged on every digit read, marks included, whatever the caller keeps.
-        every_digit = ReadSettings(drop_marks=False)
-        sureness = [_sureness(self.read(o, settings=every_digit)) for o in (as_is, rotated)]
+        sureness = [_sureness(self.read(o)) for o in (as_is, rotated)]
         return rotated if sureness[1] > sureness[0] else as_is
 
     def _level_outputs(
@@ -297,14 +288,11 @@ class Segmenter:
         self,
         outputs: NetOutputs,
         postprocess: PostprocessConfig | None = None,
-        settings: ReadSettings | None = None,
     ) -> Segmentation:
         """The digits of :meth:`outputs`, grouped by ``postprocess`` (None: the segmenter's)
-        and, with a classifier, relabelled from crops of the ink, without the marks read as
-        digits (commas, dots, slashes) unless ``settings.drop_marks`` is False (None: the
-        segmenter's settings; :meth:`run`); masks,
-        boxes and class map scaled, sheared and rotated back into the input's pixels. The
-        class map is the net's, marks included."""
+        and, with a classifier, relabelled from crops of the ink (without the marks it
+        finds are no digit) and their scores calibrated; masks, boxes and class map scaled,
+        sheared and rotated back into the input's pixels. The class map is the net's."""
         probs = outputs.probs
         digits = extract_instances(probs, outputs.cores, postprocess or self.postprocess)
         if self.classifier is not None:
@@ -315,8 +303,6 @@ class Segmenter:
                 )
             theirs = classifier_probabilities(self.classifier, outputs.ink, digits)
             digits = combine_labels(digits, probs, theirs)
-        if (settings or self.settings).drop_marks:
-            digits = without_marks(digits)
         if self.calibration is not None:
             digits = [replace(d, score=float(self.calibration(d.score))) for d in digits]
         amount, pad, shape = outputs.slant, outputs.pad, outputs.shape

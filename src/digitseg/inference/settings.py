@@ -30,8 +30,7 @@ class ReadSettings:
     bringing digits to the training height (None: estimated per image). ``slant``: the
     shear, px per row, that sets leaning writing upright (None: estimated; 0: as it is).
     ``rotation``: degrees that level lines of writing (None: estimated; 0: as it is).
-    ``drop_marks``: leave out commas, dots and a date's slashes read as digits
-    (:mod:`~digitseg.inference.marks`), which takes each line as one writer's. ``zooms``:
+    ``zooms``:
     the factors of the normalised size the net reads at; the first finds the digits.
     ``name`` is the preset's, reported with every figure.
     """
@@ -41,7 +40,6 @@ class ReadSettings:
     scale: float | None = None
     slant: float | None = None
     rotation: float | None = None
-    drop_marks: bool = True
     zooms: tuple[float, ...] = DEFAULT_ZOOMS
 
     def __post_init__(self) -> None:
