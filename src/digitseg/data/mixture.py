@@ -10,7 +10,6 @@ import numpy as np
 
 from digitseg.data.rng import CounterRandom, split_key
 from digitseg.data.synth import Canvas, CanvasBatch, CanvasGenerator
-from digitseg.data.transforms import match_channels
 
 
 class MixedGenerator:
@@ -45,12 +44,4 @@ class MixedGenerator:
         for k in choice:
             canvases.append(parts[k][seen[k]])
             seen[k] += 1
-        images = [match_channels(c.image, 3) if color else c.image for c in canvases]
-        return CanvasBatch(
-            np.stack(images),
-            np.stack([c.semantic for c in canvases]),
-            np.stack([c.instances for c in canvases]),
-            [c.labels for c in canvases],
-            [c.boxes for c in canvases],
-            [c.style for c in canvases],
-        )
+        return CanvasBatch.stacked(canvases, color)

@@ -30,7 +30,6 @@ from digitseg.data.export import rgb_to_gray
 from digitseg.data.rng import CounterRandom, split_key
 from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 from digitseg.data.synth import Canvas, CanvasBatch
-from digitseg.data.transforms import match_channels
 from digitseg.inference.ink import ink_mask
 
 STYLE = "scan"
@@ -130,16 +129,7 @@ class ScanCanvasGenerator:
     def render(self, split: str, indices) -> CanvasBatch:
         indices = np.asarray(indices, np.int64).reshape(-1)
         draws = CounterRandom(split_key(self.seed, f"scans/{split}"), indices).uniform(0, 4)
-        canvases = [self._canvas(draw) for draw in draws]
-        images = [match_channels(c.image, 3) if self.spec.is_color else c.image for c in canvases]
-        return CanvasBatch(
-            np.stack(images),
-            np.stack([c.semantic for c in canvases]),
-            np.stack([c.instances for c in canvases]),
-            [c.labels for c in canvases],
-            [c.boxes for c in canvases],
-            [STYLE] * len(canvases),
-        )
+        return CanvasBatch.stacked([self._canvas(draw) for draw in draws], self.spec.is_color)
 
     def _canvas(self, draw: np.ndarray) -> Canvas:
         """The canvas of one index's four uniform draws: scan, size, x and y placement."""

@@ -84,6 +84,22 @@ class CanvasBatch:
     def __len__(self) -> int:
         return len(self.images)
 
+    @classmethod
+    def stacked(cls, canvases: list[Canvas], color: bool = False) -> "CanvasBatch":
+        """``canvases`` as one batch; ``color``: every image as RGB."""
+        images = [
+            cv2.cvtColor(c.image, cv2.COLOR_GRAY2RGB) if color and c.image.ndim == 2 else c.image
+            for c in canvases
+        ]
+        return cls(
+            np.stack(images),
+            np.stack([c.semantic for c in canvases]),
+            np.stack([c.instances for c in canvases]),
+            [c.labels for c in canvases],
+            [c.boxes for c in canvases],
+            [c.style for c in canvases],
+        )
+
     def __getitem__(self, i: int) -> Canvas:
         return Canvas(
             self.images[i],
