@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	@free_gb=$$(df -Pk . | awk 'NR == 2 {print int($$4 / 1048576)}'); \
 	if [ "$$free_gb" -lt 7 ]; then echo "warning: $$free_gb GB free here; .venv takes about 6 GB" \
 		"(PyTorch's CUDA build on x86_64): free some disk if pip fails with 'No space left'" >&2; fi
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/pip || $(PYTHON) -m venv --clear $(VENV)  # a venv cut off before pip: anew
 	$(BIN)/pip install -e '.[dev]'
 	@touch $(STAMP)
 
