@@ -107,7 +107,8 @@ def _train_crops(log_text: str) -> int:
 
 def test_the_classifier_config_draws_crops_from_both_presets(tmp_path):
     cfg = compose_classifier(tmp_path)
-    assert set(cfg.sources) == set(cfg.canvases) == {"numbers", "canvas"}
+    assert set(cfg.canvases) == {"numbers", "canvas"}  # scans: +canvases.scans=N
+    assert set(cfg.sources) == {"numbers", "canvas", "scans"}
     assert cfg.sources.numbers.spec.layout == "line" and cfg.sources.canvas.spec.height == 64
     assert cfg.sources.numbers.seed != cfg.sources.canvas.seed
 

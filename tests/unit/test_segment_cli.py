@@ -237,6 +237,12 @@ def test_links_in_the_output_folder_are_never_followed(tmp_path):
     assert np.asarray(Image.open(out / "b_mask.png")).shape == (20, 20)
 
 
+def _default_stop_signals() -> None:
+    """In the child: the stop signals handled by default, as a terminal's process has them."""
+    for stop in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(stop, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(("stop", "code"), [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)])
 def test_a_stop_signal_keeps_the_reports_of_the_images_done(tmp_path, stop, code):
     save(tmp_path / "in/a.png", 20, 20)
@@ -248,6 +254,7 @@ def test_a_stop_signal_keeps_the_reports_of_the_images_done(tmp_path, stop, code
         [*command, "--input_dir", str(tmp_path / "in"), "--output_dir", str(out)],
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_stop_signals,  # a test run under nohup ignores SIGHUP
     ) as process:
         deadline = time.monotonic() + 120
         while not reading_b.exists():  # a.png is done

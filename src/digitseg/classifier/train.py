@@ -164,6 +164,11 @@ def init_classifier(net: DigitClassifier, path: str | Path) -> None:
     """Start ``net`` from a classifier model file; a 10-class file starts an 11-class net
     too, its digits' rows of the last layer copied and the "not a digit" row left new."""
     stored, _ = load_model(path)
+    if not isinstance(stored, DigitClassifier):
+        raise CheckpointError(
+            f"{path}: weights do not fit the configured net: it holds a "
+            f"{type(stored).__name__}, not a digit classifier"
+        )
     ours, theirs = net.head[-1].out_features, stored.head[-1].out_features
     if ours == theirs:
         init_weights(net, path)
