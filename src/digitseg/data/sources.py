@@ -43,13 +43,13 @@ def build_generator(data_cfg: Mapping, paths_cfg: Mapping, spec: Mapping | None 
 def build_train_generator(data_cfg: Mapping, paths_cfg: Mapping):
     """The generator of training canvases: the preset's spec, mixed with ``data.mixture``'s
     extra parts (``{name: {weight, spec}}``, or ``{name: {weight, scans}}`` for real scans:
-    see :func:`build_scan_generator`; the preset's own spec has ``mixture_weight``)."""
+    see :func:`scan_generator`; the preset's own spec has ``mixture_weight``)."""
     main = build_generator(data_cfg, paths_cfg)
     extra = data_cfg.get("mixture") or {}
     if not extra:
         return main
     others = [
-        build_scan_generator(main, part["scans"])
+        scan_generator(main.spec, main.seed, part["scans"])
         if "scans" in part
         else build_generator(data_cfg, paths_cfg, part["spec"])
         for part in extra.values()
@@ -58,17 +58,9 @@ def build_train_generator(data_cfg: Mapping, paths_cfg: Mapping):
     return MixedGenerator([main, *others], weights)
 
 
-def build_scan_generator(main: CanvasGenerator, scans_cfg: Mapping) -> ScanCanvasGenerator:
-    """Canvases of ``main``'s size and seed made of real scans: ``scans_cfg`` has ``folder``
-    (the images), ``annotations`` (their COCO file; null: ``annotations.json`` beside or in
-    the folder), ``part`` (train, val or all: see :func:`~digitseg.data.coco_scans.part_of`)
-    and optionally ``jitter`` (the range of the random factor on the digits' height)."""
-    return scan_generator(main.spec, main.seed, scans_cfg)
-
-
 def build_source_generator(data_cfg: Mapping, paths_cfg: Mapping, split: str = "train"):
     """The canvases of a ``conf/data`` preset, or of real scans where the preset has a
-    ``scans`` node (see :func:`build_scan_generator`): its ``part`` for train, the scans'
+    ``scans`` node (see :func:`scan_generator`): its ``part`` for train, the scans'
     ``val`` part for any other split, which training never sees."""
     if "scans" not in data_cfg:
         return build_generator(data_cfg, paths_cfg)
@@ -80,7 +72,10 @@ def build_source_generator(data_cfg: Mapping, paths_cfg: Mapping, split: str = "
 
 
 def scan_generator(spec, seed: int, scans_cfg: Mapping) -> ScanCanvasGenerator:
-    """Canvases of ``spec``'s size made of the scans ``scans_cfg`` names."""
+    """Canvases of ``spec``'s size made of real scans: ``scans_cfg`` has ``folder`` (the
+    images), ``annotations`` (their COCO file; null: ``annotations.json`` beside or in the
+    folder), ``part`` (train, val or all: see :func:`~digitseg.data.coco_scans.part_of`) and
+    optionally ``jitter`` (the range of the random factor on the digits' height)."""
     if not scans_cfg.get("folder"):
         raise ValueError("scans need scans.folder=<images folder>")
     scans = open_coco_scans(
