@@ -70,11 +70,7 @@ class ScanEvaluation:
         """Score one scan's reading against its boxes."""
         truth = ImageInstances(scan.labels, scan.boxes)
         found = prediction.instances
-        pred = ImageInstances(
-            np.array([i.label for i in found], np.int64),
-            np.array([i.bbox for i in found], np.int64).reshape(-1, 4),
-            scores=np.array([i.score for i in found], np.float64),
-        )
+        pred = ImageInstances.from_instances(found, shape=None)
         expected = true_text(scan)
         score = score_image(truth, pred, expected, prediction.text, self.iou_threshold)
         self.scores.append(score)

@@ -49,13 +49,16 @@ class ImageInstances:
 
     @classmethod
     def from_instances(
-        cls, instances: Sequence["Instance"], shape: tuple[int, int]
+        cls, instances: Sequence["Instance"], shape: tuple[int, int] | None
     ) -> "ImageInstances":
-        """Post-processed instances (box-sized masks) on an image of ``shape`` (H, W)."""
-        masks = np.zeros((len(instances), *shape), bool)
-        for mask, instance in zip(masks, instances, strict=True):
-            x0, y0, x1, y1 = instance.bbox
-            mask[y0:y1, x0:x1] = instance.mask
+        """Post-processed instances (box-sized masks) on an image of ``shape`` (H, W); with
+        ``shape`` None, their boxes only (to match against boxes)."""
+        masks = None
+        if shape is not None:
+            masks = np.zeros((len(instances), *shape), bool)
+            for mask, instance in zip(masks, instances, strict=True):
+                x0, y0, x1, y1 = instance.bbox
+                mask[y0:y1, x0:x1] = instance.mask
         return cls(
             labels=np.array([i.label for i in instances], np.int64),
             boxes=np.array([i.bbox for i in instances], np.int64).reshape(-1, 4),
