@@ -44,7 +44,6 @@ from digitseg.inference.settings import read_settings
 from digitseg.models.checkpoint import (
     CheckpointError,
     export_model,
-    init_weights,
     load_model,
     save_model,
 )
@@ -170,19 +169,17 @@ def init_classifier(net: DigitClassifier, path: str | Path) -> None:
             f"{type(stored).__name__}, not a digit classifier"
         )
     ours, theirs = net.head[-1].out_features, stored.head[-1].out_features
-    if ours == theirs:
-        init_weights(net, path)
-        return
-    if (theirs, ours) != (NUM_DIGITS, NUM_DIGITS + 1):
+    if theirs != ours and (theirs, ours) != (NUM_DIGITS, NUM_DIGITS + 1):
         raise CheckpointError(
             f"{path} has {theirs} classes; a {ours}-class net cannot start from it"
         )
     state = stored.state_dict()
-    last = f"head.{len(net.head) - 1}"
-    for name in ("weight", "bias"):
-        grown = getattr(net.head[-1], name).detach().clone()
-        grown[:NUM_DIGITS] = state[f"{last}.{name}"]
-        state[f"{last}.{name}"] = grown
+    if theirs != ours:  # the digits' rows from the file, the "not a digit" row new
+        last = f"head.{len(net.head) - 1}"
+        for name in ("weight", "bias"):
+            grown = getattr(net.head[-1], name).detach().clone()
+            grown[:NUM_DIGITS] = state[f"{last}.{name}"]
+            state[f"{last}.{name}"] = grown
     try:
         net.load_state_dict(state)
     except RuntimeError as error:
