@@ -124,8 +124,7 @@ def evaluate_scans(cfg: DictConfig, segmenter: Segmenter) -> dict:
 def reading_info(cfg: DictConfig, segmenter: Segmenter) -> dict:
     """How the images were read, as the report records it: the preset's name (``reading``)
     and settings, the classifier and the matching threshold."""
-    settings = segmenter.settings.to_dict()
-    return {"reading": settings.pop("name"), **settings} | {
+    return segmenter.settings.record() | {
         "classifier": cfg.classifier,
         "iou_threshold": cfg.iou_threshold,
     }

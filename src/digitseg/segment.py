@@ -212,12 +212,6 @@ def reading_settings(args: argparse.Namespace) -> ReadSettings:
     return reading_preset(args.reading, **given)
 
 
-def _reading_record(settings: ReadSettings) -> dict:
-    """How the images were read, as predictions.json records it."""
-    record = settings.to_dict()
-    return {"reading": record.pop("name"), **record}
-
-
 def stdout_option(value: str) -> str:
     """A ``--json`` value: ``-``, stdout (predictions.json itself goes into --output_dir)."""
     if value != "-":
@@ -561,7 +555,7 @@ def _predictions(args, segmenter: Segmenter, images: list, errors: list, skipped
         "version": __version__,
         "backend": args.backend,
         "classifier": None if args.classifier is None else str(args.classifier),
-        **_reading_record(segmenter.settings),
+        **segmenter.settings.record(),
         "config": {"model": config["model"]["net"], "data": config["data"].get("name")},
     }
     record = {"model": model, "images": images, "errors": errors, "skipped": skipped}

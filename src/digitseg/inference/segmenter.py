@@ -8,7 +8,7 @@
     result = segmenter.run(image)                 # Segmentation: instances, text, class map
     result = segmenter.run(image, ReadSettings(rotation=0.0))   # other reading settings
 
-How an image is read (polarity, scale, slant, rotation, marks, zooms) is one
+How an image is read (polarity, scale, slant, rotation, zooms) is one
 :class:`~digitseg.inference.settings.ReadSettings`: the segmenter's own (``settings=``, by
 default the ``document`` preset), or one given to a call.
 

@@ -66,9 +66,17 @@ class ReadSettings:
                 f"reading.zooms must be one or more positive factors, got {self.zooms}"
             )
 
-    def to_dict(self) -> dict:
-        """Plain values, as reports record them (zooms as a list)."""
-        return asdict(self) | {"zooms": list(self.zooms)}
+    def record(self) -> dict:
+        """Plain values, as reports record them: the preset's name as ``reading``, then the
+        settings (zooms as a list)."""
+        values = asdict(self) | {"zooms": list(self.zooms)}
+        return {"reading": values.pop("name"), **values}
+
+    @classmethod
+    def from_record(cls, record: Mapping) -> "ReadSettings":
+        """The settings a report recorded with :meth:`record`."""
+        values = {key: value for key, value in record.items() if key != "reading"}
+        return read_settings(values, name=record["reading"])
 
 
 def reading_presets() -> list[str]:

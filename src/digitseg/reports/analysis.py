@@ -134,11 +134,8 @@ def eval_reading() -> ReadSettings:
 def report_reading(source: dict) -> ReadSettings:
     """The reading settings a report's ``metrics["source"]`` records; what it lacks (a
     report from before reading presets) is ``digitseg-eval``'s default."""
-    default = eval_reading().to_dict()
-    recorded = {key: source[key] for key in default if key in source}
-    if "reading" in source:
-        recorded["name"] = source["reading"]
-    return read_settings(default | recorded)
+    default = eval_reading().record()
+    return ReadSettings.from_record({key: source.get(key, v) for key, v in default.items()})
 
 
 @functools.cache
