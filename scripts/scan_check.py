@@ -276,10 +276,8 @@ def evaluate(
     degrees shows it, score the readings against its boxes and write the report folder
     ``report`` (default ``out/report``) of ``digitseg-eval source=coco``; returns its
     ``metrics.json``'s dict."""
-    from omegaconf import OmegaConf
-
     from digitseg import Segmenter
-    from digitseg.eval import model_info, reading_info
+    from digitseg.eval import model_info
     from digitseg.evaluation.scan_report import write_scan_report
     from digitseg.evaluation.scans import ScanEvaluation
 
@@ -309,7 +307,7 @@ def evaluate(
     }
     metrics = {
         "model": model_info(checkpoint, segmenter.config),
-        "source": source | reading_info(OmegaConf.create(options), segmenter),
+        "source": source | segmenter.settings.record() | options,
         **evaluation.results(),
         "digit_count_right": np.mean([r["predicted"] == r["digits"] for r in evaluation.images]),
         "seconds_per_image": seconds / count,
