@@ -104,7 +104,10 @@ def _default_annotations(folder: Path) -> Path:
     for candidate in (folder.parent / "annotations.json", folder / "annotations.json"):
         if candidate.is_file():
             return candidate
-    raise CocoScansError(f"no annotations.json beside or in {folder}; pass annotations=<coco json>")
+    raise CocoScansError(
+        f"no annotations.json beside or in {folder}; pass folder=<images> and "
+        "annotations=<coco json> (the default set is paths.scans_dir, env DIGITSEG_SCANS_DIR)"
+    )
 
 
 def _load(path: Path) -> dict:
