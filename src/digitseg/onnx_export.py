@@ -15,7 +15,7 @@ from pathlib import Path
 import onnx
 import torch
 
-from digitseg.inference.segmenter import ONNX_METADATA_KEY
+from digitseg.inference.backends import ONNX_METADATA_KEY
 from digitseg.models.checkpoint import CheckpointError, load_model
 
 MAX_BLOCKS = 1024

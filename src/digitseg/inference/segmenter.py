@@ -33,8 +33,8 @@ classifier with a "not a digit" class leaves out the marks (commas, dots, dashes
 the segmenter took for digits.
 """
 
-import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -52,6 +52,7 @@ from digitseg.classifier import (
 )
 from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 from digitseg.data.transforms import match_channels, to_tensor
+from digitseg.inference.backends import TorchBackend, load_onnx
 from digitseg.inference.ink import ink_mask, without_rules
 from digitseg.inference.lines import without_box_lines
 from digitseg.inference.rotation import (
@@ -80,7 +81,6 @@ from digitseg.postprocess import (
     typical_height,
 )
 
-ONNX_METADATA_KEY = "digitseg_config"
 # The scale estimate's range: digits up to about 2,500 px tall (a number filling a 12 MP
 # photo) down to half the training height.
 MIN_SCALE, MAX_SCALE = 1 / 128, 2.0
@@ -116,30 +116,6 @@ class Segmentation:
     scale: float
     slant: float = 0.0  # the shear the image was read with, px per row (0: as it is)
     rotation: float = 0.0  # degrees it was rotated by to level its lines (0: as it is)
-
-
-class _TorchBackend:
-    """Runs the PyTorch net on (B, C, h, w) float32 arrays whose sides fit its stride."""
-
-    def __init__(self, net: torch.nn.Module, device: str) -> None:
-        self.device = torch.device(device)
-        self.net = net.to(self.device).eval()
-        self.multiple = net.multiple
-
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return self.net(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
-
-
-class _OnnxBackend:
-    """Runs an ONNX export of the net with onnxruntime."""
-
-    def __init__(self, session, multiple: int) -> None:
-        self.session = session
-        self.multiple = multiple
-
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {"image": batch})[0]
 
 
 class Segmenter:
@@ -207,8 +183,8 @@ class Segmenter:
                     f"{path} is a digit classifier, not a segmenter model file; "
                     "pass it as the classifier"
                 )
-            return cls(_TorchBackend(net, device), payload["config"], **kwargs)
-        return cls(*_load_onnx(Path(path)), **kwargs)
+            return cls(TorchBackend(net, device), payload["config"], **kwargs)
+        return cls(*load_onnx(Path(path)), **kwargs)
 
     @property
     def zooms(self) -> tuple[float, ...]:
@@ -229,6 +205,13 @@ class Segmenter:
         reading order is that of the upright image; where the image was rotated, the
         input's, unless that puts the digits on more lines (a steep line)."""
         return self.read(self.outputs(image, settings))
+
+    def run_batch(
+        self, images: Sequence[np.ndarray], settings: ReadSettings | None = None
+    ) -> list[Segmentation]:
+        """:meth:`run` of each of ``images`` (any sizes), in order, read together: the net's
+        passes of views of one size, and the classifier's crops, run as batches."""
+        return [self.run(image, settings) for image in images]
 
     def outputs(self, image: np.ndarray, settings: ReadSettings | None = None) -> NetOutputs:
         """The net's outputs on ``image`` brought level and upright (:meth:`run`'s first
@@ -535,17 +518,3 @@ def _load_classifier(path: Path) -> tuple[DigitClassifier, ScoreCalibration | No
         )
     stored = payload["config"].get("calibration")
     return net, ScoreCalibration(**stored) if stored else None
-
-
-def _load_onnx(path: Path):
-    """Backend and config of an ONNX export (config in the model's metadata)."""
-    import onnxruntime
-
-    if not path.is_file():
-        raise CheckpointError(f"no ONNX model at {path}; write one with digitseg-export")
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    metadata = session.get_modelmeta().custom_metadata_map
-    if ONNX_METADATA_KEY not in metadata:
-        raise CheckpointError(f"{path} has no digitseg config; export it with digitseg-export")
-    payload = json.loads(metadata[ONNX_METADATA_KEY])
-    return _OnnxBackend(session, int(payload["multiple"])), payload["config"]
