@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from digitseg import Segmenter
-from digitseg.classifier import DigitClassifier, classifier_probabilities
+from digitseg.classifier import DigitClassifier, classifier_crops, classifier_probabilities
 from digitseg.classifier.train import train_classifier
 from digitseg.models.checkpoint import CheckpointError, load_model
 from digitseg.postprocess import Instance
@@ -46,7 +46,7 @@ def test_training_exports_a_classifier_the_segmenter_uses(tiny_model, tmp_path, 
     ink = np.zeros((28, 28), np.uint8)
     ink[6:22, 12:16] = 255
     digit = Instance(1, 1.0, (12, 6, 16, 22), 64, np.ones((16, 4), bool))
-    (probs,) = classifier_probabilities(segmenter.classifier, ink, [digit])
+    (probs,) = classifier_probabilities(segmenter.classifier, classifier_crops(ink, [digit]))
     assert probs.shape == (10,) and probs.sum() == pytest.approx(1.0, rel=1e-5)
     with pytest.raises(CheckpointError, match="a digit classifier, not a segmenter"):
         Segmenter.from_checkpoint(target, classifier=target)

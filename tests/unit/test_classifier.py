@@ -9,10 +9,10 @@ from digitseg.classes import BACKGROUND, NOT_A_DIGIT, NUM_CLASSES, NUM_DIGITS
 from digitseg.classifier import (
     CROP_SIDE,
     DigitClassifier,
+    classifier_crops,
     classifier_input,
     classifier_probabilities,
     combine_labels,
-    light_ink,
 )
 from digitseg.classifier.data import render_crops
 from digitseg.classifier.train import init_classifier
@@ -21,6 +21,7 @@ from digitseg.data.synth import CanvasGenerator
 from digitseg.data.transforms import match_channels
 from digitseg.models.checkpoint import CheckpointError, save_model
 from digitseg.postprocess import Instance
+from digitseg.utils.ink import light_ink
 from tests.helpers.digits import tiny_splits
 
 
@@ -135,10 +136,11 @@ def test_classifier_probabilities_sum_to_one_per_instance():
     ink = np.zeros((4, 8), np.uint8)
     ink[:, :4] = 255
     net = DigitClassifier(width=4).eval()
-    probs = classifier_probabilities(net, ink, [_instance(7), _instance(3, (4, 0, 8, 4))])
+    crops = classifier_crops(ink, [_instance(7), _instance(3, (4, 0, 8, 4))])
+    probs = classifier_probabilities(net, crops)
     assert probs.shape == (2, NUM_DIGITS)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
-    assert classifier_probabilities(net, ink, []).shape == (0, NUM_DIGITS)
+    assert classifier_probabilities(net, classifier_crops(ink, [])).shape == (0, NUM_DIGITS)
 
 
 SPEC = {"height": 48, "width": 96, "min_digits": 2, "max_digits": 4, "layout": "line"}

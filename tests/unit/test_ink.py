@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from digitseg.inference.ink import ink_mask, ink_rise, rise_thresholds, without_rules
 from digitseg.postprocess import typical_height
+from digitseg.utils.ink import ink_mask, ink_rise, rise_thresholds, without_rules
 
 
 @pytest.mark.parametrize("shape", [(400, 600), (1000, 1400), (3000, 4000)])

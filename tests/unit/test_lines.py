@@ -5,10 +5,10 @@ import cv2
 import numpy as np
 import pytest
 
-from digitseg.inference.ink import ink_rise
 from digitseg.inference.lines import MAX_LINE_PIXELS, box_lines, without_box_lines
 from digitseg.inference.segmenter import Segmenter
 from digitseg.inference.settings import ReadSettings
+from digitseg.utils.ink import ink_rise
 from tests.helpers.backends import CONFIG, BrightIsDigit
 
 

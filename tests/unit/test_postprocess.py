@@ -13,9 +13,9 @@ from digitseg.data.targets import digit_cores, instance_borders
 from digitseg.postprocess import (
     PostprocessConfig,
     extract_instances,
-    resize_instances,
     typical_height,
 )
+from digitseg.postprocess.warp import resize_matrix, warp_instances
 from tests.helpers.digits import tiny_splits
 
 H, W = 40, 96
@@ -363,18 +363,18 @@ def test_typical_height_counts_parts_by_pixels_and_skips_small_ones():
 def test_resized_instances_cover_the_same_part_of_the_image():
     digit = ring((H, W), 10, 5)  # 12 x 20 px, 3 px strokes
     (found,) = extract_instances(probs_of(np.where(digit, 3, BACKGROUND)))
-    assert resize_instances([found], (H, W), (H, W)) == [found]
-    (enlarged,) = resize_instances([found], (H, W), (4 * H, 4 * W))
+    assert _resized([found], (H, W), (H, W)) == [found]
+    (enlarged,) = _resized([found], (H, W), (4 * H, 4 * W))
     assert enlarged.bbox == (40, 20, 88, 100) and enlarged.mask.shape == (80, 48)
     exact = ring((80, 48), 0, 0, 48, 80, 12)
     assert (enlarged.mask & exact).sum() / (enlarged.mask | exact).sum() > 0.97  # corners round
     assert enlarged.area == enlarged.mask.sum() and enlarged.label == 3
-    (halved,) = resize_instances([found], (H, W), (H // 2, W // 2))  # rows 5-24: 2.5-12.5
+    (halved,) = _resized([found], (H, W), (H // 2, W // 2))  # rows 5-24: 2.5-12.5
     assert halved.bbox == (5, 2, 11, 13) and halved.mask.any(0).all() and halved.mask.any(1).all()
-    (quarter,) = resize_instances([found], (H, W), (H // 4, W // 4))  # strokes under a pixel
+    (quarter,) = _resized([found], (H, W), (H // 4, W // 4))  # strokes under a pixel
     assert quarter.bbox == (2, 1, 6, 6)  # still a ring, its strokes a pixel wide
     assert ndimage.label(quarter.mask, np.ones((3, 3)))[1] == 1 and not quarter.mask[1:4, 1:3].any()
-    (speck,) = resize_instances([found], (H, W), (4, 10))  # the digit in about one pixel
+    (speck,) = _resized([found], (H, W), (4, 10))  # the digit in about one pixel
     assert (
         speck.area == 1 and speck.bbox[0] == 1 and speck.bbox[1] in (0, 1, 2)
     )  # x 1.0-2.3, y 0.5-2.5
@@ -391,7 +391,7 @@ def test_resized_touching_instances_neither_overlap_nor_part(new_shape):
     found = extract_instances(probs_of(np.where(left, 3, np.where(right, 8, BACKGROUND))))
     assert [i.label for i in found] == [3, 8]
     masks = []
-    for instance in resize_instances(found, (H, W), new_shape):
+    for instance in _resized(found, (H, W), new_shape):
         mask = np.zeros(new_shape, bool)
         x0, y0, x1, y1 = instance.bbox
         mask[y0:y1, x0:x1] = instance.mask
@@ -400,3 +400,8 @@ def test_resized_touching_instances_neither_overlap_nor_part(new_shape):
     both = cv2.resize((left | right).astype(np.uint8), new_shape[::-1], cv2.INTER_NEAREST)
     inside = cv2.erode(both, np.ones((3, 3), np.uint8)).astype(bool)
     assert not (inside & ~(masks[0] | masks[1])).any()  # gaps only where the outline rounds
+
+
+def _resized(instances, shape, new_shape):
+    """``instances`` of an image of ``shape`` in that image resized to ``new_shape``."""
+    return warp_instances(instances, resize_matrix(shape, new_shape), new_shape)

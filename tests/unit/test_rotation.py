@@ -13,12 +13,10 @@ from digitseg.inference.rotation import (
     level_rotation,
     rotate,
     rotation_matrix,
-    unrotate_instance,
-    unrotate_map,
 )
 from digitseg.inference.segmenter import Segmenter
 from digitseg.inference.settings import ReadSettings
-from digitseg.postprocess import Instance, read_text
+from digitseg.postprocess import read_text
 from tests.helpers.backends import CONFIG, BrightIsDigit
 
 
@@ -70,19 +68,15 @@ def test_quarter_and_half_turns_keep_every_pixel(degrees):
     turned = rotate(image, degrees)
     assert turned.shape == ((70, 50) if abs(degrees) == 90 else (50, 70))
     assert sorted(np.unique(turned).tolist()) == [0, 255] and (turned == 255).sum() == 40
-    np.testing.assert_array_equal(unrotate_map(turned, degrees, image.shape, 0), image)
 
 
-def test_a_map_rotated_and_back_is_the_map():
+def test_the_rotated_canvas_holds_the_whole_image():
     image = _rings(0.0)
     rotated = rotate(image, 17.0)
     assert rotated.shape[0] > image.shape[0] and rotated.shape[1] > image.shape[1]
     _, size = rotation_matrix(image.shape, 17.0)
     assert rotated.shape == size
-    back = unrotate_map(rotated, 17.0, image.shape, 0)
-    assert back.shape == image.shape
-    assert _iou(back > 127, image > 127) > 0.8
-    assert rotate(image, 0.0) is image and unrotate_map(image, 0.0, image.shape, 0) is image
+    assert rotate(image, 0.0) is image
 
 
 def test_the_corners_continue_each_edges_paper():
@@ -95,24 +89,6 @@ def test_the_corners_continue_each_edges_paper():
     inside = cv2.warpAffine(np.ones(paper.shape, np.uint8), matrix, size[::-1]) > 0
     corners = rotated[~inside]
     assert corners.min() >= 55 and corners.max() - corners.min() > 120
-
-
-def test_an_instance_found_rotated_is_put_back_on_its_pixels():
-    blob = np.zeros((60, 80), np.uint8)
-    blob[20:40, 30:42] = 255
-    rotated = rotate(blob, -15.0) > 127
-    ys, xs = np.nonzero(rotated)
-    box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
-    found = Instance(4, 0.8, box, len(xs), rotated[box[1] : box[3], box[0] : box[2]])
-    back = unrotate_instance(found, -15.0, blob.shape)
-    assert (back.label, back.score) == (4, 0.8)
-    x0, y0, x1, y1 = back.bbox
-    assert abs(x0 - 30) <= 1 and abs(y0 - 20) <= 1 and abs(x1 - 42) <= 1 and abs(y1 - 40) <= 1
-    placed = np.zeros(blob.shape, bool)
-    placed[y0:y1, x0:x1] = back.mask
-    assert _iou(placed, blob > 0) > 0.9 and back.area == back.mask.sum()
-    corner = Instance(4, 0.8, (0, 0, 3, 3), 9, np.ones((3, 3), bool))  # outside the input
-    assert unrotate_instance(corner, -15.0, blob.shape) is None
 
 
 class SureWhereRowsPile(BrightIsDigit):

@@ -5,15 +5,19 @@ again from a square crop around it (the ink and the digit's mask) and its probab
 combined with the segmenter's (see :func:`~digitseg.classifier.reading.combine_labels`).
 """
 
-from digitseg.classifier.crops import CROP_SIDE, classifier_input, light_ink
+from digitseg.classifier.crops import CROP_SIDE, classifier_input
 from digitseg.classifier.net import DigitClassifier
-from digitseg.classifier.reading import classifier_probabilities, combine_labels
+from digitseg.classifier.reading import (
+    classifier_crops,
+    classifier_probabilities,
+    combine_labels,
+)
 
 __all__ = [
     "CROP_SIDE",
     "DigitClassifier",
+    "classifier_crops",
     "classifier_input",
     "classifier_probabilities",
     "combine_labels",
-    "light_ink",
 ]

@@ -12,11 +12,6 @@ CONTEXT = 0.15
 INK_PERCENTILE = 95
 
 
-def light_ink(gray: np.ndarray, polarity: str) -> np.ndarray:
-    """``gray`` (H, W) uint8 as light ink on a dark ground, given its ``polarity``."""
-    return gray if polarity == "light_on_dark" else 255 - gray
-
-
 def classifier_input(
     ink: np.ndarray, bbox: tuple[int, int, int, int], mask: np.ndarray
 ) -> np.ndarray:

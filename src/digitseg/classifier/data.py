@@ -11,13 +11,14 @@ import cv2
 import numpy as np
 
 from digitseg.classes import NOT_A_DIGIT
-from digitseg.classifier.crops import CROP_SIDE, classifier_input, light_ink
+from digitseg.classifier.crops import CROP_SIDE, classifier_input
 from digitseg.data.rng import split_key
 from digitseg.data.synth import CanvasGenerator
 from digitseg.data.transforms import Augment, match_channels
-from digitseg.inference.segmenter import Segmenter, detect_polarity
+from digitseg.inference.segmenter import Segmenter
 from digitseg.metrics.instance import ImageInstances, mask_iou, match
 from digitseg.postprocess import Instance
+from digitseg.utils.ink import detect_polarity, light_ink
 
 # Predicted masks are a little off the truth: each true mask is grown by one pixel all round
 # with this probability, or with the next one (digits of at least SHRINK_MIN_AREA pixels)

@@ -7,25 +7,37 @@ import torch
 from torch import nn
 
 from digitseg.classes import NOT_A_DIGIT, NUM_DIGITS
-from digitseg.classifier.crops import classifier_input
+from digitseg.classifier.crops import CROP_SIDE, classifier_input
 from digitseg.postprocess import Instance
 
 # Added to both probabilities before their product, so that it never is 0 for every digit.
 _FLOOR = 1e-6
 
 
-def classifier_probabilities(
-    classifier: nn.Module, ink: np.ndarray, instances: list[Instance]
-) -> np.ndarray:
-    """(N, C) probabilities of the classifier (in eval mode) for each instance, read from
-    ``ink``, the image as light ink on dark: C is 10 digits, or 11 with "not a digit"."""
-    if not instances:
+# Crops the classifier reads at once.
+BATCH = 256
+
+
+def classifier_crops(ink: np.ndarray, instances: list[Instance]) -> np.ndarray:
+    """(N, 2, side, side) classifier inputs of ``instances``, read from ``ink``, the image as
+    light ink on dark (:func:`~digitseg.classifier.crops.classifier_input`)."""
+    crops = [classifier_input(ink, instance.bbox, instance.mask) for instance in instances]
+    return np.stack(crops) if crops else np.zeros((0, 2, CROP_SIDE, CROP_SIDE), np.float32)
+
+
+def classifier_probabilities(classifier: nn.Module, crops: np.ndarray) -> np.ndarray:
+    """(N, C) probabilities of the classifier (in eval mode) for each of ``crops``
+    (:func:`classifier_crops`), read BATCH at a time: C is 10 digits, or 11 with "not a
+    digit"."""
+    if not len(crops):
         return np.zeros((0, classifier.head[-1].out_features), np.float32)
-    crops = np.stack([classifier_input(ink, i.bbox, i.mask) for i in instances])
     device = next(classifier.parameters()).device
+    probs = []
     with torch.inference_mode():
-        logits = classifier(torch.from_numpy(crops).to(device))
-    return torch.softmax(logits.float(), dim=1).cpu().numpy()
+        for start in range(0, len(crops), BATCH):
+            logits = classifier(torch.from_numpy(crops[start : start + BATCH]).to(device))
+            probs.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    return np.concatenate(probs)
 
 
 def combine_labels(

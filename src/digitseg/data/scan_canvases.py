@@ -7,7 +7,7 @@ Each scan becomes a canvas the size of the generated ones, with targets made fro
   would not fit the canvas; it is placed at a random position on paper of its own median
   grey (the reading also resizes an image to the training digits' height).
 - **Ink.** A pixel is ink where it rises above the paper's local level by more than Otsu's
-  threshold on that rise (:func:`digitseg.inference.ink.ink_mask`), taken on the resized
+  threshold on that rise (:func:`digitseg.utils.ink.ink_mask`), taken on the resized
   scan with the ink made light: the darker side is the ink when the scan's median grey is
   light, the lighter one otherwise.
 - **Classes.** Ink inside a digit's box is that digit; ink outside every box (commas,
@@ -30,7 +30,7 @@ from digitseg.data.export import rgb_to_gray
 from digitseg.data.rng import CounterRandom, split_key
 from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 from digitseg.data.synth import Canvas, CanvasBatch
-from digitseg.inference.ink import ink_mask
+from digitseg.utils.ink import ink_mask
 
 STYLE = "scan"
 # The range of the random factor on the height the digits are resized to.

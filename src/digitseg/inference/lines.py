@@ -7,7 +7,7 @@ import math
 import cv2
 import numpy as np
 
-from digitseg.inference.ink import ink_rise, rise_thresholds, rule_lines, without_lines
+from digitseg.utils.ink import ink_rise, rise_thresholds, rule_lines, without_lines
 
 # Upright lines are box sides or grid lines when at least this many run between the same two
 # level lines (or edges of the image): a row of boxes, squared paper.
@@ -71,10 +71,10 @@ def _painted(image: np.ndarray, paint: np.ndarray, paper: np.ndarray) -> np.ndar
 
 def box_lines(rise: np.ndarray) -> np.ndarray:
     """Bool (H, W): the pixels of the upright lines of boxes and squared paper, given how far
-    each pixel rises above the paper (:func:`~digitseg.inference.ink.ink_rise`), without the
+    each pixel rises above the paper (:func:`~digitseg.utils.ink.ink_rise`), without the
     writing that crosses or runs along them or the level lines they cross.
 
-    Such a line is an upright rule (a :func:`~digitseg.inference.ink.rule_lines` of the
+    Such a line is an upright rule (a :func:`~digitseg.utils.ink.rule_lines` of the
     marks turned on its side) that meets a level rule at least half as wide as the image
     (two, where it ends at the image's edge), whose two ends each meet such a rule or the
     image's edge, and which shares its ends with at least MIN_BOX_LINES - 1 others: the

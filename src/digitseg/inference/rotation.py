@@ -9,19 +9,17 @@ them at least ``MIN_TILT_GAIN`` higher than level is rotated away (:func:`level_
 the net reads smaller tilts as they are, and rotating them would tilt a form's printed lines,
 which :mod:`~digitseg.inference.lines` finds only upright and level.
 The image is rotated whole, onto a canvas large enough to hold it, its paper continued at
-the edges (:func:`rotate`); the digits found there are rotated back into the input's pixels
-(:func:`unrotate_instance`, :func:`unrotate_map`). See docs/log.md, "Tilted lines".
+the edges (:func:`rotate`); the digits found there are carried back into the input's pixels
+(:mod:`~digitseg.inference.page`). See docs/log.md, "Tilted lines".
 """
 
 import math
-from dataclasses import replace
 
 import cv2
 import numpy as np
 
-from digitseg.inference.ink import with_paper_edges
 from digitseg.inference.slant import estimate_lean
-from digitseg.postprocess import Instance
+from digitseg.utils.ink import with_paper_edges
 
 # Climbs (px per column) rotated away, and how much higher the rows must pile (0.1: 10 %).
 MIN_TILT = 0.1
@@ -33,7 +31,7 @@ MAX_ROTATION = 180.0
 
 def level_rotation(ink: np.ndarray) -> float:
     """Degrees (counter-clockwise) to rotate the image of ``ink`` (bool (H, W): its
-    :func:`~digitseg.inference.ink.ink_mask`) by so that its lines of writing are level; 0
+    :func:`~digitseg.utils.ink.ink_mask`) by so that its lines of writing are level; 0
     unless its climb is within MIN_TILT..MAX_TILT and piles the rows at least MIN_TILT_GAIN
     higher than level."""
     climb, gain = estimate_lean(np.ascontiguousarray(ink.T))
@@ -72,55 +70,3 @@ def rotate(image: np.ndarray, degrees: float) -> np.ndarray:
     return cv2.warpAffine(
         framed, from_framed, size[::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-
-
-def unrotate_map(array: np.ndarray, degrees: float, shape: tuple[int, int], fill) -> np.ndarray:
-    """A map of the rotated image (e.g. the class map) back in the input's (H, W) ``shape``,
-    nearest pixel; ``fill`` where it has none."""
-    if degrees == 0:
-        return array
-    matrix, _ = rotation_matrix(shape, degrees)
-    return cv2.warpAffine(
-        array,
-        matrix,
-        shape[::-1],
-        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=fill,
-    )
-
-
-def unrotate_instance(
-    instance: Instance, degrees: float, shape: tuple[int, int]
-) -> Instance | None:
-    """``instance`` found in the image rotated by ``degrees``, with its mask, box and area in
-    the input's pixels (``shape``, (H, W)), nearest pixel; None when none of it is left there
-    (it lay in the rotated image's corners)."""
-    if degrees == 0:
-        return instance
-    matrix, _ = rotation_matrix(shape, degrees)
-    x0, y0, x1, y1 = instance.bbox
-    corners = np.float64([[[x0, y0], [x1, y0], [x0, y1], [x1, y1]]])
-    back = cv2.transform(corners, cv2.invertAffineTransform(matrix))[0]
-    left, top = np.maximum(np.floor(back.min(axis=0)).astype(int) - 1, 0).tolist()
-    right, bottom = np.minimum(np.ceil(back.max(axis=0)).astype(int) + 1, shape[::-1]).tolist()
-    if right <= left or bottom <= top:
-        return None
-    # Each pixel of the input's box takes the mask's pixel it lands on, rotated.
-    to_mask = matrix.copy()
-    to_mask[:, 2] += matrix[:, :2] @ (left, top) - (x0, y0)
-    mask = cv2.warpAffine(
-        instance.mask.astype(np.uint8),
-        to_mask,
-        (right - left, bottom - top),
-        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0,
-    ).astype(bool)
-    ys, xs = np.nonzero(mask)
-    if not len(ys):
-        return None
-    mask = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    box = (left + int(xs.min()), top + int(ys.min()))
-    box += (box[0] + mask.shape[1], box[1] + mask.shape[0])
-    return replace(instance, bbox=box, area=int(mask.sum()), mask=mask)

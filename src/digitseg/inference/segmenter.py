@@ -33,7 +33,7 @@ classifier with a "not a digit" class leaves out the marks (commas, dots, dashes
 the segmenter took for digits.
 """
 
-import math
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,33 +41,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from scipy import ndimage
 
-from digitseg.classes import BACKGROUND, NUM_CLASSES, NUM_DIGITS
+from digitseg.classes import BACKGROUND, NUM_CLASSES
 from digitseg.classifier import (
     DigitClassifier,
+    classifier_crops,
     classifier_probabilities,
     combine_labels,
-    light_ink,
 )
 from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 from digitseg.data.transforms import match_channels, to_tensor
 from digitseg.inference.backends import TorchBackend, load_onnx
-from digitseg.inference.ink import ink_mask, without_rules
-from digitseg.inference.lines import without_box_lines
-from digitseg.inference.rotation import (
-    level_rotation,
-    rotate,
-    unrotate_instance,
-    unrotate_map,
-)
-from digitseg.inference.settings import POLARITIES, ReadSettings
-from digitseg.inference.slant import (
-    shear,
-    unshear_instance,
-    unshear_map,
-    upright_shear,
-)
+from digitseg.inference.page import Page, normalise_size, prepare, scaled_size
+from digitseg.inference.settings import ReadSettings
 from digitseg.metrics.calibration import ScoreCalibration
 from digitseg.models.checkpoint import CheckpointError, load_model
 from digitseg.postprocess import (
@@ -77,32 +63,26 @@ from digitseg.postprocess import (
     order_instances,
     read_text,
     reading_order,
-    resize_instances,
-    typical_height,
+    warp_class_map,
+    warp_instances,
 )
 
-# The scale estimate's range: digits up to about 2,500 px tall (a number filling a 12 MP
-# photo) down to half the training height.
-MIN_SCALE, MAX_SCALE = 1 / 128, 2.0
 # Digits read level on one line, this many or more, are a number: where the input's own
 # reading order splits them (a steep line), they keep the level order.
 MIN_LINE_DIGITS = 4
+# The net reads at most this many pixels at once (views of one size batched together).
+MAX_BATCH_PIXELS = 1 << 20
 
 
 @dataclass(frozen=True, eq=False)
 class NetOutputs:
-    """What the net said about one image read upright, before post-processing."""
+    """What the net said about one prepared :class:`~digitseg.inference.page.Page`, before
+    post-processing."""
 
-    probs: np.ndarray  # (11, h, w) class probabilities of the level, upright image times scale
+    probs: np.ndarray  # (11, h, w) class probabilities at the page's read shape
     cores: np.ndarray | None  # (h, w) digit-core probability, for nets with a core output
     ink: np.ndarray | None  # (h, w) its light ink, for the classifier (None without one)
-    polarity: str
-    scale: float
-    slant: float  # the shear it was read with, px per row of the level image
-    pad: int  # columns the shear added on each side of the level image
-    shape: tuple[int, int]  # the level image's (H, W): the input's when not rotated
-    rotation: float  # degrees the input was rotated by to level its lines (0: as it is)
-    input_shape: tuple[int, int]  # the input's (H, W)
+    page: Page
 
 
 @dataclass(frozen=True)
@@ -201,71 +181,37 @@ class Segmenter:
         shear, px per row, that sets writing leaning more than the training digits upright:
         :mod:`~digitseg.inference.slant`), 0 reads it as it is; a ``rotation`` of None too
         (the degrees, counter-clockwise, that level lines of writing climbing or falling
-        across the image: :mod:`~digitseg.inference.rotation`), 0 reads it as it is. The
-        reading order is that of the upright image; where the image was rotated, the
-        input's, unless that puts the digits on more lines (a steep line)."""
-        return self.read(self.outputs(image, settings))
+        across the image: :mod:`~digitseg.inference.rotation`), 0 reads it as it is. With
+        the rotation estimated, an image the estimate rotates is also read as it is, and
+        the rotated reading is kept only where its digits are surer (their mean score):
+        digits scattered over a canvas may pile up as if in a tilted line. The reading order
+        is that of the upright image; where the image was rotated, the input's, unless that
+        puts the digits on more lines (a steep line)."""
+        return self.run_batch([image], settings)[0]
 
     def run_batch(
         self, images: Sequence[np.ndarray], settings: ReadSettings | None = None
     ) -> list[Segmentation]:
         """:meth:`run` of each of ``images`` (any sizes), in order, read together: the net's
-        passes of views of one size, and the classifier's crops, run as batches."""
-        return [self.run(image, settings) for image in images]
+        passes over views of one size, and the classifier's crops, run as batches."""
+        settings = settings or self.settings
+        prepared = [self._pages(image, settings) for image in images]
+        readings = iter(self._read_all(self._net_outputs(sum(prepared, []), settings.zooms)))
+        results = []
+        for pages in prepared:
+            candidates = [next(readings) for _ in pages]
+            results.append(candidates[_surest(candidates)])
+        return results
 
     def outputs(self, image: np.ndarray, settings: ReadSettings | None = None) -> NetOutputs:
-        """The net's outputs on ``image`` brought level and upright (:meth:`run`'s first
+        """The net's outputs on ``image`` prepared as :meth:`run` prepares it (its first
         half), which :meth:`read` groups into digits, with any post-processing, as often as
-        asked. With ``settings.rotation`` None, the image is also read as it is when the
-        estimate rotates it, and the rotated reading is kept only where its digits are surer
-        (their mean score): digits scattered over a canvas may pile up as if in a tilted
-        line."""
+        asked."""
         settings = settings or self.settings
-        gray = match_channels(_checked_image(image), 1)
-        found = _resolve_polarity(gray, settings.polarity)
-        rotation, slant = settings.rotation, settings.slant
-        ink = ink_mask(light_ink(gray, found)) if rotation is None or slant is None else None
-        if rotation is not None:
-            return self._level_outputs(image, found, settings, float(rotation), ink)
-        as_is = self._level_outputs(image, found, settings, 0.0, ink)
-        degrees = level_rotation(ink)
-        if degrees == 0:
-            return as_is
-        rotated = self._level_outputs(image, found, settings, degrees, ink)
-        sureness = [_sureness(self.read(o)) for o in (as_is, rotated)]
-        return rotated if sureness[1] > sureness[0] else as_is
-
-    def _level_outputs(
-        self,
-        image: np.ndarray,
-        polarity: str,
-        settings: ReadSettings,
-        degrees: float,
-        ink: np.ndarray | None,
-    ) -> NetOutputs:
-        """:meth:`outputs` of ``image`` rotated by ``degrees``, with ``polarity`` resolved;
-        ``ink`` is the input's ink mask, or None, for the lean's estimate."""
-        input_shape = image.shape[:2]
-        if degrees:
-            image, ink = rotate(image, degrees), None
-        gray = match_channels(image, 1)
-        cleaned = without_box_lines(image, light_ink(gray, polarity))
-        if cleaned is not image:  # lines were painted over
-            image, gray, ink = cleaned, match_channels(cleaned, 1), None
-        if settings.slant is None:
-            amount = upright_shear(ink_mask(light_ink(gray, polarity)) if ink is None else ink)
-        else:
-            amount = float(settings.slant)
-        upright, pad = shear(image, amount)
-        probs, cores, _, used_scale = self.predict(
-            upright, polarity, settings.scale, settings.zooms
-        )
-        ink = None
-        if self.classifier is not None:
-            ink = _resized(light_ink(match_channels(upright, 1), polarity), probs.shape[1:])
-        return NetOutputs(
-            probs, cores, ink, polarity, used_scale, amount, pad, gray.shape, degrees, input_shape
-        )
+        outputs = self._net_outputs(self._pages(image, settings), settings.zooms)
+        if len(outputs) == 1:
+            return outputs[0]
+        return outputs[_surest(self._read_all(outputs))]
 
     def read(
         self,
@@ -274,38 +220,9 @@ class Segmenter:
     ) -> Segmentation:
         """The digits of :meth:`outputs`, grouped by ``postprocess`` (None: the segmenter's)
         and, with a classifier, relabelled from crops of the ink (without the marks it
-        finds are no digit) and their scores calibrated; masks, boxes and class map scaled,
-        sheared and rotated back into the input's pixels. The class map is the net's."""
-        probs = outputs.probs
-        digits = extract_instances(probs, outputs.cores, postprocess or self.postprocess)
-        if self.classifier is not None:
-            if outputs.ink is None:
-                raise ValueError(
-                    "these outputs carry no ink for the classifier: make them with "
-                    "this segmenter's outputs()"
-                )
-            theirs = classifier_probabilities(self.classifier, outputs.ink, digits)
-            digits = combine_labels(digits, probs, theirs)
-        if self.calibration is not None:
-            digits = [replace(d, score=float(self.calibration(d.score))) for d in digits]
-        amount, pad, shape = outputs.slant, outputs.pad, outputs.shape
-        upright = (shape[0], shape[1] + 2 * pad)
-        resized = resize_instances(digits, probs.shape[1:], upright)
-        back = [unshear_instance(digit, amount, pad, shape) for digit in resized]
-        labels = unshear_map(_class_map(probs, upright), amount, pad, shape[1], BACKGROUND)
-        degrees = outputs.rotation
-        if degrees:
-            back = [
-                digit and unrotate_instance(digit, degrees, outputs.input_shape) for digit in back
-            ]
-            labels = unrotate_map(labels, degrees, outputs.input_shape, BACKGROUND)
-        kept = [k for k, digit in enumerate(back) if digit is not None]
-        found = [back[k] for k in kept]
-        text = read_text([digits[k] for k in kept])  # the reading order of the upright image
-        if degrees and not _one_steep_line(found, text):
-            found = order_instances(found)  # scattered digits keep the order they have
-            text = read_text(found)
-        return Segmentation(found, text, labels, outputs.polarity, outputs.scale, amount, degrees)
+        finds are no digit) and their scores calibrated; masks, boxes and class map carried
+        back into the input's pixels. The class map is the net's."""
+        return self._read_all([outputs], postprocess)[0]
 
     def predict(
         self,
@@ -322,65 +239,163 @@ class Segmenter:
         ink or background, the probabilities are the mean; elsewhere, and for the cores,
         they are the first view's.
         """
-        pixels = match_channels(_checked_image(image), self.in_channels)
-        gray = match_channels(image, 1)
-        found = _resolve_polarity(gray, polarity)
-        if found not in self.polarities:
-            pixels = 255 - pixels
-        if scale is not None and not 0 < scale < math.inf:  # NaN too
-            raise ValueError(
-                f"scale must be above 0 and finite, or None to estimate it; got {scale}"
-            )
-        zooms = zooms or self.zooms
-        factor = (
-            estimate_scale(light_ink(gray, found), self.digit_height) if scale is None else scale
+        settings = ReadSettings(polarity=polarity, scale=scale, zooms=zooms or self.zooms)
+        page = Page.of(_checked_image(image), settings.polarity)
+        (outputs,) = self._net_outputs(
+            [normalise_size(page, settings, self.digit_height)], settings.zooms
         )
-        size = _scaled_size(gray.shape, factor)
-        first_logits = self._outputs_at(pixels, factor * zooms[0], size)
-        first = _softmax(first_logits[:NUM_CLASSES])
-        cores = _sigmoid(first_logits[NUM_CLASSES]) if len(first_logits) > NUM_CLASSES else None
-        del first_logits
-        mean = first.copy()
-        for zoom in zooms[1:]:
-            mean += _softmax(self._outputs_at(pixels, factor * zoom, size)[:NUM_CLASSES])
-        mean /= len(zooms)
-        agree_on_ink = (mean.argmax(0) == BACKGROUND) == (first.argmax(0) == BACKGROUND)
-        probs = np.where(agree_on_ink, mean, first)
-        return probs, cores, found, float(factor)
+        return outputs.probs, outputs.cores, page.polarity, float(outputs.page.scale)
 
-    def _outputs_at(self, pixels: np.ndarray, resize: float, size: tuple[int, int]) -> np.ndarray:
-        """Net outputs (K, h, w) for ``pixels`` resized by ``resize``, at ``size`` (h, w)."""
-        pixels = _resized(pixels, _scaled_size(pixels.shape[:2], resize))
-        outputs = self._tiled(to_tensor(pixels).numpy())
-        if outputs.shape[1:] == size:
-            return outputs
-        return np.stack([_resized(o, size, cv2.INTER_LINEAR) for o in outputs])
+    def _pages(self, image: np.ndarray, settings: ReadSettings) -> list[Page]:
+        return prepare(_checked_image(image), settings, self.digit_height)
 
-    def _tiled(self, x: np.ndarray) -> np.ndarray:
-        """Net outputs (K, H, W) for one input (C, H, W), in overlapping tiles when large."""
-        _, height, width = x.shape
-        rows = _tile_starts(height, self.tile_size, self.overlap)
-        cols = _tile_starts(width, self.tile_size, self.overlap)
-        out = None
+    def _net_outputs(self, pages: list[Page], zooms: tuple[float, ...]) -> list[NetOutputs]:
+        """The net's outputs on each of ``pages`` at each of ``zooms`` of its scale, combined
+        as :meth:`predict` says; all pages' views run together."""
+        views = []
+        for page in pages:
+            pixels = match_channels(page.image, self.in_channels)
+            if page.polarity not in self.polarities:
+                pixels = 255 - pixels
+            for zoom in zooms:
+                view = _resized(pixels, scaled_size(pixels.shape, page.scale * zoom))
+                views.append(to_tensor(view).numpy())
+        logits = iter(self._run_views(views))
+        results = []
+        for page in pages:
+            probs, cores = _combined([next(logits) for _ in zooms], page.read_shape)
+            ink = _resized(page.light, probs.shape[1:]) if self.classifier is not None else None
+            results.append(NetOutputs(probs, cores, ink, page))
+        return results
+
+    def _run_views(self, views: list[np.ndarray]) -> list[np.ndarray]:
+        """Net outputs (K, H, W) for each of ``views`` (C, H, W), each in overlapping tiles
+        when large; tiles of one size run as batches."""
+        corners = [self._tile_corners(view.shape[1:]) for view in views]
+        tiles = [
+            view[:, top : top + self.tile_size, left : left + self.tile_size]
+            for view, places in zip(views, corners, strict=True)
+            for top, left in places
+        ]
+        outputs = iter(self._run_tiles(tiles))
         half = self.overlap // 2
-        for top in rows:
-            for left in cols:
-                tile = x[:, top : top + self.tile_size, left : left + self.tile_size]
-                result = self._run_padded(tile)
+        results = []
+        for view, places in zip(views, corners, strict=True):
+            out = None
+            for top, left in places:
+                result = next(outputs)
                 if out is None:
-                    out = np.empty((result.shape[0], height, width), np.float32)
+                    out = np.empty((result.shape[0], *view.shape[1:]), np.float32)
                 y0 = 0 if top == 0 else half
                 x0 = 0 if left == 0 else half
                 out[:, top + y0 : top + result.shape[1], left + x0 : left + result.shape[2]] = (
                     result[:, y0:, x0:]
                 )
-        return out
+            results.append(out)
+        return results
 
-    def _run_padded(self, tile: np.ndarray) -> np.ndarray:
-        _, h, w = tile.shape
+    def _tile_corners(self, shape: tuple[int, int]) -> list[tuple[int, int]]:
+        rows = _tile_starts(shape[0], self.tile_size, self.overlap)
+        cols = _tile_starts(shape[1], self.tile_size, self.overlap)
+        return [(top, left) for top in rows for left in cols]
+
+    def _run_tiles(self, tiles: list[np.ndarray]) -> list[np.ndarray]:
+        """Net outputs (K, h, w) of each of ``tiles`` (C, h, w), each padded on its own to
+        the net's multiple; tiles so padded to one size run as batches of at most
+        MAX_BATCH_PIXELS."""
         m = self.backend.multiple
-        padded = np.pad(tile, ((0, 0), (0, -h % m), (0, -w % m)), mode="edge")
-        return self.backend(padded[None])[0, :, :h, :w]
+        padded = [
+            np.pad(t, ((0, 0), (0, -t.shape[1] % m), (0, -t.shape[2] % m)), mode="edge")
+            for t in tiles
+        ]
+        by_size = defaultdict(list)
+        for k, tile in enumerate(padded):
+            by_size[tile.shape].append(k)
+        results: list[np.ndarray | None] = [None] * len(tiles)
+        for (_, height, width), indices in by_size.items():
+            per_batch = max(1, MAX_BATCH_PIXELS // (height * width))
+            for start in range(0, len(indices), per_batch):
+                chunk = indices[start : start + per_batch]
+                outputs = self.backend(np.stack([padded[k] for k in chunk]))
+                for k, output in zip(chunk, outputs, strict=True):
+                    results[k] = output[:, : tiles[k].shape[1], : tiles[k].shape[2]]
+        return results
+
+    def _read_all(
+        self, outputs: list[NetOutputs], postprocess: PostprocessConfig | None = None
+    ) -> list[Segmentation]:
+        """:meth:`read` of each of ``outputs``, the classifier reading all their digits'
+        crops together."""
+        config = postprocess or self.postprocess
+        found = [extract_instances(o.probs, o.cores, config) for o in outputs]
+        if self.classifier is not None:
+            if any(o.ink is None for o in outputs):
+                raise ValueError(
+                    "these outputs carry no ink for the classifier: make them with "
+                    "this segmenter's outputs()"
+                )
+            crops = [
+                classifier_crops(o.ink, digits) for o, digits in zip(outputs, found, strict=True)
+            ]
+            theirs = classifier_probabilities(self.classifier, np.concatenate(crops))
+            ends = np.cumsum([len(c) for c in crops])[:-1]
+            found = [
+                combine_labels(digits, o.probs, probs)
+                for o, digits, probs in zip(outputs, found, np.split(theirs, ends), strict=True)
+            ]
+        if self.calibration is not None:
+            found = [
+                [replace(d, score=float(self.calibration(d.score))) for d in digits]
+                for digits in found
+            ]
+        return [_in_input(o, digits) for o, digits in zip(outputs, found, strict=True)]
+
+
+def _in_input(outputs: NetOutputs, digits: list[Instance]) -> Segmentation:
+    """The Segmentation of ``digits`` found in ``outputs``: they and the class map carried
+    back into the input's pixels."""
+    page = outputs.page
+    to_input = page.to_input()
+    back = warp_instances(digits, to_input, page.input_shape)
+    labels = warp_class_map(outputs.probs, to_input, page.input_shape)
+    kept = [k for k, digit in enumerate(back) if digit is not None]
+    found = [back[k] for k in kept]
+    text = read_text([digits[k] for k in kept])  # the reading order of the upright image
+    if page.rotation and not _one_steep_line(found, text):
+        found = order_instances(found)  # scattered digits keep the order they have
+        text = read_text(found)
+    return Segmentation(found, text, labels, page.polarity, page.scale, page.slant, page.rotation)
+
+
+def _combined(logits: list[np.ndarray], size: tuple[int, int]):
+    """Probabilities (11, h, w) and cores (h, w) or None at ``size`` from the net's outputs
+    at each zoom: the mean where it and the first zoom's agree on ink or background, the
+    first zoom's elsewhere; the cores the first zoom's."""
+    first_logits = _at_size(logits[0], size)
+    first = _softmax(first_logits[:NUM_CLASSES])
+    cores = _sigmoid(first_logits[NUM_CLASSES]) if len(first_logits) > NUM_CLASSES else None
+    mean = first.copy()
+    for other in logits[1:]:
+        mean += _softmax(_at_size(other[:NUM_CLASSES], size))
+    mean /= len(logits)
+    agree_on_ink = (mean.argmax(0) == BACKGROUND) == (first.argmax(0) == BACKGROUND)
+    return np.where(agree_on_ink, mean, first), cores
+
+
+def _at_size(outputs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Net outputs (K, h, w) resized linearly to ``size``."""
+    if outputs.shape[1:] == size:
+        return outputs
+    return np.stack([_resized(o, size, cv2.INTER_LINEAR) for o in outputs])
+
+
+def _surest(readings: list[Segmentation]) -> int:
+    """The index of the reading whose digits are surest (their mean score; 0 without
+    digits), the first of equals."""
+    sureness = [
+        float(np.mean([d.score for d in r.instances])) if r.instances else 0.0 for r in readings
+    ]
+    return int(np.argmax(sureness))
 
 
 def _one_steep_line(digits: list[Instance], text: str) -> bool:
@@ -388,11 +403,6 @@ def _one_steep_line(digits: list[Instance], text: str) -> bool:
     at least MIN_LINE_DIGITS that the input's own reading order splits into several: a
     number climbing too steeply for it."""
     return len(digits) >= MIN_LINE_DIGITS and "\n" not in text and len(reading_order(digits)) > 1
-
-
-def _sureness(result: Segmentation) -> float:
-    """The mean score of ``result``'s digits (0 without any)."""
-    return float(np.mean([digit.score for digit in result.instances])) if result.instances else 0.0
 
 
 def _checked_image(image: np.ndarray) -> np.ndarray:
@@ -410,13 +420,6 @@ def _checked_image(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _resolve_polarity(gray: np.ndarray, polarity: str) -> str:
-    """``polarity`` checked, and detected from ``gray`` when it is ``auto``."""
-    if polarity not in POLARITIES:
-        raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
-    return detect_polarity(gray) if polarity == "auto" else polarity
-
-
 def trained_polarities(spec: dict) -> set[str]:
     """Ink polarities a model saw in training, from its canvas spec."""
     styles = spec.get("backgrounds", CanvasSpec().backgrounds)
@@ -428,35 +431,6 @@ def trained_polarities(spec: dict) -> set[str]:
     return seen
 
 
-def detect_polarity(gray: np.ndarray) -> str:
-    """``dark_on_light`` when most of the image is light (paper), else ``light_on_dark``."""
-    return "dark_on_light" if np.median(gray) > 127 else "light_on_dark"
-
-
-def estimate_scale(light: np.ndarray, digit_height: float) -> float:
-    """Factor that brings the typical ink height of ``light`` (uint8 light ink on dark) to
-    ``digit_height``, within MIN_SCALE..MAX_SCALE; 1 when no part of the ink is large enough
-    to measure, and when the factor is within 0.8..1.25 (digit sizes the net was trained on).
-
-    The typical height is the median height of the connected parts of the ink
-    (:func:`~digitseg.inference.ink.ink_mask`, its ruled lines left out:
-    :func:`~digitseg.inference.ink.without_rules`) counted by pixels
-    (:func:`~digitseg.postprocess.typical_height`), among parts of at least 12 px and 6 rows,
-    so that grain, dots and broken strokes do not pull it down (an image without ink gives
-    what its grain gives).
-    """
-    height = typical_height(without_rules(ink_mask(light)), min_area=12, min_height=6)
-    if height == 0:
-        return 1.0
-    factor = float(np.clip(digit_height / height, MIN_SCALE, MAX_SCALE))
-    return 1.0 if 0.8 <= factor <= 1.25 else factor
-
-
-def _scaled_size(shape: tuple[int, ...], factor: float) -> tuple[int, int]:
-    """(h, w): an image of ``shape`` (H, W, ...) resized by ``factor``, at least 1 px."""
-    return max(1, round(shape[0] * factor)), max(1, round(shape[1] * factor))
-
-
 def _resized(array: np.ndarray, size: tuple[int, int], interpolation: int | None = None):
     """``array`` (H, W, ...) resized to ``size`` (h, w): by default area-averaged when
     shrunk, linear when enlarged."""
@@ -466,24 +440,6 @@ def _resized(array: np.ndarray, size: tuple[int, int], interpolation: int | None
         shrunk = size[0] * size[1] < array.shape[0] * array.shape[1]
         interpolation = cv2.INTER_AREA if shrunk else cv2.INTER_LINEAR
     return cv2.resize(array, size[::-1], interpolation=interpolation)
-
-
-def _class_map(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """uint8 (H, W) class map of ``probs`` (11, h, w) at ``size`` (H, W): ink where the most
-    probable digit beats the background, that margin resized linearly (smooth outlines
-    without resizing all 11 maps), each ink pixel the most probable digit of the nearest ink
-    pixel of ``probs``. At ``probs``' own size, its argmax."""
-    digits = probs[:NUM_DIGITS]
-    margin = probs[BACKGROUND] - digits.max(0)
-    best = digits.argmax(0).astype(np.uint8)
-    ink = margin <= 0
-    if size != probs.shape[1:] and ink.any():
-        # A background pixel's best digit means nothing: take its nearest ink pixel's.
-        _, (rows, cols) = ndimage.distance_transform_edt(~ink, return_indices=True)
-        best = best[rows, cols]
-    margin = _resized(margin, size, cv2.INTER_LINEAR)
-    best = _resized(best, size, cv2.INTER_NEAREST_EXACT)
-    return np.where(margin <= 0, best, BACKGROUND).astype(np.uint8)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

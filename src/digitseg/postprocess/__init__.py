@@ -5,10 +5,10 @@ from digitseg.postprocess.instance import Instance
 from digitseg.postprocess.instances import (
     PostprocessConfig,
     extract_instances,
-    resize_instances,
     typical_height,
 )
 from digitseg.postprocess.reading_order import order_instances, read_text, reading_order
+from digitseg.postprocess.warp import warp_class_map, warp_instances
 
 __all__ = [
     "Instance",
@@ -20,6 +20,7 @@ __all__ = [
     "order_instances",
     "read_text",
     "reading_order",
-    "resize_instances",
     "typical_height",
+    "warp_class_map",
+    "warp_instances",
 ]

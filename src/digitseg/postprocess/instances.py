@@ -26,8 +26,7 @@
    reading order (:func:`~digitseg.postprocess.reading_order.order_instances`).
 """
 
-import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -88,83 +87,6 @@ class PostprocessConfig:
     max_merge_height: float = 1.3
     max_merge_width: float = 1.0
     full_height: float = 0.75
-
-
-def resize_instances(
-    instances: list[Instance], shape: tuple[int, int], new_shape: tuple[int, int]
-) -> list[Instance]:
-    """``instances`` of an image of ``shape`` (H, W) in that image resized to ``new_shape``.
-
-    Each mask is resampled linearly (area-averaged first along a side that shrinks). A new
-    pixel at least half covered by the instances together joins the one that covers most of
-    it, so touching instances neither overlap nor part; each instance keeps at least its
-    most covered pixel. The boxes are tight around the new masks.
-    """
-    if tuple(shape) == tuple(new_shape) or not instances:
-        return list(instances)
-    scales = (new_shape[0] / shape[0], new_shape[1] / shape[1])
-    covers = [_cover(instance, scales, new_shape) for instance in instances]
-    # Who covers what, over the part of the new image the instances may cover.
-    span_x0, span_y0 = min(box[0] for box, _ in covers), min(box[1] for box, _ in covers)
-    span = (max(box[3] for box, _ in covers) - span_y0, max(box[2] for box, _ in covers) - span_x0)
-    total, best = np.zeros(span, np.float32), np.zeros(span, np.float32)
-    owner = np.full(span, -1, np.int32)
-    regions = [
-        (slice(y0 - span_y0, y1 - span_y0), slice(x0 - span_x0, x1 - span_x0))
-        for (x0, y0, x1, y1), _ in covers
-    ]
-    for k, ((_, cover), region) in enumerate(zip(covers, regions, strict=True)):
-        total[region] += cover
-        wins = cover > best[region]  # ties go to the earlier instance
-        best[region][wins] = cover[wins]
-        owner[region][wins] = k
-    resized = []
-    for k, (instance, (box, cover), region) in enumerate(
-        zip(instances, covers, regions, strict=True)
-    ):
-        mask = (owner[region] == k) & (total[region] >= 0.5)
-        if not mask.any():
-            mask = cover == cover.max()
-        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-        mask = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-        left, top = box[0] + int(cols[0]), box[1] + int(rows[0])
-        bbox = (left, top, left + mask.shape[1], top + mask.shape[0])
-        resized.append(replace(instance, bbox=bbox, area=int(mask.sum()), mask=mask))
-    return resized
-
-
-def _cover(instance: Instance, scales: tuple[float, float], new_shape: tuple[int, int]):
-    """The box (x0, y0, x1, y1) in the resized image that ``instance`` may cover, and how
-    much of each of its pixels it covers (float32, the box's size)."""
-    scale_y, scale_x = scales
-    x0, y0, x1, y1 = instance.bbox
-    left, top = math.floor(x0 * scale_x), math.floor(y0 * scale_y)
-    right = max(left + 1, min(math.ceil(x1 * scale_x), new_shape[1]))
-    bottom = max(top + 1, min(math.ceil(y1 * scale_y), new_shape[0]))
-    # Averaged over about as many pixels as shrink into one (an odd count, so the average
-    # stays centred); padded so that it spills over the box.
-    across = tuple(int(1 / scale) // 2 * 2 + 1 if scale < 1 else 1 for scale in (scale_x, scale_y))
-    pad = max(across)
-    mask = np.pad(instance.mask.astype(np.float32), pad)
-    if across != (1, 1):
-        mask = cv2.blur(mask, across, borderType=cv2.BORDER_CONSTANT)
-    # Pixel centres map to pixel centres: mask column c (image x = x0 - pad + c + 0.5) lands
-    # at new image x = (x0 - pad + c + 0.5) * scale_x, column that - 0.5 - left of the box.
-    matrix = np.float32(
-        [
-            [scale_x, 0, (x0 - pad + 0.5) * scale_x - 0.5 - left],
-            [0, scale_y, (y0 - pad + 0.5) * scale_y - 0.5 - top],
-        ]
-    )
-    cover = cv2.warpAffine(
-        mask,
-        matrix,
-        (right - left, bottom - top),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0,
-    )
-    return (left, top, right, bottom), cover
 
 
 def extract_instances(

@@ -1,11 +1,23 @@
-"""Where an image's ink is, whatever the paper's shading and ruling: what the size and
-slant estimates measure."""
+"""Image helpers: an image's ink as light on dark, its polarity, and where its ink is,
+whatever the paper's shading and ruling (what the reading's size and slant estimates
+measure, and what turns labelled scans into training targets)."""
 
 import math
 
 import cv2
 import numpy as np
 from scipy import ndimage
+
+
+def light_ink(gray: np.ndarray, polarity: str) -> np.ndarray:
+    """``gray`` (H, W) uint8 as light ink on a dark ground, given its ``polarity``."""
+    return gray if polarity == "light_on_dark" else 255 - gray
+
+
+def detect_polarity(gray: np.ndarray) -> str:
+    """``dark_on_light`` when most of the image is light (paper), else ``light_on_dark``."""
+    return "dark_on_light" if np.median(gray) > 127 else "light_on_dark"
+
 
 # The paper's level around each pixel: its median over a square half the image's shorter
 # side (at least MIN_PAPER_KERNEL px), so that a stroke covers less than half of it even in
