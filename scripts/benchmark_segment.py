@@ -18,12 +18,12 @@ digits about 40 px tall, pasted onto paper-grey (test splits; MNIST from
 - ``Segmenter cheapest``: ``zooms=(1.0,), scale=1.0, slant=0.0, rotation=0.0``, no
   classifier.
 
-The Segmenter reads one image at a time (there is no batched Segmenter yet), so its batched
-column reads n/a. ``outside net`` is the share of the Segmenter's time spent outside the
-net's forward passes (timed around its backend's calls): image preparation,
-post-processing, the classifier. Each figure is the wall-clock rate on the CPU over
-``--count`` images (``--scan-count`` scans) after one image of warm-up. The CPU's model name
-and whether it has AVX512-BF16 and AMX come first.
+The Segmenter's batched figure reads groups of ``--batch-size`` images with
+``Segmenter.run_batch``; one at a time, ``Segmenter.run``. In brackets after each of its
+rates: the share of that time spent outside the net's forward passes (timed around its
+backend's calls): image preparation, post-processing, the classifier. Each figure is the
+wall-clock rate on the CPU over ``--count`` images (``--scan-count`` scans) after one image
+of warm-up. The CPU's model name and whether it has AVX512-BF16 and AMX come first.
 """
 
 import argparse
@@ -58,15 +58,16 @@ CPU_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile")
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the table: images/s batched and one at a time (None: n/a), and the share
-    of the time spent outside the net's forward passes (None: the net alone)."""
+    """One line of the table: images/s batched and one at a time, each with the share of
+    its time spent outside the net's forward passes (None: the net alone)."""
 
     size: str
     shape: tuple[int, int]
     what: str
-    batched: float | None
+    batched: float
     one_at_a_time: float
-    outside_net: float | None
+    outside_batched: float | None
+    outside_one_at_a_time: float | None
 
 
 class TimedBackend:
@@ -164,21 +165,26 @@ def net_rates(segmenter: Segmenter, images: list[np.ndarray], batch_size: int):
     return batched, len(timed) / (time.perf_counter() - start)
 
 
-def segmenter_rate(segmenter: Segmenter, images: list[np.ndarray]) -> tuple[float, float]:
-    """Images/s of ``segmenter.run`` over ``images[1:]`` (``images[0]`` warms up), and the
-    share of that time spent outside the net's forward passes."""
+def segmenter_rates(segmenter: Segmenter, images: list[np.ndarray], batch_size: int):
+    """Images/s of ``segmenter.run_batch`` over ``images[1:]`` in groups of ``batch_size``,
+    and of ``segmenter.run`` one image at a time (``images[0]`` warms up), each with the
+    share of its time spent outside the net's forward passes."""
     timed_backend = TimedBackend(segmenter.backend)
     segmenter.backend = timed_backend
+    timed = images[1:]
     try:
         segmenter.run(images[0])
-        timed_backend.seconds = 0.0
-        start = time.perf_counter()
-        for image in images[1:]:
-            segmenter.run(image)
-        total = time.perf_counter() - start
+        figures = []
+        for group in (batch_size, 1):
+            timed_backend.seconds = 0.0
+            start = time.perf_counter()
+            for first in range(0, len(timed), group):
+                segmenter.run_batch(timed[first : first + group])
+            total = time.perf_counter() - start
+            figures.append((len(timed) / total, 1 - timed_backend.seconds / total))
     finally:
         segmenter.backend = timed_backend.backend
-    return (len(images) - 1) / total, 1 - timed_backend.seconds / total
+    return figures
 
 
 def benchmark(sizes: list[str], counts: dict[str, int], batch_size: int) -> list[Row]:
@@ -190,25 +196,29 @@ def benchmark(sizes: list[str], counts: dict[str, int], batch_size: int) -> list
         images = size_images(size, counts[size] + 1)
         shape = images[0].shape[:2]
         batched, single = net_rates(defaults, images, batch_size)
-        rows.append(Row(size, shape, "net alone", batched, single, None))
+        rows.append(Row(size, shape, "net alone", batched, single, None, None))
         for what, segmenter in (("Segmenter defaults", defaults), ("Segmenter cheapest", cheapest)):
-            rate, outside = segmenter_rate(segmenter, images)
-            rows.append(Row(size, shape, what, None, rate, outside))
+            (batched, outside), (single, outside_single) = segmenter_rates(
+                segmenter, images, batch_size
+            )
+            rows.append(Row(size, shape, what, batched, single, outside, outside_single))
     return rows
 
 
 def table(rows: list[Row]) -> list[str]:
-    """The rows as aligned text lines, a header first."""
-    lines = [
-        f"{'size (HxW)':<16} {'what':<20} {'batched':>9} {'one at a time':>14} {'outside net':>12}"
-    ]
+    """The rows as aligned text lines, a header first; the share outside the net follows
+    each rate in brackets."""
+    lines = [f"{'size (HxW)':<16} {'what':<20} {'batched':>16} {'one at a time':>16}"]
     for row in rows:
         size = f"{row.size} {row.shape[0]}x{row.shape[1]}"
-        batched = "n/a" if row.batched is None else f"{row.batched:.1f}"
-        outside = "-" if row.outside_net is None else f"{row.outside_net:.0%}"
-        lines.append(
-            f"{size:<16} {row.what:<20} {batched:>9} {row.one_at_a_time:>14.1f} {outside:>12}"
-        )
+        rates = [
+            f"{rate:.1f}" + ("" if outside is None else f" ({outside:.0%})")
+            for rate, outside in (
+                (row.batched, row.outside_batched),
+                (row.one_at_a_time, row.outside_one_at_a_time),
+            )
+        ]
+        lines.append(f"{size:<16} {row.what:<20} {rates[0]:>16} {rates[1]:>16}")
     return lines
 
 
@@ -240,7 +250,12 @@ def main(argv: list[str] | None = None) -> None:
         default=usable_cores(),
         help="torch and OpenCV threads (default: every core this process may use)",
     )
-    parser.add_argument("--batch-size", type=positive_int, default=64, help="net alone's batch")
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=64,
+        help="images per batch (the net alone's and run_batch's)",
+    )
     parser.add_argument("--sizes", nargs="+", choices=SIZES, default=list(SIZES))
     parser.add_argument("--output", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
@@ -252,7 +267,6 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.threads} threads; images/s over {args.count} images, {args.scan_count} scans")
     rows = benchmark(args.sizes, counts, args.batch_size)
     print("\n".join(table(rows)))
-    print("batched Segmenter: n/a, there is none yet (Segmenter.run reads one image at a time)")
     if args.output is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         figures = {"cpu": cpu, "threads": args.threads, "counts": counts}

@@ -26,18 +26,17 @@ def test_a_small_run_prints_and_writes_a_row_per_reading(tmp_path, capsys):
         "Segmenter cheapest",
     ]
     net, *readers = rows
-    assert float(net[4]) > 0 and float(net[5]) > 0 and net[6] == "-"
-    for row in readers:
-        assert row[4] == "n/a" and float(row[5]) > 0
-        assert row[6].endswith("%") and 0 <= int(row[6][:-1]) <= 100
+    assert float(net[4]) > 0 and float(net[5]) > 0 and len(net) == 6
+    for row in readers:  # each rate, then its share outside the net in brackets
+        assert float(row[4]) > 0 and float(row[6]) > 0
+        for share in (row[5], row[7]):
+            assert share[0] + share[-2:] == "(%)" and 0 <= int(share[1:-2]) <= 100
     written = json.loads(output.read_text())
     assert written["counts"] == {"m2nist": 2} and written["threads"] == 1
     assert [(r["size"], r["what"]) for r in written["rows"]] == [
         ("m2nist", " ".join(row[2:4])) for row in rows
     ]
-    assert [round(r["one_at_a_time"], 1) for r in written["rows"]] == [
-        float(row[5]) for row in rows
-    ]
+    assert [round(r["batched"], 1) for r in written["rows"]] == [float(row[4]) for row in rows]
 
 
 def test_scans_are_grey_pages_of_numbers_with_digits_about_40_px_tall():
