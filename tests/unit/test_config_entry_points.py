@@ -135,10 +135,10 @@ def test_make_help_colours_the_targets_on_a_terminal_only():
 
 
 def test_without_the_repositorys_conf_the_error_says_to_install_editable(tmp_path):
-    # digitseg/utils/config.py as a non-editable install puts it: in site-packages, no conf/.
-    copy = tmp_path / "site-packages" / "digitseg" / "utils" / "config.py"
+    # digitseg/utils/conf_dir.py as a non-editable install puts it: in site-packages, no conf/.
+    copy = tmp_path / "site-packages" / "digitseg" / "utils" / "conf_dir.py"
     copy.parent.mkdir(parents=True)
-    shutil.copy(Path(CONF_DIR).parent / "src" / "digitseg" / "utils" / "config.py", copy)
+    shutil.copy(Path(CONF_DIR).parent / "src" / "digitseg" / "utils" / "conf_dir.py", copy)
     spec = importlib.util.spec_from_file_location("installed_config", copy)
     with pytest.raises(FileNotFoundError, match=r"installed editable .*pip install -e \.") as err:
         spec.loader.exec_module(importlib.util.module_from_spec(spec))

@@ -81,7 +81,7 @@ class ReadSettings:
 
 def reading_presets() -> list[str]:
     """The names of the reading presets in ``conf/reading/``."""
-    from digitseg.utils.config import CONF_DIR
+    from digitseg.utils.conf_dir import CONF_DIR
 
     return sorted(path.stem for path in (Path(CONF_DIR) / "reading").glob("*.yaml"))
 
@@ -91,7 +91,7 @@ def reading_preset(name: str = "document", **overrides) -> ReadSettings:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from digitseg.utils.config import CONF_DIR
+    from digitseg.utils.conf_dir import CONF_DIR
 
     presets = reading_presets()
     if name not in presets:

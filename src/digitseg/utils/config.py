@@ -12,24 +12,8 @@ from rich import print as rich_print
 from rich.syntax import Syntax
 from rich.tree import Tree
 
+from digitseg.utils.conf_dir import CONF_DIR
 from digitseg.utils.quiet import quiet_libraries
-
-
-def _repo_conf_dir() -> str:
-    """The conf/ folder of the clone digitseg is installed from (``src/digitseg/utils/..``)."""
-    conf = Path(__file__).resolve().parents[3] / "conf"
-    if not conf.is_dir():
-        raise FileNotFoundError(
-            f"digitseg's Hydra configs are not at {conf}: the entry points read the conf/ "
-            "folder of the repository digitseg is installed from, so digitseg must be installed "
-            "editable from a clone (`make setup`, or `pip install -e .` in the clone), "
-            "not with `pip install .`"
-        )
-    return str(conf)
-
-
-# The repository's conf/ folder (digitseg is installed editable from the repository).
-CONF_DIR = _repo_conf_dir()
 
 
 def _wandb_offline() -> bool:
