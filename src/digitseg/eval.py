@@ -7,8 +7,9 @@
 
 Canvases come from a preset's split (``source=preset``, rendered on the fly: the canvases
 ``digitseg-generate`` writes), a ``digitseg-generate`` folder or M2NIST's arrays (see
-:mod:`digitseg.reports.inputs`). Each is read by :meth:`digitseg.Segmenter.run` with the
-reading preset ``reading`` (:mod:`digitseg.inference.settings`): by default ``document``,
+:mod:`digitseg.reports.inputs`). They are read ``batch_size`` at a time by
+:meth:`digitseg.Segmenter.run_batch` (the same readings as one at a time) with the reading
+preset ``reading`` (:mod:`digitseg.inference.settings`): by default ``document``,
 exactly as ``digitseg-segment`` reads; ``reading=canvas`` reads generated canvases as they
 are (digits at the training size, level, every digit kept: each has its own MNIST writer).
 The report names the preset and lands in the Hydra run folder (``outputs/eval/<time>/``;
@@ -21,6 +22,7 @@ boxes (:mod:`digitseg.evaluation.scans`), into the report of
 """
 
 import logging
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import hydra
@@ -36,6 +38,7 @@ from digitseg.models.checkpoint import CheckpointError
 from digitseg.reports.evaluation import Evaluation
 from digitseg.reports.inputs import open_source
 from digitseg.reports.writing import log_report, write_report
+from digitseg.utils.batches import batched
 from digitseg.utils.config import CONF_DIR, apply_extras, instantiate_dict
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,8 @@ def evaluate(cfg: DictConfig) -> dict:
     apply_extras(cfg, first=("checkpoint", "source", "data"))
     if cfg.worst_k < 1:
         raise ValueError(f"worst_k must be >= 1, got {cfg.worst_k}")
+    if cfg.batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {cfg.batch_size}")
     settings = read_settings(cfg.reading)
     segmenter = Segmenter.from_checkpoint(
         cfg.checkpoint, device=cfg.device, settings=settings, classifier=cfg.classifier
@@ -56,11 +61,12 @@ def evaluate(cfg: DictConfig) -> dict:
     if source.count < 1:
         raise ValueError("nothing to evaluate: count must be >= 1")
     evaluation = Evaluation(cfg.worst_k, cfg.height_bins, cfg.iou_threshold)
+    readings = read_in_batches(segmenter, source.items, cfg.batch_size)
     device = segmenter.backend.device
-    for item in tqdm(
-        source.items, total=source.count, desc=f"evaluating ({device})", unit="canvas"
+    for item, result in tqdm(
+        readings, total=source.count, desc=f"evaluating ({device})", unit="canvas"
     ):
-        evaluation.add(item, segmenter.run(item.image))
+        evaluation.add(item, result)
     metrics = {
         "model": model_info(cfg.checkpoint, segmenter.config),
         "source": source.info | reading_info(cfg, segmenter),
@@ -90,10 +96,11 @@ def evaluate_scans(cfg: DictConfig, segmenter: Segmenter) -> dict:
     scans = open_coco_scans(folder, cfg.annotations, cfg.part)
     count = len(scans) if cfg.count is None else min(int(cfg.count), len(scans))
     evaluation = ScanEvaluation(cfg.worst_k, cfg.iou_threshold)
+    items = (scans.scan(index) for index in range(count))
+    readings = read_in_batches(segmenter, items, cfg.batch_size)
     device = segmenter.backend.device
-    for index in tqdm(range(count), desc=f"reading scans ({device})", unit="image"):
-        scan = scans.scan(index)
-        evaluation.add(scan, segmenter.run(scan.image))
+    for scan, result in tqdm(readings, total=count, desc=f"reading scans ({device})", unit="image"):
+        evaluation.add(scan, result)
     source = {
         "kind": "coco",
         "folder": str(folder),
@@ -119,6 +126,14 @@ def evaluate_scans(cfg: DictConfig, segmenter: Segmenter) -> dict:
     )
     log.info("report: %s", out_dir)
     return metrics
+
+
+def read_in_batches(segmenter: Segmenter, items: Iterable, batch_size: int) -> Iterator[tuple]:
+    """Each of ``items`` (canvases or scans: each has an ``image``) with its reading, the
+    images read ``batch_size`` at a time."""
+    for batch in batched(items, batch_size):
+        results = segmenter.run_batch([item.image for item in batch])
+        yield from zip(batch, results, strict=True)
 
 
 def reading_info(cfg: DictConfig, segmenter: Segmenter) -> dict:

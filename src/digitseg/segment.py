@@ -15,10 +15,12 @@ and images whose names share a stem keep their suffix in it (``x.png/``, ``x.jpg
 is written outside the output folder: links in it are replaced (files) or refused (folders),
 never followed. A file that fails, whatever the error, is listed under ``errors`` (FIFOs and
 devices among the inputs too, never opened); entries of input folders that are not images
-are listed under ``skipped``, with the reason. The reports are written even when the run is
-stopped (Ctrl-C, SIGTERM, SIGHUP). Exit code 0 when every image succeeded, 2 when some
-failed, 1 when nothing could start (bad options included), 128 + the signal's number when
-stopped by one (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
+are listed under ``skipped``, with the reason. Images are read ``--batch-size`` at a time,
+with the same results as one by one. The reports are written even when the run is stopped
+(Ctrl-C, SIGTERM, SIGHUP), with every image read before the batch in progress. Exit code 0
+when every image succeeded, 2 when some failed, 1 when nothing could start (bad options
+included), 128 + the signal's number when stopped by one (130 SIGINT, 143 SIGTERM, 129
+SIGHUP).
 """
 
 import argparse
@@ -33,14 +35,16 @@ import signal
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
 from digitseg import __version__
-from digitseg.inference import IMAGE_SUFFIXES, ImageReadError, Segmenter, read_image
+from digitseg.inference import IMAGE_SUFFIXES, ImageReadError, read_image
 from digitseg.inference.images import DEFAULT_MAX_PIXELS, list_images
 from digitseg.inference.rotation import MAX_ROTATION, MAX_TILT, MIN_TILT
 from digitseg.inference.settings import (
@@ -50,13 +54,15 @@ from digitseg.inference.settings import (
     reading_presets,
 )
 from digitseg.inference.slant import MAX_SHEAR, MIN_LEAN, TRAINED_LEAN
-from digitseg.models.checkpoint import CheckpointError
 from digitseg.postprocess import ink_crop, mnist_crop
+from digitseg.utils.batches import batched
 from digitseg.utils.files import delete_files, paths_inside
 from digitseg.utils.options import classifier_option
 from digitseg.utils.output_folder import OutputFolder
 from digitseg.utils.stop_signals import StopSignals, stop_signal
-from digitseg.viz import annotate
+
+if TYPE_CHECKING:  # torch and the model are imported when the run starts, not for --help
+    from digitseg.inference import Segmentation, Segmenter
 
 DEFAULT_CHECKPOINT = Path("models/digit_segmenter.ckpt")
 DEFAULT_CLASSIFIER = Path("models/digit_classifier.ckpt")
@@ -197,6 +203,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "README) (default: %(default)s)",
     )
     parser.add_argument("--tile-size", type=positive_integer, default=512)
+    parser.add_argument(
+        "--batch-size",
+        type=positive_integer,
+        default=16,
+        help="images read together: the net and the classifier run on them as batches, "
+        "faster; the readings are the same whatever the size (1: one image at a time) "
+        "(default: %(default)s)",
+    )
     args = parser.parse_intermixed_args(argv)
     args.inputs += args.images
     if not args.inputs:
@@ -285,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, signals: StopSignals, stdout) -> int:
     """Read every image; the reports (or the lines printed) are made whatever stops the run."""
+    from digitseg.models.checkpoint import CheckpointError  # torch: once a run starts
+
     try:
         listing, files, segmenter, output = _prepare(args)
     except (OSError, CheckpointError, ValueError) as error:
@@ -295,10 +311,13 @@ def _run(args: argparse.Namespace, signals: StopSignals, stdout) -> int:
         log.warning("failed %s: %s", item["file"], item["error"])
     images, stop = [], None
     try:
-        with tqdm(files, desc="segmenting", unit="image") as progress:
-            for path, name, stem in progress:
+        readings = _readings(segmenter, files, args)
+        with tqdm(readings, total=len(files), desc="segmenting", unit="image") as progress:
+            for name, stem, image, result in progress:
                 try:
-                    record, pictures = _segment_one(segmenter, path, name, stem, args)
+                    if isinstance(result, Exception):
+                        raise result
+                    record, pictures = _outputs(image, result, name, stem, args)
                     with signals.deferred():  # its pictures written and its record kept, or none
                         if output is not None:
                             _write_pictures(output, pictures)
@@ -332,6 +351,8 @@ def _prepare(args: argparse.Namespace):
     """The listing of the inputs, (file, name, output stem) of each image, the model and the
     output folder (None: none), all checked before any work is done; with ``--overwrite``,
     the earlier run's files are deleted."""
+    from digitseg.inference import Segmenter  # torch and the model: once a run starts
+
     listing = list_images(args.inputs, recursive=args.recursive)
     for name, reason in listing.skipped:
         log.info("skipped %s: %s", name.as_posix(), reason)
@@ -451,12 +472,42 @@ def _earlier_outputs(output: Path) -> list[Path]:
         ) from error
 
 
-def _segment_one(
-    segmenter: Segmenter, path: Path, name: str, stem: str | None, args
+def _readings(segmenter: "Segmenter", files: list, args) -> Iterator[tuple]:
+    """Each file's name, output stem, image and reading, in order, the files read in groups
+    of ``--batch-size``; where a file failed, its reading is the error (and its image too,
+    where it failed to load)."""
+    for group in batched(files, args.batch_size):
+        readings = _read_group(segmenter, [path for path, _, _ in group], args)
+        for (_, name, stem), (image, result) in zip(group, readings, strict=True):
+            yield name, stem, image, result
+
+
+def _read_group(segmenter: "Segmenter", paths: list[Path], args) -> list[tuple]:
+    """Each file's image and its reading (or the error that failed the file), in order: the
+    images that load are read together; if that fails, one at a time, so that only the
+    image that fails has an error for its reading."""
+    images = [_attempt(read_image, path, max_pixels=args.max_pixels) for path in paths]
+    loaded = [image for image in images if not isinstance(image, Exception)]
+    try:
+        results = iter(segmenter.run_batch(loaded))
+    except Exception:
+        results = (_attempt(segmenter.run, image) for image in loaded)
+    return [(image, image if isinstance(image, Exception) else next(results)) for image in images]
+
+
+def _attempt(function, *args, **kwargs):
+    """``function(*args, **kwargs)``, or the error it raised."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as error:  # the caller's to report, for this one file
+        return error
+
+
+def _outputs(
+    image: np.ndarray, result: "Segmentation", name: str, stem: str | None, args
 ) -> tuple[dict, dict[str, np.ndarray]]:
-    """The record of one image and its pictures by file name (none where ``stem`` is None)."""
-    image = read_image(path, max_pixels=args.max_pixels)
-    result = segmenter.run(image)
+    """The record of one image read and its pictures by file name (none where ``stem`` is
+    None)."""
     pictures, records = {}, []
     for k, instance in enumerate(result.instances):
         records.append(
@@ -485,6 +536,8 @@ def _segment_one(
         "instances": records,
     }
     if args.save_masks:
+        from digitseg.viz import annotate  # matplotlib: not for --help
+
         record["mask"], record["overlay"] = f"{stem}_mask.png", f"{stem}_overlay.png"
         pictures[record["mask"]] = result.labels
         pictures[record["overlay"]] = annotate(image, result.labels, result.instances)
@@ -547,7 +600,7 @@ def _report(
     return 0
 
 
-def _predictions(args, segmenter: Segmenter, images: list, errors: list, skipped: list) -> str:
+def _predictions(args, segmenter: "Segmenter", images: list, errors: list, skipped: list) -> str:
     """predictions.json's content."""
     config = segmenter.config
     model = {

@@ -44,10 +44,13 @@ class FakeSegmenter:
         labels = np.full((height, width), 10, np.uint8)
         return Segmentation([digit] * self.digits, "1" * self.digits, labels, "auto", 1.0)
 
+    def run_batch(self, images):
+        return [self.run(image) for image in images]
+
 
 if __name__ == "__main__":
-    from digitseg import segment
+    from digitseg import inference, segment
 
-    segment.Segmenter = FakeSegmenter
+    inference.Segmenter = FakeSegmenter
     FakeSegmenter.slow_mark = Path(sys.argv[1])
     sys.exit(segment.main(sys.argv[2:]))

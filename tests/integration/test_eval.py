@@ -18,6 +18,7 @@ from digitseg.inference.settings import read_settings
 from digitseg.models.checkpoint import CheckpointError
 from digitseg.reports import analysis
 from digitseg.utils.compose import REPO_ROOT, compose_eval
+from tests.helpers.close import assert_close
 from tests.helpers.config import requires_mnist
 from tests.helpers.scans import write_coco_set
 from tests.helpers.scripts import load_script
@@ -192,6 +193,20 @@ def test_folder_and_m2nist_inputs_match_the_preset(tiny_model, tmp_path):
     assert saved["m2nist"]["source"]["kind"] == "m2nist"
     assert saved["m2nist"]["pixel"] == saved["preset"]["pixel"]
     assert saved["m2nist"]["breakdowns"]["background"].keys() == {"unknown"}
+
+
+def test_any_batch_size_gives_the_same_metrics(tiny_model, tmp_path):
+    images = write_coco_set(tmp_path / "set")
+    sources = {"preset": ["count=5"], "coco": ["source=coco", f"folder={images}", "part=all"]}
+    for name, overrides in sources.items():
+        saved = []
+        for batch_size in (1, 4):
+            out = tmp_path / f"{name}_{batch_size}"
+            run_eval(tiny_model, out, *overrides, f"batch_size={batch_size}")
+            saved.append(json.loads((out / "metrics.json").read_text()))  # NaN as null
+        assert_close(saved[0], saved[1], where=name)  # scores within float rounding
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        run_eval(tiny_model, tmp_path / "out", "batch_size=0")
 
 
 def test_missing_inputs_are_clear_errors(tiny_model, tmp_path):

@@ -15,6 +15,7 @@ from PIL import Image
 from digitseg import Segmenter
 from digitseg.onnx_export import main as export_main
 from digitseg.segment import main as segment_main
+from tests.helpers.close import assert_close
 from tests.helpers.config import requires_mnist
 from tests.helpers.scripts import SCRIPTS_DIR, load_script
 
@@ -86,6 +87,37 @@ def test_segment_writes_the_output_contract(tiny_model, inputs, tmp_path):
         for image in predictions["images"]
         for i in image["instances"]
     ]
+
+
+def test_any_batch_size_gives_the_same_predictions(tiny_model, tmp_path):
+    requires_mnist()
+    from digitseg.data.mnist import load_mnist, mnist_splits
+    from digitseg.data.spec import CanvasSpec
+    from digitseg.data.synth import CanvasGenerator
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "broken.png").write_bytes(b"not an image")
+    generator = CanvasGenerator(CanvasSpec(), mnist_splits(load_mnist()), seed=1)
+    for i in range(4):  # two sizes: a batch may hold images of several
+        image = generator("val", i).image
+        Image.fromarray(image if i % 2 else image[:, :64]).save(folder / f"canvas_{i}.png")
+    classifier = Path(__file__).parents[2] / "models" / "digit_classifier.ckpt"
+    predictions, pictures = {}, {}
+    for batch_size in ("1", "3"):
+        out = tmp_path / f"out_{batch_size}"
+        argv = ["--input_dir", str(folder), "--output_dir", str(out), "--batch-size", batch_size]
+        argv += ["--checkpoint", str(tiny_model), "--classifier", str(classifier), "--save-masks"]
+        assert segment_main(argv) == 2  # the corrupt file failed
+        predictions[batch_size] = json.loads((out / "predictions.json").read_text())
+        pictures[batch_size] = {p.relative_to(out): p.read_bytes() for p in out.rglob("*.png")}
+    assert pictures["1"] == pictures["3"]  # the same crops and masks, pixel for pixel
+    # the same records; a score's 4th (last) place may differ
+    assert_close(predictions["1"], predictions["3"], abs_tol=1.5e-4)
+    assert [e["file"] for e in predictions["3"]["errors"]] == ["broken.png"]
+    images = predictions["3"]["images"]
+    assert [i["file"] for i in images] == [f"canvas_{i}.png" for i in range(4)]
+    assert any(image["instances"] for image in images)  # digits were found
 
 
 def test_segment_without_an_output_folder_prints_to_stdout(tiny_model, inputs, tmp_path):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitseg import segment
+from digitseg import inference, segment
 from digitseg.inference.rotation import MAX_ROTATION
 from digitseg.inference.settings import ReadSettings, reading_preset
 from digitseg.inference.slant import MAX_SHEAR
@@ -25,7 +25,7 @@ REPORTS = {"predictions.json", "summary.csv", "instances.csv"}
 
 @pytest.fixture(autouse=True)
 def fake_model(monkeypatch):
-    monkeypatch.setattr(segment, "Segmenter", FakeSegmenter)
+    monkeypatch.setattr(inference, "Segmenter", FakeSegmenter)
 
 
 def save(path, height, width):
@@ -96,16 +96,48 @@ def test_one_failing_image_loses_nothing_else(tmp_path):
     assert result["errors"] == [{"file": "thin.png", "error": "RuntimeError: boom"}]
 
 
-def test_an_interruption_keeps_the_reports_of_the_images_done(tmp_path, monkeypatch):
+@pytest.mark.parametrize("batch_size", ["1", "2"])
+def test_an_interruption_keeps_the_reports_of_the_images_done(tmp_path, monkeypatch, batch_size):
     monkeypatch.setattr(FakeSegmenter, "failure", KeyboardInterrupt())
     save(tmp_path / "in/a.png", 20, 20)
-    save(tmp_path / "in/b.png", 1, 50)
-    save(tmp_path / "in/c.png", 20, 20)
+    save(tmp_path / "in/b.png", 20, 20)
+    save(tmp_path / "in/c.png", 1, 50)
+    save(tmp_path / "in/d.png", 20, 20)
     out = tmp_path / "out"
-    assert run(tmp_path / "in", output=out) == 130  # 128 + SIGINT
+    assert run(tmp_path / "in", output=out, more=["--batch-size", batch_size]) == 130  # SIGINT
     result = predictions(out)
-    assert [i["file"] for i in result["images"]] == ["a.png"] and result["errors"] == []
-    assert files_under(out) == {*written(result["images"][0]), *REPORTS}
+    assert [i["file"] for i in result["images"]] == ["a.png", "b.png"] and result["errors"] == []
+    assert files_under(out) == {
+        *written(result["images"][0]),
+        *written(result["images"][1]),
+        *REPORTS,
+    }
+
+
+def test_images_are_read_in_batches_and_a_failure_is_one_files_alone(tmp_path, monkeypatch):
+    batches = []
+
+    def run_batch(self, images):
+        batches.append(len(images))
+        return [self.run(image) for image in images]
+
+    monkeypatch.setattr(FakeSegmenter, "run_batch", run_batch)
+    for name in ("a.png", "b.png", "d.png", "e.png"):
+        save(tmp_path / "in" / name, 20, 20)
+    save(tmp_path / "in/c.png", 1, 50)  # fails its batch: c, d and e are read again one by one
+    (tmp_path / "in/broken.png").write_bytes(b"not an image")  # fails to load: never read
+    outputs = {}
+    for batch_size in ("1", "3"):
+        batches.clear()
+        out = tmp_path / f"out_{batch_size}"
+        assert run(tmp_path / "in", output=out, more=["--batch-size", batch_size]) == 2
+        outputs[batch_size] = (predictions(out), files_under(out))
+    assert batches == [2, 3]  # a b (broken.png does not load) | c d e
+    result, files = outputs["3"]
+    assert outputs["1"] == outputs["3"]
+    assert [i["file"] for i in result["images"]] == ["a.png", "b.png", "d.png", "e.png"]
+    assert [e["file"] for e in result["errors"]] == ["broken.png", "c.png"]
+    assert result["errors"][1]["error"] == "RuntimeError: boom"
 
 
 def test_an_output_path_that_is_a_file_is_refused(tmp_path, capsys):
@@ -158,6 +190,7 @@ def test_overwrite_refuses_a_record_naming_files_outside_the_folder(tmp_path, ca
         ["--rotation", str(MAX_ROTATION + 1)],
         ["--rotation", "nan"],
         ["--max-pixels", "0"],
+        ["--batch-size", "0"],
     ],
     ids=" ".join,
 )
@@ -246,27 +279,33 @@ def _default_stop_signals() -> None:
 @pytest.mark.parametrize(("stop", "code"), [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)])
 def test_a_stop_signal_keeps_the_reports_of_the_images_done(tmp_path, stop, code):
     save(tmp_path / "in/a.png", 20, 20)
-    save(tmp_path / "in/b.png", 2, 20)  # takes a minute: the signal comes while it is read
-    save(tmp_path / "in/c.png", 20, 20)
-    out, reading_b = tmp_path / "out", tmp_path / "reading_b"
-    command = [sys.executable, "-m", "tests.helpers.fake_segmenter", str(reading_b)]
+    save(tmp_path / "in/b.png", 20, 20)
+    save(tmp_path / "in/c.png", 2, 20)  # takes a minute: the signal comes while it is read
+    save(tmp_path / "in/d.png", 20, 20)
+    out, reading_c = tmp_path / "out", tmp_path / "reading_c"
+    command = [sys.executable, "-m", "tests.helpers.fake_segmenter", str(reading_c)]
     with subprocess.Popen(
-        [*command, "--input_dir", str(tmp_path / "in"), "--output_dir", str(out)],
+        [*command, "--input_dir", str(tmp_path / "in"), "--output_dir", str(out)]
+        + ["--batch-size", "2"],
         stderr=subprocess.PIPE,
         text=True,
         preexec_fn=_default_stop_signals,  # a test run under nohup ignores SIGHUP
     ) as process:
         deadline = time.monotonic() + 120
-        while not reading_b.exists():  # a.png is done
+        while not reading_c.exists():  # the first batch, a.png and b.png, is done
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         process.send_signal(getattr(signal, stop))
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == code
-    assert f"stopped by {stop} after 1 of 3 images" in stderr and "Traceback" not in stderr
+    assert f"stopped by {stop} after 2 of 4 images" in stderr and "Traceback" not in stderr
     result = predictions(out)
-    assert [i["file"] for i in result["images"]] == ["a.png"] and result["errors"] == []
-    assert files_under(out) == {*written(result["images"][0]), *REPORTS}
+    assert [i["file"] for i in result["images"]] == ["a.png", "b.png"] and result["errors"] == []
+    assert files_under(out) == {
+        *written(result["images"][0]),
+        *written(result["images"][1]),
+        *REPORTS,
+    }
 
 
 @pytest.mark.timeout(60)  # opening a FIFO to read it waits for a writer: forever
@@ -338,3 +377,18 @@ def test_instances_csv_holds_each_digits_score(tmp_path, monkeypatch):
     ]
     assert [r["crop"] for r in rows] == ["a/0_1.png", "a/1_1.png"]
     assert (rows[0]["x0"], rows[0]["y0"], rows[0]["x1"], rows[0]["y1"]) == ("10", "5", "30", "15")
+
+
+def test_help_imports_neither_torch_nor_the_model():
+    entry_point = "from digitseg.segment import cli; cli()"  # as the console script runs
+    help = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", entry_point, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert help.returncode == 0 and "--batch-size" in help.stdout
+    imported = {line.rpartition("|")[2].strip() for line in help.stderr.splitlines()}
+    assert "digitseg.segment" in imported  # -X importtime listed the imports
+    heavy = imported & {"torch", "lightning", "matplotlib", "digitseg.inference.segmenter"}
+    assert not heavy, f"digitseg-segment --help imported {sorted(heavy)}"
