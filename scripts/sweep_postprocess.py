@@ -86,7 +86,7 @@ def score(canvases: list[Canvas], segmenter: Segmenter, config, cfg) -> dict[str
     scores = []
     for canvas in canvases:
         result = segmenter.read(canvas.outputs, config)
-        found = ImageInstances.from_instances(result.instances, canvas.outputs.input_shape)
+        found = ImageInstances.from_instances(result.instances, canvas.outputs.page.input_shape)
         scores.append(
             score_image(canvas.truth, found, canvas.truth_text, result.text, cfg.iou_threshold)
         )
@@ -105,7 +105,7 @@ def sweep(cfg, settings: list[dict]) -> list[tuple[str, dict[str, float]]]:
     canvases = read_canvases(segmenter, cfg)
     rows = []
     for changes in settings:
-        config = replace(segmenter.postprocess, **changes)
+        config = replace(segmenter.settings.postprocess, **changes)
         label = " ".join(f"{k}={v}" for k, v in changes.items()) or "defaults"
         rows.append((label, score(canvases, segmenter, config, cfg)))
     return rows

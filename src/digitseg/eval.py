@@ -33,7 +33,7 @@ from digitseg.data.coco_scans import CocoScansError, open_coco_scans
 from digitseg.evaluation.scan_report import write_scan_report
 from digitseg.evaluation.scans import ScanEvaluation
 from digitseg.inference import Segmenter
-from digitseg.inference.settings import read_settings
+from digitseg.inference.settings import SettingsError, read_settings
 from digitseg.models.checkpoint import CheckpointError
 from digitseg.reports.evaluation import Evaluation
 from digitseg.reports.inputs import open_source
@@ -157,10 +157,11 @@ def model_info(checkpoint, config: dict) -> dict:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")
 def main(cfg: DictConfig) -> None:
-    """Hydra entry point; a missing model file or input folder is a one-line error."""
+    """Hydra entry point; a missing model file or input folder, or a reading setting out of
+    range, is a one-line error."""
     try:
         evaluate(cfg)
-    except (CheckpointError, CocoScansError, FileNotFoundError) as error:
+    except (CheckpointError, CocoScansError, FileNotFoundError, SettingsError) as error:
         raise SystemExit(f"digitseg-eval: error: {error}") from error
 
 

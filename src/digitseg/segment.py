@@ -46,14 +46,15 @@ from tqdm import tqdm
 from digitseg import __version__
 from digitseg.inference import IMAGE_SUFFIXES, ImageReadError, read_image
 from digitseg.inference.images import DEFAULT_MAX_PIXELS, list_images
-from digitseg.inference.rotation import MAX_ROTATION, MAX_TILT, MIN_TILT
 from digitseg.inference.settings import (
+    MAX_ROTATION,
+    MAX_SHEAR,
     POLARITIES,
+    Estimates,
     ReadSettings,
     reading_preset,
     reading_presets,
 )
-from digitseg.inference.slant import MAX_SHEAR, MIN_LEAN, TRAINED_LEAN
 from digitseg.postprocess import ink_crop, mnist_crop
 from digitseg.utils.batches import batched
 from digitseg.utils.files import delete_files, paths_inside
@@ -84,6 +85,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    estimates = Estimates()  # the thresholds of the estimates, as --help tells them
+    tilts = [math.degrees(math.atan(climb)) for climb in (estimates.min_tilt, estimates.max_tilt)]
     parser = _Parser(
         prog="digitseg-segment",
         description=__doc__,
@@ -161,17 +164,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=argparse.SUPPRESS,
         help="shear applied before reading, px per row, positive for writing that leans "
         f"right, at most {MAX_SHEAR} either way (default: estimated: writing leaning "
-        f"{MIN_LEAN} or more, clearly, is sheared by its lean less MNIST's {TRAINED_LEAN}; "
-        "0: read as it is)",
+        f"{estimates.min_lean} or more, clearly, is sheared by its lean less MNIST's "
+        f"{estimates.trained_lean}; 0: read as it is)",
     )
     parser.add_argument(
         "--rotation",
         type=rotation_option,
         default=argparse.SUPPRESS,
         help="degrees to rotate each image by before reading, counter-clockwise (default: "
-        f"estimated: lines of writing climbing or falling {math.degrees(math.atan(MIN_TILT)):.0f}"
-        f"-{math.degrees(math.atan(MAX_TILT)):.0f} degrees across the image, clearly, are "
-        "rotated level; 0: read as it is)",
+        f"estimated: lines of writing climbing or falling {tilts[0]:.0f}-{tilts[1]:.0f} degrees "
+        "across the image, clearly, are rotated level; 0: read as it is)",
     )
     parser.add_argument(
         "--zooms",

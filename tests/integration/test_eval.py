@@ -14,7 +14,7 @@ from PIL import Image
 from digitseg.data.export import write_split
 from digitseg.data.sources import build_generator
 from digitseg.eval import evaluate
-from digitseg.inference.settings import read_settings
+from digitseg.inference.settings import ReadSettings, read_settings
 from digitseg.models.checkpoint import CheckpointError
 from digitseg.reports import analysis
 from digitseg.utils.compose import REPO_ROOT, compose_eval
@@ -45,9 +45,11 @@ def run_eval(model: Path, out: Path, *overrides: str) -> dict:
 
 @pytest.fixture(scope="module")
 def m2nist_report(tiny_model, tmp_path_factory):
-    """A report on the first 6 canvases of m2nist's test split, with a CSV logger."""
+    """A report on the first 6 canvases of m2nist's test split, with a CSV logger and a
+    threshold of the estimates changed."""
     out = tmp_path_factory.mktemp("report")
-    return out, run_eval(tiny_model, out, "count=6", "worst_k=3", "logger=csv")
+    tilt = "reading.estimates.min_tilt=0.2"
+    return out, run_eval(tiny_model, out, "count=6", "worst_k=3", "logger=csv", tilt)
 
 
 def test_report_folder_holds_every_file(m2nist_report):
@@ -62,6 +64,7 @@ def test_report_folder_holds_every_file(m2nist_report):
         "breakdowns",
         "worst_cases",
     }
+    defaults = ReadSettings().record()
     assert on_disk["source"] == {
         "kind": "preset",
         "preset": "m2nist",
@@ -74,6 +77,8 @@ def test_report_folder_holds_every_file(m2nist_report):
         "polarity": "auto",
         "iou_threshold": 0.5,
         "zooms": [1.0, 1.3],
+        "estimates": {**defaults["estimates"], "min_tilt": 0.2},
+        "postprocess": defaults["postprocess"],
         "classifier": str(REPO_ROOT / "models" / "digit_classifier.ckpt"),
     }
     assert on_disk["model"]["trained_on"] == "m2nist"
@@ -137,6 +142,7 @@ def test_error_analysis_reads_the_canvases_as_the_report_did(m2nist_report):
     report = analysis.load_report(out)
     segmenter = analysis.report_segmenter(report)
     assert segmenter.zooms == (1.0, 1.3) and segmenter.classifier is not None
+    assert segmenter.settings.estimates.min_tilt == 0.2
     assert analysis.report_segmenter(report, classifier="none").classifier is None
     for row in report.canvases:
         item = analysis.report_item(report, row["index"])
@@ -240,6 +246,13 @@ def test_cli_writes_a_run_folder_and_refuses_a_missing_model(tiny_model, tmp_pat
     assert missing.returncode == 1
     assert "digitseg-eval: error: no model file" in missing.stderr
     assert "make train" in missing.stderr
+
+    bad = [*args, f"checkpoint={tiny_model}", "reading.estimates.min_tilt=0.6"]
+    refused = subprocess.run(bad, env=env, capture_output=True, text=True, timeout=180)
+    assert refused.returncode == 1
+    assert "digitseg-eval: error: reading.estimates: need 0 <= min_tilt <= max_tilt" in (
+        refused.stderr
+    )
 
 
 def test_coco_scans_get_a_report_naming_the_reading(tiny_model, tmp_path):

@@ -7,15 +7,9 @@ import numpy as np
 import pytest
 
 from digitseg.classes import BACKGROUND
-from digitseg.inference.rotation import (
-    MAX_TILT,
-    MIN_TILT,
-    level_rotation,
-    rotate,
-    rotation_matrix,
-)
+from digitseg.inference.rotation import level_rotation, rotate, rotation_matrix
 from digitseg.inference.segmenter import Segmenter
-from digitseg.inference.settings import ReadSettings
+from digitseg.inference.settings import Estimates, ReadSettings, reading_preset
 from digitseg.postprocess import read_text
 from tests.helpers.backends import CONFIG, BrightIsDigit
 
@@ -53,7 +47,7 @@ def test_an_image_without_ink_is_left_as_it_is():
     assert level_rotation(np.zeros((40, 60), bool)) == 0.0
 
 
-@pytest.mark.parametrize("climb", [MIN_TILT, MAX_TILT])
+@pytest.mark.parametrize("climb", [Estimates().min_tilt, Estimates().max_tilt])
 def test_the_range_of_climbs_rotated_is_the_same_either_way(climb):
     """The estimate's climbs are steps of 0.05; the range's ends are taken up and down."""
     degrees = math.degrees(math.atan(climb))
@@ -124,6 +118,18 @@ def test_a_climbing_line_is_read_level_with_boxes_in_input_pixels():
     )
 
 
+def test_the_presets_tilt_thresholds_decide_what_is_rotated():
+    """A line climbing 12 degrees (0.21 px per column) is levelled with the document
+    preset's min_tilt (0.1), and read as it is with min_tilt 0.3."""
+    image = _rings(12.0)
+    segmenter = Segmenter(SureWhereRowsPile(), CONFIG)
+    switches = {"scale": 1.0, "slant": 0.0}
+    levelled = segmenter.run(image, reading_preset("document", **switches))
+    assert levelled.rotation == pytest.approx(-12.0, abs=2.0)
+    steeper = reading_preset("document", **switches, estimates={"min_tilt": 0.3})
+    assert segmenter.run(image, steeper).rotation == 0.0
+
+
 def test_a_rotation_that_reads_no_surer_is_not_kept():
     """Digits scattered over a canvas can pile up as if in a tilted line: the estimate's
     rotation is kept only where the digits read surer rotated."""
@@ -153,3 +159,11 @@ def test_a_steep_line_of_spaced_digits_reads_as_one_line():
 def test_a_forced_rotation_out_of_range_is_refused(rotation):
     with pytest.raises(ValueError, match="rotation must be within"):
         Segmenter(BrightIsDigit(), CONFIG).run(_rings(0.0), ReadSettings(rotation=rotation))
+
+
+def test_a_steep_line_of_fewer_than_min_line_digits_keeps_the_inputs_order():
+    image = _rings(20.0, pitch=60)
+    settings = ReadSettings(scale=1.0, slant=0.0, estimates=Estimates(min_line_digits=6))
+    result = Segmenter(SureWhereRowsPile(), CONFIG).run(image, settings)
+    assert result.rotation == pytest.approx(-20.0, abs=2.0)
+    assert result.text == "7\n7\n7\n7\n7"  # five digits: no number

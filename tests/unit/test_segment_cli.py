@@ -15,9 +15,7 @@ import pytest
 from PIL import Image
 
 from digitseg import inference, segment
-from digitseg.inference.rotation import MAX_ROTATION
-from digitseg.inference.settings import ReadSettings, reading_preset
-from digitseg.inference.slant import MAX_SHEAR
+from digitseg.inference.settings import MAX_ROTATION, MAX_SHEAR, ReadSettings, reading_preset
 from tests.helpers.fake_segmenter import FakeSegmenter
 
 REPORTS = {"predictions.json", "summary.csv", "instances.csv"}
@@ -211,6 +209,11 @@ def test_the_run_records_how_it_read(tmp_path, more, reading, scale):
     assert run(tmp_path / "a.png", output=tmp_path / "out", more=more) == 0
     model = predictions(tmp_path / "out")["model"]
     assert (model["reading"], model["scale"], model["zooms"]) == (reading, scale, [1.0, 1.3])
+    thresholds = ReadSettings().record()  # both presets keep the default thresholds
+    assert (model["estimates"], model["postprocess"]) == (
+        thresholds["estimates"],
+        thresholds["postprocess"],
+    )
 
 
 def test_the_reading_preset_gives_the_defaults_and_options_override_it():

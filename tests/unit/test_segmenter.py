@@ -284,6 +284,9 @@ def test_stored_outputs_are_read_again_with_other_thresholds():
     ]
     never = PostprocessConfig(min_area=10**6, min_cored_area=10**6)
     assert segmenter.read(outputs, never).instances == []
+    strict = ReadSettings(scale=1.0, postprocess=never)  # the settings' own thresholds
+    assert segmenter.run(image, strict).instances == []
+    assert Segmenter(BrightIsDigit(), CONFIG, settings=strict).read(outputs).instances == []
 
 
 def _scale(light: np.ndarray, digit_height: float) -> float:

@@ -6,14 +6,8 @@ import pytest
 
 from digitseg.classes import BACKGROUND
 from digitseg.inference.segmenter import Segmenter
-from digitseg.inference.settings import ReadSettings
-from digitseg.inference.slant import (
-    MIN_LEAN,
-    MIN_LEAN_GAIN,
-    estimate_lean,
-    shear,
-    upright_shear,
-)
+from digitseg.inference.settings import Estimates, ReadSettings
+from digitseg.inference.slant import estimate_lean, shear, upright_shear
 from digitseg.postprocess import Instance
 from digitseg.postprocess.warp import invert, warp_instances
 from tests.helpers.backends import CONFIG, BrightIsDigit
@@ -46,7 +40,7 @@ def test_a_stray_leaning_stroke_among_upright_digits_is_no_lean():
         cv2.ellipse(rings, (30 + 30 * k, 30), (10, 18), 0, 0, 360, 255, 3)
     cv2.line(rings, (170, 50), (202, 10), 255, 3)
     lean, gain = estimate_lean(rings > 0)
-    assert lean >= MIN_LEAN and gain < MIN_LEAN_GAIN
+    assert lean >= Estimates().min_lean and gain < Estimates().min_lean_gain
     assert upright_shear(rings > 0) == 0.0
 
 

@@ -26,15 +26,11 @@ import numpy as np
 from digitseg.data.transforms import match_channels
 from digitseg.inference.lines import without_box_lines
 from digitseg.inference.rotation import level_rotation, rotate, rotation_matrix
-from digitseg.inference.settings import POLARITIES, ReadSettings
+from digitseg.inference.settings import DEFAULT_ESTIMATES, POLARITIES, Estimates, ReadSettings
 from digitseg.inference.slant import shear, upright_shear
 from digitseg.postprocess import typical_height
 from digitseg.postprocess.warp import IDENTITY, compose, invert, resize_matrix
 from digitseg.utils.ink import detect_polarity, ink_mask, light_ink, without_rules
-
-# The scale estimate's range: digits up to about 2,500 px tall (a number filling a 12 MP
-# photo) down to half the training height.
-MIN_SCALE, MAX_SCALE = 1 / 128, 2.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,7 +105,7 @@ def level_pages(page: Page, settings: ReadSettings) -> list[Page]:
     level too."""
     if settings.rotation is not None:
         return [rotated(page, float(settings.rotation))]
-    degrees = level_rotation(page.ink)
+    degrees = level_rotation(page.ink, settings.estimates)
     return [page] if degrees == 0 else [page, rotated(page, degrees)]
 
 
@@ -131,7 +127,10 @@ def shear_upright(page: Page, settings: ReadSettings) -> Page:
     """``page`` sheared by ``settings.slant``, or (None) by the shear that sets writing
     leaning far more than the training digits upright
     (:func:`~digitseg.inference.slant.upright_shear`)."""
-    amount = upright_shear(page.ink) if settings.slant is None else float(settings.slant)
+    if settings.slant is None:
+        amount = upright_shear(page.ink, settings.estimates)
+    else:
+        amount = float(settings.slant)
     if amount == 0:
         return page
     image, matrix = shear(page.image, amount)
@@ -142,7 +141,9 @@ def normalise_size(page: Page, settings: ReadSettings, digit_height: float) -> P
     """``page`` with the scale it is read at: ``settings.scale``, or (None) the factor that
     brings its digits to ``digit_height`` (:func:`estimate_scale`)."""
     scale = settings.scale
-    return replace(page, scale=estimate_scale(page.ink, digit_height) if scale is None else scale)
+    if scale is None:
+        scale = estimate_scale(page.ink, digit_height, settings.estimates)
+    return replace(page, scale=scale)
 
 
 def resolve_polarity(gray: np.ndarray, polarity: str) -> str:
@@ -152,23 +153,31 @@ def resolve_polarity(gray: np.ndarray, polarity: str) -> str:
     return detect_polarity(gray) if polarity == "auto" else polarity
 
 
-def estimate_scale(ink: np.ndarray, digit_height: float) -> float:
+def estimate_scale(
+    ink: np.ndarray, digit_height: float, estimates: Estimates = DEFAULT_ESTIMATES
+) -> float:
     """Factor that brings the typical height of ``ink`` (bool (H, W), an image's ink mask)
-    to ``digit_height``, within MIN_SCALE..MAX_SCALE; 1 when no part of the ink is large
-    enough to measure, and when the factor is within 0.8..1.25 (digit sizes the net was
-    trained on).
+    to ``digit_height``, within ``estimates.min_scale..max_scale``; 1 when no part of the
+    ink is large enough to measure, and when the factor is within
+    ``estimates.trained_scales`` (digit sizes the net was trained on).
 
     The typical height is the median height of the connected parts of the ink, its ruled
     lines left out (:func:`~digitseg.utils.ink.without_rules`), counted by pixels
-    (:func:`~digitseg.postprocess.typical_height`), among parts of at least 12 px and 6
-    rows, so that grain, dots and broken strokes do not pull it down (an image without ink
-    gives what its grain gives).
+    (:func:`~digitseg.postprocess.typical_height`), among parts of at least
+    ``estimates.min_part_area`` px and ``estimates.min_part_height`` rows, so that grain,
+    dots and broken strokes do not pull it down (an image without ink gives what its grain
+    gives).
     """
-    height = typical_height(without_rules(ink), min_area=12, min_height=6)
+    height = typical_height(
+        without_rules(ink),
+        min_area=estimates.min_part_area,
+        min_height=estimates.min_part_height,
+    )
     if height == 0:
         return 1.0
-    factor = float(np.clip(digit_height / height, MIN_SCALE, MAX_SCALE))
-    return 1.0 if 0.8 <= factor <= 1.25 else factor
+    factor = float(np.clip(digit_height / height, estimates.min_scale, estimates.max_scale))
+    low, high = estimates.trained_scales
+    return 1.0 if low <= factor <= high else factor
 
 
 def scaled_size(shape: tuple[int, ...], factor: float) -> tuple[int, int]:

@@ -8,7 +8,8 @@
     result = segmenter.run(image)                 # Segmentation: instances, text, class map
     result = segmenter.run(image, ReadSettings(rotation=0.0))   # other reading settings
 
-How an image is read (polarity, scale, slant, rotation, zooms) is one
+How an image is read (polarity, scale, slant, rotation, zooms, and the thresholds of the
+estimates and of the post-processing) is one
 :class:`~digitseg.inference.settings.ReadSettings`: the segmenter's own (``settings=``, by
 default the ``document`` preset), or one given to a call.
 
@@ -67,9 +68,6 @@ from digitseg.postprocess import (
     warp_instances,
 )
 
-# Digits read level on one line, this many or more, are a number: where the input's own
-# reading order splits them (a steep line), they keep the level order.
-MIN_LINE_DIGITS = 4
 # The net reads at most this many pixels at once (views of one size batched together).
 MAX_BATCH_PIXELS = 1 << 20
 
@@ -118,7 +116,6 @@ class Segmenter:
         config: dict,
         tile_size: int = 512,
         overlap: int = 64,
-        postprocess: PostprocessConfig | None = None,
         settings: ReadSettings | None = None,
         classifier: torch.nn.Module | None = None,
         calibration: ScoreCalibration | None = None,
@@ -132,7 +129,6 @@ class Segmenter:
         self.calibration = calibration
         self.settings = settings or ReadSettings()
         self.tile_size, self.overlap = tile_size, overlap
-        self.postprocess = postprocess or PostprocessConfig()
         spec = config["data"]["spec"]
         self.in_channels = int(config["model"]["net"]["in_channels"])
         self.digit_height = MNIST_INK_SIDE * sum(spec["scale"]) / 2
@@ -196,7 +192,8 @@ class Segmenter:
         passes over views of one size, and the classifier's crops, run as batches."""
         settings = settings or self.settings
         prepared = [self._pages(image, settings) for image in images]
-        readings = iter(self._read_all(self._net_outputs(sum(prepared, []), settings.zooms)))
+        outputs = self._net_outputs(sum(prepared, []), settings.zooms)
+        readings = iter(self._read_all(outputs, settings))
         results = []
         for pages in prepared:
             candidates = [next(readings) for _ in pages]
@@ -211,18 +208,22 @@ class Segmenter:
         outputs = self._net_outputs(self._pages(image, settings), settings.zooms)
         if len(outputs) == 1:
             return outputs[0]
-        return outputs[_surest(self._read_all(outputs))]
+        return outputs[_surest(self._read_all(outputs, settings))]
 
     def read(
         self,
         outputs: NetOutputs,
         postprocess: PostprocessConfig | None = None,
     ) -> Segmentation:
-        """The digits of :meth:`outputs`, grouped by ``postprocess`` (None: the segmenter's)
-        and, with a classifier, relabelled from crops of the ink (without the marks it
-        finds are no digit) and their scores calibrated; masks, boxes and class map carried
-        back into the input's pixels. The class map is the net's."""
-        return self._read_all([outputs], postprocess)[0]
+        """The digits of :meth:`outputs`, grouped by ``postprocess`` (None: the segmenter's
+        own settings' ``postprocess``) and, with a classifier, relabelled from crops of the
+        ink (without the marks it finds are no digit) and their scores calibrated; masks,
+        boxes and class map carried back into the input's pixels. The class map is the
+        net's."""
+        settings = self.settings
+        if postprocess is not None:
+            settings = replace(settings, postprocess=postprocess)
+        return self._read_all([outputs], settings)[0]
 
     def predict(
         self,
@@ -239,7 +240,7 @@ class Segmenter:
         ink or background, the probabilities are the mean; elsewhere, and for the cores,
         they are the first view's.
         """
-        settings = ReadSettings(polarity=polarity, scale=scale, zooms=zooms or self.zooms)
+        settings = replace(self.settings, polarity=polarity, scale=scale, zooms=zooms or self.zooms)
         page = Page.of(_checked_image(image), settings.polarity)
         (outputs,) = self._net_outputs(
             [normalise_size(page, settings, self.digit_height)], settings.zooms
@@ -321,13 +322,10 @@ class Segmenter:
                     results[k] = output[:, : tiles[k].shape[1], : tiles[k].shape[2]]
         return results
 
-    def _read_all(
-        self, outputs: list[NetOutputs], postprocess: PostprocessConfig | None = None
-    ) -> list[Segmentation]:
-        """:meth:`read` of each of ``outputs``, the classifier reading all their digits'
-        crops together."""
-        config = postprocess or self.postprocess
-        found = [extract_instances(o.probs, o.cores, config) for o in outputs]
+    def _read_all(self, outputs: list[NetOutputs], settings: ReadSettings) -> list[Segmentation]:
+        """:meth:`read` of each of ``outputs`` with ``settings``' post-processing and
+        estimates, the classifier reading all their digits' crops together."""
+        found = [extract_instances(o.probs, o.cores, settings.postprocess) for o in outputs]
         if self.classifier is not None:
             if any(o.ink is None for o in outputs):
                 raise ValueError(
@@ -348,12 +346,16 @@ class Segmenter:
                 [replace(d, score=float(self.calibration(d.score))) for d in digits]
                 for digits in found
             ]
-        return [_in_input(o, digits) for o, digits in zip(outputs, found, strict=True)]
+        min_line_digits = settings.estimates.min_line_digits
+        return [
+            _in_input(o, digits, min_line_digits) for o, digits in zip(outputs, found, strict=True)
+        ]
 
 
-def _in_input(outputs: NetOutputs, digits: list[Instance]) -> Segmentation:
+def _in_input(outputs: NetOutputs, digits: list[Instance], min_line_digits: int) -> Segmentation:
     """The Segmentation of ``digits`` found in ``outputs``: they and the class map carried
-    back into the input's pixels."""
+    back into the input's pixels (a rotated page's digits in the input's reading order
+    unless they are one steep line of at least ``min_line_digits``)."""
     page = outputs.page
     to_input = page.to_input()
     back = warp_instances(digits, to_input, page.input_shape)
@@ -361,7 +363,7 @@ def _in_input(outputs: NetOutputs, digits: list[Instance]) -> Segmentation:
     kept = [k for k, digit in enumerate(back) if digit is not None]
     found = [back[k] for k in kept]
     text = read_text([digits[k] for k in kept])  # the reading order of the upright image
-    if page.rotation and not _one_steep_line(found, text):
+    if page.rotation and not _one_steep_line(found, text, min_line_digits):
         found = order_instances(found)  # scattered digits keep the order they have
         text = read_text(found)
     return Segmentation(found, text, labels, page.polarity, page.scale, page.slant, page.rotation)
@@ -398,11 +400,12 @@ def _surest(readings: list[Segmentation]) -> int:
     return int(np.argmax(sureness))
 
 
-def _one_steep_line(digits: list[Instance], text: str) -> bool:
+def _one_steep_line(digits: list[Instance], text: str, min_line_digits: int) -> bool:
     """Whether ``digits`` (in the input's pixels), read level as ``text``, are one line of
-    at least MIN_LINE_DIGITS that the input's own reading order splits into several: a
+    at least ``min_line_digits`` that the input's own reading order splits into several: a
     number climbing too steeply for it."""
-    return len(digits) >= MIN_LINE_DIGITS and "\n" not in text and len(reading_order(digits)) > 1
+    one_line = len(digits) >= min_line_digits and "\n" not in text
+    return one_line and len(reading_order(digits)) > 1
 
 
 def _checked_image(image: np.ndarray) -> np.ndarray:

@@ -5,9 +5,10 @@ upright writer would put it (positive: leaning right, as italics). It is estimat
 shear that piles the ink's columns highest (upright strokes fill few columns;
 :func:`estimate_lean`). MNIST digits lean too, and the net reads them as they are; on
 generated canvases the estimate scatters where a few digits lean apart. So only an image
-leaning at least ``MIN_LEAN`` whose ink's columns that lean piles
-clearly higher than upright (``MIN_LEAN_GAIN``) is sheared, by its lean less
-``TRAINED_LEAN`` (:func:`upright_shear`); the net
+leaning at least ``min_lean`` whose ink's columns that lean piles
+clearly higher than upright (``min_lean_gain``) is sheared, by its lean less
+``trained_lean`` (:func:`upright_shear`; the thresholds are the reading's
+:class:`~digitseg.inference.settings.Estimates`); the net
 and post-processing read the sheared image, whose digits are then carried back into the
 input's pixels (:mod:`~digitseg.inference.page`). See docs/log.md, "Leaning handwriting".
 """
@@ -18,21 +19,14 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from digitseg.inference.settings import DEFAULT_ESTIMATES, Estimates
 from digitseg.utils.ink import with_paper_edges
 
 # Leans tried by the estimate, px per row (rounded, so that a lean compares alike either way).
 LEANS = np.round(np.linspace(-1.0, 1.0, 41), 2)
 UPRIGHT = int(np.flatnonzero(LEANS == 0)[0])
-# Images leaning less are read as they are; those leaning more are sheared to TRAINED_LEAN
-# when their lean piles the ink's columns at least MIN_LEAN_GAIN higher than upright does
-# (more than a stray stroke or two would).
-MIN_LEAN = 0.55
-MIN_LEAN_GAIN = 0.2
-TRAINED_LEAN = 0.3
 # The estimate reads the ink shrunk to at most this many pixels (a lean is a ratio).
 ESTIMATE_PIXELS = 512 * 512
-# Forced shears beyond this many px per row are refused.
-MAX_SHEAR = 2.0
 
 
 class Lean(NamedTuple):
@@ -62,11 +56,14 @@ def estimate_lean(ink: np.ndarray) -> Lean:
     return Lean(float(LEANS[best]), peakiness[best] / upright - 1)
 
 
-def upright_shear(ink: np.ndarray) -> float:
+def upright_shear(ink: np.ndarray, estimates: Estimates = DEFAULT_ESTIMATES) -> float:
     """The shear to read the image of ``ink`` (its ink mask) with: its lean less
-    TRAINED_LEAN when it leans at least MIN_LEAN with a gain of at least MIN_LEAN_GAIN, else 0."""
+    ``estimates.trained_lean`` when it leans at least ``estimates.min_lean`` with a gain of
+    at least ``estimates.min_lean_gain`` (more than a stray stroke or two would give), else 0."""
     lean, gain = estimate_lean(ink)
-    return lean - TRAINED_LEAN if lean >= MIN_LEAN and gain >= MIN_LEAN_GAIN else 0.0
+    if lean >= estimates.min_lean and gain >= estimates.min_lean_gain:
+        return lean - estimates.trained_lean
+    return 0.0
 
 
 def shear_matrix(amount: float, height: int) -> np.ndarray:
