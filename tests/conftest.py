@@ -1,6 +1,7 @@
 """Shared fixtures: the real MNIST splits (when available), fake digits and data presets."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,9 @@ REPO = Path(CONF_DIR).parent
 def pytest_configure(config):
     """Without ``$DIGITSEG_MNIST_DIR``, point it at the folder runs read MNIST from when that
     holds files (``paths.mnist_dir`` in conf/local, else the cache ``make mnist`` fills), so
-    that the tests needing real MNIST run on a clone where ``make test`` prepared it."""
+    that the tests needing real MNIST run on a clone where ``make test`` prepared it. Model
+    files' ONNX exports are cached in a folder of this session's own, not the user's."""
+    os.environ.setdefault("DIGITSEG_CACHE_DIR", tempfile.mkdtemp(prefix="digitseg-tests-"))
     if os.environ.get(ENV_VAR):
         return
     mnist_dir, cache = mnist_folders()

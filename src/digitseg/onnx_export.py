@@ -13,39 +13,20 @@ import sys
 from pathlib import Path
 
 import onnx
-import torch
 
-from digitseg.inference.backends import ONNX_METADATA_KEY
+from digitseg.inference.backends import ONNX_METADATA_KEY, onnx_model
 from digitseg.models.checkpoint import CheckpointError, load_model
-
-MAX_BLOCKS = 1024
 
 
 def export_onnx(checkpoint: str | Path, output: str | Path) -> Path:
     """Export the net of ``checkpoint`` to ``output`` (.onnx) and return its path."""
     wrapped, payload = load_model(checkpoint)
-    net, multiple = wrapped.net.eval(), wrapped.multiple
-    channels = int(payload["config"]["model"]["net"]["in_channels"])
-    example = torch.zeros(1, channels, 4 * multiple, 4 * multiple)
-    batch = torch.export.Dim("batch", min=1, max=4096)
-    height = multiple * torch.export.Dim("height_blocks", min=1, max=MAX_BLOCKS)
-    width = multiple * torch.export.Dim("width_blocks", min=1, max=MAX_BLOCKS)
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(
-        net,
-        (example,),
-        str(output),
-        input_names=["image"],
-        output_names=["logits"],
-        dynamo=True,
-        external_data=False,
-        dynamic_shapes=({0: batch, 2: height, 3: width},),
-    )
-    model = onnx.load(str(output))
+    model = onnx_model(wrapped)
     meta = model.metadata_props.add()
     meta.key = ONNX_METADATA_KEY
-    meta.value = json.dumps({"multiple": multiple, "config": payload["config"]})
+    meta.value = json.dumps({"multiple": wrapped.multiple, "config": payload["config"]})
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(output))
     return output
 

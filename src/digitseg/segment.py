@@ -45,6 +45,7 @@ from tqdm import tqdm
 
 from digitseg import __version__
 from digitseg.inference import IMAGE_SUFFIXES, ImageReadError, read_image
+from digitseg.inference.backend_names import BACKENDS
 from digitseg.inference.images import DEFAULT_MAX_PIXELS, list_images
 from digitseg.inference.settings import (
     MAX_ROTATION,
@@ -125,7 +126,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--checkpoint",
         default=str(DEFAULT_CHECKPOINT),
-        help="model file (.ckpt, or .onnx with --backend onnxruntime)",
+        help="model file (.ckpt, or an .onnx export)",
     )
     parser.add_argument(
         "--classifier",
@@ -134,7 +135,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="digit classifier model file that reads each digit again; none: the segmenter's "
         "labels alone (default: %(default)s)",
     )
-    parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="how the net runs: auto is ONNX Runtime on the CPU (its export of the model "
+        "file is cached in $DIGITSEG_CACHE_DIR or ~/.cache/digitseg), PyTorch on a GPU; "
+        "an .onnx model file runs in ONNX Runtime (default: %(default)s)",
+    )
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, ...")
     parser.add_argument("--recursive", action="store_true", help="also read subfolders")
     parser.add_argument(

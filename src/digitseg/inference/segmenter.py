@@ -52,7 +52,7 @@ from digitseg.classifier import (
 )
 from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 from digitseg.data.transforms import match_channels, to_tensor
-from digitseg.inference.backends import TorchBackend, load_onnx
+from digitseg.inference.backends import BACKENDS, load_onnx, net_backend
 from digitseg.inference.page import Page, normalise_size, prepare, scaled_size
 from digitseg.inference.settings import ReadSettings
 from digitseg.metrics.calibration import ScoreCalibration
@@ -138,29 +138,35 @@ class Segmenter:
     def from_checkpoint(
         cls,
         path: str | Path,
-        backend: str = "torch",
+        backend: str = "auto",
         device: str = "auto",
         classifier: str | Path | None = None,
         **kwargs,
     ) -> "Segmenter":
-        """Load a model file (``.ckpt``; or ``.onnx`` with ``backend="onnxruntime"``) and,
-        when ``classifier`` names one, a digit classifier's model file."""
-        if backend not in ("torch", "onnxruntime"):
-            raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
+        """Load a model file and, when ``classifier`` names one, a digit classifier's model
+        file. ``path`` is a ``.ckpt``, or an ``.onnx`` export (``digitseg-export``), which
+        runs in ONNX Runtime. ``backend`` says how a ``.ckpt``'s net runs
+        (:data:`~digitseg.inference.backends.BACKENDS`): ``auto`` is ONNX Runtime on the CPU
+        and PyTorch on a GPU (``device`` ``auto``: a GPU where there is one)."""
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
         if device == "auto":
-            device = "cuda" if torch.cuda.is_available() and backend == "torch" else "cpu"
+            on_gpu = torch.cuda.is_available() and backend in ("auto", "torch")
+            device = "cuda" if on_gpu else "cpu"
         if classifier is not None:
             net, kwargs["calibration"] = _load_classifier(Path(classifier))
             kwargs["classifier"] = net.to(device)
-        if backend == "torch":
-            net, payload = load_model(path)
-            if isinstance(net, DigitClassifier):
-                raise CheckpointError(
-                    f"{path} is a digit classifier, not a segmenter model file; "
-                    "pass it as the classifier"
-                )
-            return cls(TorchBackend(net, device), payload["config"], **kwargs)
-        return cls(*load_onnx(Path(path)), **kwargs)
+        if Path(path).suffix == ".onnx":
+            if backend not in ("auto", "onnxruntime"):
+                raise ValueError(f"{path} is an ONNX export: it runs with backend onnxruntime")
+            return cls(*load_onnx(Path(path)), **kwargs)
+        net, payload = load_model(path)
+        if isinstance(net, DigitClassifier):
+            raise CheckpointError(
+                f"{path} is a digit classifier, not a segmenter model file; "
+                "pass it as the classifier"
+            )
+        return cls(net_backend(net, backend, device, Path(path)), payload["config"], **kwargs)
 
     @property
     def zooms(self) -> tuple[float, ...]:
