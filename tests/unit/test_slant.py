@@ -7,7 +7,14 @@ import pytest
 from digitseg.classes import BACKGROUND
 from digitseg.inference.segmenter import Segmenter
 from digitseg.inference.settings import Estimates, ReadSettings
-from digitseg.inference.slant import estimate_lean, shear, upright_shear
+from digitseg.inference.slant import (
+    LEANS,
+    UPRIGHT,
+    estimate_lean,
+    shear,
+    sheared_column_sums,
+    upright_shear,
+)
 from digitseg.postprocess import Instance
 from digitseg.postprocess.warp import invert, warp_instances
 from tests.helpers.backends import CONFIG, BrightIsDigit
@@ -48,7 +55,8 @@ def test_a_stray_leaning_stroke_among_upright_digits_is_no_lean():
 def test_a_sheared_map_shears_back_exactly(amount):
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (21, 30), dtype=np.uint8)  # whole-pixel shifts on every row
-    sheared, matrix = shear(image, amount, fill=0)
+    image[:, [0, -1]] = 0  # paper at the edges: the widening is paper too
+    sheared, matrix = shear(image, amount)
     pad = (sheared.shape[1] - 30) // 2
     assert sheared.shape == (21, 30 + 2 * pad) and pad >= 10
     assert sheared.sum() == image.astype(np.int64).sum()  # nothing left the widened image
@@ -70,7 +78,7 @@ def test_the_widening_continues_each_rows_paper():
 def test_an_instance_found_sheared_is_put_back_on_its_pixels():
     blob = np.zeros((21, 30), bool)
     blob[4:12, 8:11] = True
-    sheared, matrix = shear(blob.astype(np.uint8), 1.0, fill=0)
+    sheared, matrix = shear(blob.astype(np.uint8), 1.0)
     ys, xs = np.nonzero(sheared)
     box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
     found = Instance(3, 0.9, box, len(xs), sheared[box[1] : box[3], box[0] : box[2]] > 0)
@@ -111,3 +119,19 @@ def test_a_forced_shear_out_of_range_is_refused(slant):
 def test_a_bad_polarity_is_refused_before_any_work():
     with pytest.raises(ValueError, match="polarity must be one of"):
         Segmenter(BrightIsDigit(), CONFIG).run(_strokes(0.0), ReadSettings(polarity="sideways"))
+
+
+def test_column_sums_of_every_lean_at_once_equal_those_of_each_sheared_image():
+    rng = np.random.default_rng(5)
+    ink = (rng.random((31, 40)) > 0.8).astype(np.float32)
+    ink[:, [0, -1]] = 0  # paper at the edges, so that the widening adds nothing
+    sums = sheared_column_sums(ink)
+    for k in (0, 7, UPRIGHT, 33, len(LEANS) - 1):
+        sheared, _ = shear(ink, float(LEANS[k]))
+        np.testing.assert_allclose(_trimmed(sums[k]), _trimmed(sheared.sum(axis=0)), atol=1e-5)
+
+
+def _trimmed(sums: np.ndarray) -> np.ndarray:
+    """``sums`` without the empty columns at either end."""
+    filled = np.flatnonzero(np.abs(sums) > 1e-6)
+    return sums[filled[0] : filled[-1] + 1]

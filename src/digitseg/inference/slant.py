@@ -48,12 +48,32 @@ def estimate_lean(ink: np.ndarray) -> Lean:
         ink = cv2.resize(ink, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
     if not ink.any():
         return Lean(0.0, 0.0)
-    peakiness = [float((shear(ink, lean, 0.0)[0].sum(axis=0) ** 2).sum()) for lean in LEANS]
+    peakiness = (sheared_column_sums(ink) ** 2).sum(axis=1)
     upright = peakiness[UPRIGHT]
     best = int(np.argmax(peakiness))
     if peakiness[best] <= upright:  # a tie (a lone pixel) is no lean
         return Lean(0.0, 0.0)
-    return Lean(float(LEANS[best]), peakiness[best] / upright - 1)
+    return Lean(float(LEANS[best]), float(peakiness[best] / upright - 1))
+
+
+def sheared_column_sums(ink: np.ndarray) -> np.ndarray:
+    """(len(LEANS), W'): the column sums of ``ink`` (float (H, W)) sheared by each of
+    :data:`LEANS` about its middle row, as :func:`shear` would shear it (each row moved
+    right by lean * (row - middle) px, linearly interpolated), all leans at once from the
+    ink's pixels; the columns are those of a width that holds every lean."""
+    height, width = ink.shape
+    rows, columns = np.nonzero(ink)
+    values = ink[rows, columns].astype(np.float64)
+    shifts = LEANS[:, None] * (rows - (height - 1) / 2)
+    whole = np.floor(shifts).astype(np.int64)
+    part = shifts - whole
+    reach = int(np.abs(whole).max()) + 1
+    span = width + 2 * reach + 1
+    left = columns + whole + reach + span * np.arange(len(LEANS))[:, None]
+    size = len(LEANS) * span
+    sums = np.bincount(left.ravel(), (values * (1 - part)).ravel(), size)
+    sums += np.bincount((left + 1).ravel(), (values * part).ravel(), size)
+    return sums.reshape(len(LEANS), span)
 
 
 def upright_shear(ink: np.ndarray, estimates: Estimates = DEFAULT_ESTIMATES) -> float:
@@ -75,29 +95,24 @@ def shear_matrix(amount: float, height: int) -> np.ndarray:
     return np.float64([[1, amount, pad - amount * centre], [0, 1, 0]])
 
 
-def shear(image: np.ndarray, amount: float, fill=None) -> tuple[np.ndarray, np.ndarray]:
+def shear(image: np.ndarray, amount: float) -> tuple[np.ndarray, np.ndarray]:
     """``image`` (H, W[, C]) sheared by ``amount`` px per row (:func:`shear_matrix`), and
-    the map from its pixels to the sheared image's; the new pixels are ``fill`` (None: each
-    row's paper at the image's edge, the median of the edge's pixels a quarter of the height
-    up and down, so that paper shaded by uneven light runs on without an edge, which would
-    read as a 1, and ink touching the edge does not run on). ``amount`` 0 returns the image
-    as is."""
+    the map from its pixels to the sheared image's; the new pixels are each row's paper at
+    the image's edge (the median of the edge's pixels a quarter of the height up and down,
+    so that paper shaded by uneven light runs on without an edge, which would read as a 1,
+    and ink touching the edge does not run on). ``amount`` 0 returns the image as is."""
     height, width = image.shape[:2]
     matrix = shear_matrix(amount, height)
     if amount == 0:
         return image, matrix
-    source, from_source, border = image, matrix.copy(), cv2.BORDER_CONSTANT
-    if fill is None:  # each row's paper at the edges, without ink that touches them
-        source = with_paper_edges(image, axis=1)
-        from_source[0, 2] -= 1  # the framed image's column x + 1 is the input's x
-        border, fill = cv2.BORDER_REPLICATE, 0
+    from_framed = matrix.copy()
+    from_framed[0, 2] -= 1  # the framed image's column x + 1 is the input's x
     pad = round(matrix[0, 2] + amount * (height - 1) / 2)  # the widening on each side
     sheared = cv2.warpAffine(
-        source,
-        np.float32(from_source),
+        with_paper_edges(image, axis=1),
+        np.float32(from_framed),
         (width + 2 * pad, height),
         flags=cv2.INTER_LINEAR,
-        borderMode=border,
-        borderValue=tuple(np.resize(np.atleast_1d(fill).astype(float), 4).tolist()),
+        borderMode=cv2.BORDER_REPLICATE,
     )
     return sheared, matrix
