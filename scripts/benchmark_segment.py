@@ -20,8 +20,9 @@ digits about 40 px tall, pasted onto paper-grey (test splits; MNIST from
 
 The Segmenter's batched figure reads groups of ``--batch-size`` images with
 ``Segmenter.run_batch``; one at a time, ``Segmenter.run``. In brackets after each of its
-rates: the share of that time spent outside the net's forward passes (timed around its
-backend's calls): image preparation, post-processing, the classifier. Each figure is the
+rates: the share of that time spent outside the forward passes of both nets (the
+segmenter's backend and the digit classifier: image preparation and post-processing), then
+outside the segmenter's net's alone (the classifier's passes counted as outside). Each figure is the
 wall-clock rate on the CPU over ``--count`` images (``--scan-count`` scans) after one image
 of warm-up. The CPU's model name and whether it has AVX512-BF16 and AMX come first.
 """
@@ -58,16 +59,17 @@ CPU_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile")
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the table: images/s batched and one at a time, each with the share of
-    its time spent outside the net's forward passes (None: the net alone)."""
+    """One line of the table: images/s batched and one at a time, each with the shares of
+    its time spent outside both nets' forward passes and outside the segmenter's net's
+    (None: the net alone)."""
 
     size: str
     shape: tuple[int, int]
     what: str
     batched: float
     one_at_a_time: float
-    outside_batched: float | None
-    outside_one_at_a_time: float | None
+    outside_batched: tuple[float, float] | None
+    outside_one_at_a_time: tuple[float, float] | None
 
 
 class TimedBackend:
@@ -165,25 +167,53 @@ def net_rates(segmenter: Segmenter, images: list[np.ndarray], batch_size: int):
     return batched, len(timed) / (time.perf_counter() - start)
 
 
+class ClassifierTimer:
+    """Adds the wall-clock time of a torch module's forward passes to ``seconds``."""
+
+    def __init__(self, module: torch.nn.Module | None) -> None:
+        self.seconds, self.started = 0.0, 0.0
+        self.hooks = []
+        if module is not None:
+            self.hooks = [
+                module.register_forward_pre_hook(self.start),
+                module.register_forward_hook(self.stop),
+            ]
+
+    def start(self, *_) -> None:
+        self.started = time.perf_counter()
+
+    def stop(self, *_) -> None:
+        self.seconds += time.perf_counter() - self.started
+
+    def remove(self) -> None:
+        for hook in self.hooks:
+            hook.remove()
+
+
 def segmenter_rates(segmenter: Segmenter, images: list[np.ndarray], batch_size: int):
     """Images/s of ``segmenter.run_batch`` over ``images[1:]`` in groups of ``batch_size``,
     and of ``segmenter.run`` one image at a time (``images[0]`` warms up), each with the
-    share of its time spent outside the net's forward passes."""
+    shares of its time spent outside the forward passes of both nets (the segmenter's and
+    the classifier's) and outside the segmenter's net's alone."""
     timed_backend = TimedBackend(segmenter.backend)
     segmenter.backend = timed_backend
+    classifier = ClassifierTimer(segmenter.classifier)
     timed = images[1:]
     try:
         segmenter.run(images[0])
         figures = []
         for group in (batch_size, 1):
-            timed_backend.seconds = 0.0
+            timed_backend.seconds = classifier.seconds = 0.0
             start = time.perf_counter()
             for first in range(0, len(timed), group):
                 segmenter.run_batch(timed[first : first + group])
             total = time.perf_counter() - start
-            figures.append((len(timed) / total, 1 - timed_backend.seconds / total))
+            nets = timed_backend.seconds + classifier.seconds
+            outside = (1 - nets / total, 1 - timed_backend.seconds / total)
+            figures.append((len(timed) / total, outside))
     finally:
         segmenter.backend = timed_backend.backend
+        classifier.remove()
     return figures
 
 
@@ -206,19 +236,19 @@ def benchmark(sizes: list[str], counts: dict[str, int], batch_size: int) -> list
 
 
 def table(rows: list[Row]) -> list[str]:
-    """The rows as aligned text lines, a header first; the share outside the net follows
-    each rate in brackets."""
-    lines = [f"{'size (HxW)':<16} {'what':<20} {'batched':>16} {'one at a time':>16}"]
+    """The rows as aligned text lines, a header first; the shares outside the nets follow
+    each rate in brackets: outside both nets' forward passes | outside the segmenter's."""
+    lines = [f"{'size (HxW)':<16} {'what':<20} {'batched':>22} {'one at a time':>22}"]
     for row in rows:
         size = f"{row.size} {row.shape[0]}x{row.shape[1]}"
         rates = [
-            f"{rate:.1f}" + ("" if outside is None else f" ({outside:.0%})")
+            f"{rate:.1f}" + ("" if outside is None else f" ({outside[0]:.0%} | {outside[1]:.0%})")
             for rate, outside in (
                 (row.batched, row.outside_batched),
                 (row.one_at_a_time, row.outside_one_at_a_time),
             )
         ]
-        lines.append(f"{size:<16} {row.what:<20} {rates[0]:>16} {rates[1]:>16}")
+        lines.append(f"{size:<16} {row.what:<20} {rates[0]:>22} {rates[1]:>22}")
     return lines
 
 

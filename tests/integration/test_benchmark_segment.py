@@ -2,6 +2,7 @@
 scans hold digits of about the height asked for."""
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -27,10 +28,11 @@ def test_a_small_run_prints_and_writes_a_row_per_reading(tmp_path, capsys):
     ]
     net, *readers = rows
     assert float(net[4]) > 0 and float(net[5]) > 0 and len(net) == 6
-    for row in readers:  # each rate, then its share outside the net in brackets
-        assert float(row[4]) > 0 and float(row[6]) > 0
-        for share in (row[5], row[7]):
-            assert share[0] + share[-2:] == "(%)" and 0 <= int(share[1:-2]) <= 100
+    for row in readers:  # each rate, then its shares outside the nets: "(24% | 31%)"
+        rates = re.findall(r"([\d.]+) \((\d+)% \| (\d+)%\)", " ".join(row[4:]))
+        assert len(rates) == 2
+        for rate, outside_nets, outside_segmenter in rates:
+            assert float(rate) > 0 and 0 <= int(outside_nets) <= int(outside_segmenter) <= 100
     written = json.loads(output.read_text())
     assert written["counts"] == {"m2nist": 2} and written["threads"] == 1
     assert [(r["size"], r["what"]) for r in written["rows"]] == [
