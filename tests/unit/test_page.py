@@ -46,16 +46,16 @@ def test_a_digit_carried_outside_the_input_is_dropped():
 
 
 def test_the_ink_is_found_once_per_page_and_steps_that_change_nothing_keep_it():
-    page = Page.of(_drawn_digit(), "auto")
+    page = Page.of(_drawn_digit(), "auto", digit_height=28.0)
     assert page.polarity == "light_on_dark" and page.ink is page.ink
-    assert paint_over_box_lines(page) is page
-    sized = normalise_size(page, ReadSettings(), 28.0)
+    assert paint_over_box_lines(page, ReadSettings()) is page
+    sized = normalise_size(page, ReadSettings())
     assert sized.scale == 1.0 and sized.read_shape == (120, 160)
 
 
 def test_the_scale_must_be_set_before_the_read_shape_is_asked_for():
     with pytest.raises(ValueError, match="normalise_size"):
-        _ = Page.of(_drawn_digit(), "auto").read_shape
+        _ = Page.of(_drawn_digit(), "auto", digit_height=28.0).read_shape
 
 
 def _images() -> list[np.ndarray]:

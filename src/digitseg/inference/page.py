@@ -3,7 +3,7 @@
 A Page is built once per image. Its grey pixels, light ink (ink light on dark) and ink
 mask are worked out once, when first asked for, and each step that changes the pixels
 makes a new Page whose ``to_image`` adds the step's own 2x3 affine map to those before it.
-The steps, in order (:func:`prepare`):
+The steps, in order (:func:`prepare`; after the first, :data:`STEPS`):
 
 1. :func:`level_pages`: lines of writing that climb or fall across the image rotated level
    (:mod:`~digitseg.inference.rotation`); with the rotation estimated, the image as it is
@@ -38,14 +38,16 @@ class Page:
     """An image as the steps have made it so far.
 
     ``image``: uint8 (H, W) or (H, W, 3) pixels; ``polarity``: its ink's, resolved;
-    ``to_image``: the (2, 3) map from the input's pixels to ``image``'s; ``input_shape``:
-    the input's (H, W); ``rotation``, ``slant``: the degrees and the shear (px per row) the
-    steps applied (0: none); ``scale``: the factor the net reads ``image`` at (None until
-    :func:`normalise_size`).
+    ``digit_height``: the height, px, of the net's training digits (what
+    :func:`normalise_size` brings the digits to); ``to_image``: the (2, 3) map from the
+    input's pixels to ``image``'s; ``input_shape``: the input's (H, W); ``rotation``,
+    ``slant``: the degrees and the shear (px per row) the steps applied (0: none);
+    ``scale``: the factor the net reads ``image`` at (None until :func:`normalise_size`).
     """
 
     image: np.ndarray
     polarity: str
+    digit_height: float
     to_image: np.ndarray = field(default_factory=IDENTITY.copy)
     input_shape: tuple[int, int] = (0, 0)
     rotation: float = 0.0
@@ -53,9 +55,10 @@ class Page:
     scale: float | None = None
 
     @classmethod
-    def of(cls, image: np.ndarray, polarity: str) -> "Page":
-        """The Page of an input ``image`` whose ink's ``polarity`` may be ``auto``."""
-        page = cls(image, "auto", input_shape=image.shape[:2])
+    def of(cls, image: np.ndarray, polarity: str, digit_height: float) -> "Page":
+        """The Page of an input ``image`` whose ink's ``polarity`` may be ``auto``, for a
+        net trained on digits ``digit_height`` px tall."""
+        page = cls(image, "auto", digit_height, input_shape=image.shape[:2])
         return replace(page, polarity=resolve_polarity(page.gray, polarity))
 
     @cached_property
@@ -91,11 +94,13 @@ class Page:
 
 def prepare(image: np.ndarray, settings: ReadSettings, digit_height: float) -> list[Page]:
     """The Pages the net reads ``image`` as: one, or two where the rotation is estimated
-    (:func:`level_pages`); ``digit_height`` is the training digits' height, px."""
+    (:func:`level_pages`), each then through :data:`STEPS` in order; ``digit_height`` is the
+    training digits' height, px."""
     pages = []
-    for page in level_pages(Page.of(image, settings.polarity), settings):
-        page = shear_upright(paint_over_box_lines(page), settings)
-        pages.append(normalise_size(page, settings, digit_height))
+    for page in level_pages(Page.of(image, settings.polarity, digit_height), settings):
+        for step in STEPS:
+            page = step(page, settings)
+        pages.append(page)
     return pages
 
 
@@ -117,8 +122,9 @@ def rotated(page: Page, degrees: float) -> Page:
     return page.warped(rotate(page.image, degrees), matrix, rotation=degrees)
 
 
-def paint_over_box_lines(page: Page) -> Page:
-    """``page`` with the lines of its boxes or squared paper painted over, if it has any."""
+def paint_over_box_lines(page: Page, settings: ReadSettings) -> Page:
+    """``page`` with the lines of its boxes or squared paper painted over, if it has any
+    (what a line is needs no setting)."""
     cleaned = without_box_lines(page.image, page.light)
     return page if cleaned is page.image else page.warped(cleaned, IDENTITY)
 
@@ -137,13 +143,18 @@ def shear_upright(page: Page, settings: ReadSettings) -> Page:
     return page.warped(image, matrix, slant=amount)
 
 
-def normalise_size(page: Page, settings: ReadSettings, digit_height: float) -> Page:
+def normalise_size(page: Page, settings: ReadSettings) -> Page:
     """``page`` with the scale it is read at: ``settings.scale``, or (None) the factor that
-    brings its digits to ``digit_height`` (:func:`estimate_scale`)."""
+    brings its digits to ``page.digit_height`` (:func:`estimate_scale`)."""
     scale = settings.scale
     if scale is None:
-        scale = estimate_scale(page.ink, digit_height, settings.estimates)
+        scale = estimate_scale(page.ink, page.digit_height, settings.estimates)
     return replace(page, scale=scale)
+
+
+# What is done to each levelled Page, in order: each step maps a Page and the reading
+# settings to a Page.
+STEPS = (paint_over_box_lines, shear_upright, normalise_size)
 
 
 def resolve_polarity(gray: np.ndarray, polarity: str) -> str:

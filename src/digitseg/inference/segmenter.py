@@ -247,10 +247,8 @@ class Segmenter:
         they are the first view's.
         """
         settings = replace(self.settings, polarity=polarity, scale=scale, zooms=zooms or self.zooms)
-        page = Page.of(_checked_image(image), settings.polarity)
-        (outputs,) = self._net_outputs(
-            [normalise_size(page, settings, self.digit_height)], settings.zooms
-        )
+        page = Page.of(_checked_image(image), settings.polarity, self.digit_height)
+        (outputs,) = self._net_outputs([normalise_size(page, settings)], settings.zooms)
         return outputs.probs, outputs.cores, page.polarity, float(outputs.page.scale)
 
     def _pages(self, image: np.ndarray, settings: ReadSettings) -> list[Page]:
