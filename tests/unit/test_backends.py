@@ -154,9 +154,11 @@ def test_an_unwritable_cache_costs_the_export_not_the_reading(model_file, monkey
 
 def test_backend_names_are_checked(model_file):
     path, _ = model_file
-    with pytest.raises(ValueError, match="backend must be one of auto, torch"):
+    with pytest.raises(ValueError, match="--backend must be one of auto, torch"):
         Segmenter.from_checkpoint(path, "tensorrt")
     with pytest.raises(ValueError, match="runs on the CPU only"):
         backends_module.net_backend(torch.nn.Identity(), "onnxruntime", "cuda")
-    with pytest.raises(ValueError, match="an ONNX export: it runs with backend onnxruntime"):
+    with pytest.raises(
+        ValueError, match="an ONNX export: read it with --backend auto or onnxruntime"
+    ):
         Segmenter.from_checkpoint(path.with_suffix(".onnx"), "torch")

@@ -5,6 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
+from digitseg.classifier import DigitClassifier
+from digitseg.inference import segmenter as segmenter_module
 from digitseg.inference.page import Page, normalise_size, paint_over_box_lines, prepare
 from digitseg.inference.segmenter import Segmenter
 from digitseg.inference.settings import ReadSettings
@@ -41,8 +43,10 @@ def test_the_inverse_map_puts_a_drawn_digit_back_within_a_pixel(rotation, slant,
 
 def test_a_digit_carried_outside_the_input_is_dropped():
     (page,) = prepare(_drawn_digit(), ReadSettings(rotation=30.0, slant=0.0, scale=1.0), 28.0)
-    corner = Instance(1, 0.9, (0, 0, 3, 3), 9, np.ones((3, 3), bool))
-    assert warp_instances([corner], page.to_input(), page.input_shape) == [None]
+    height, width = page.read_shape
+    corners = [(0, 0, 3, 3), (width - 3, height - 3, width, height)]
+    digits = [Instance(1, 0.9, box, 9, np.ones((3, 3), bool)) for box in corners]
+    assert warp_instances(digits, page.to_input(), page.input_shape) == [None, None]
 
 
 def test_the_ink_is_found_once_per_page_and_steps_that_change_nothing_keep_it():
@@ -96,3 +100,19 @@ def test_run_batch_runs_views_of_one_size_together():
     cheapest = ReadSettings(zooms=(1.0,), scale=1.0, slant=0.0, rotation=0.0)
     Segmenter(backend, CONFIG).run_batch(_images()[:3], cheapest)
     assert sorted(shape[0] for shape in backend.shapes) == [1, 2]  # 64x84 twice, 48x192 once
+
+
+def test_run_batch_reads_large_groups_in_parts_with_the_same_results(monkeypatch):
+    settings = ReadSettings(zooms=(1.0,), scale=1.0, slant=0.0, rotation=0.0)
+    images = _images()
+    together = Segmenter(BrightIsDigit(), CONFIG).run_batch(images, settings)
+    monkeypatch.setattr(segmenter_module, "MAX_GROUP_PIXELS", 10_000)  # about two canvases
+    backend = BrightIsDigit()
+    in_parts = Segmenter(backend, CONFIG).run_batch(images, settings)
+    assert [r.text for r in in_parts] == [r.text for r in together]
+    assert len(backend.shapes) > 3  # the net ran part by part
+
+
+def test_an_empty_batch_reads_nothing():
+    classifier = DigitClassifier(width=4)
+    assert Segmenter(BrightIsDigit(), CONFIG, classifier=classifier).run_batch([]) == []

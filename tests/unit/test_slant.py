@@ -62,7 +62,8 @@ def test_a_sheared_map_shears_back_exactly(amount):
     assert sheared.sum() == image.astype(np.int64).sum()  # nothing left the widened image
     back = cv2.warpAffine(sheared, invert(matrix), (30, 21), flags=cv2.INTER_NEAREST)
     np.testing.assert_array_equal(back, image)
-    assert shear(image, 0.0)[0] is image
+    unsheared, identity = shear(image, 0.0)
+    assert unsheared is image and np.array_equal(identity, [[1, 0, 0], [0, 1, 0]])
 
 
 def test_the_widening_continues_each_rows_paper():

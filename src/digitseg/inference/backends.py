@@ -8,6 +8,7 @@ quantised to int8 (weights only, or weights and activations calibrated on sample
 ``scripts/benchmark_backends.py`` measures their speed and whether they read the same digits.
 """
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from digitseg import __version__
 from digitseg.inference.backend_names import BACKENDS, CPU_BACKENDS
 from digitseg.models.checkpoint import CheckpointError
 from digitseg.utils.hardware import BF16_FEATURES
@@ -147,7 +149,7 @@ def cpu_backend(net: torch.nn.Module, name: str, calibration: Sequence[np.ndarra
         cpu = torch.cpu.get_capabilities().get("cpu_name") or "this CPU"
         raise ValueError(
             f"{cpu} has neither AMX-BF16 nor AVX512-BF16: bf16 would be emulated, slower than "
-            "fp32; use channels_last"
+            "fp32; use --backend channels_last"
         )
     if name == "onnxruntime_int8_static" and not calibration:
         raise ValueError(
@@ -177,7 +179,10 @@ def net_backend(net: torch.nn.Module, name: str, device: str, checkpoint: Path |
     if name == "torch":
         return TorchBackend(net, device)
     if torch.device(device).type != "cpu":
-        raise ValueError(f"backend {name!r} runs on the CPU only; read on {device} with torch")
+        raise ValueError(
+            f"--backend {name} runs on the CPU only; on {device} use --backend auto or torch, "
+            "or read on the CPU (--device cpu)"
+        )
     if name == "onnxruntime" and checkpoint is not None:
         return OnnxBackend(onnx_session(_cached_onnx(net, Path(checkpoint))), net.multiple)
     return cpu_backend(net, name)
@@ -192,20 +197,22 @@ def onnx_cache_dir() -> Path:
 
 def _cached_onnx(net: torch.nn.Module, checkpoint: Path) -> str | bytes:
     """The ONNX export of ``net``, loaded from ``checkpoint``: the cached file's path, named
-    by the checkpoint's SHA-256 and torch's version; exported (and cached, where the cache
-    folder can be written) when there is none."""
+    by the checkpoint's SHA-256 and digitseg's and torch's versions; exported (and cached,
+    where the cache folder can be written) when there is none."""
     digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()[:32]
-    cached = onnx_cache_dir() / f"{digest}-torch{torch.__version__}.onnx"
+    cached = onnx_cache_dir() / f"{digest}-digitseg{__version__}-torch{torch.__version__}.onnx"
     if cached.is_file():
         return str(cached)
     model = onnx_model(net).SerializeToString()
+    part = cached.with_name(f"{cached.name}.{os.getpid()}.part")  # renamed when whole
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".part", delete=False) as f:
-            f.write(model)
-        os.replace(f.name, cached)
+        part.write_bytes(model)
+        os.replace(part, cached)
     except OSError as error:
         log.warning("could not cache the ONNX export in %s (%s)", cached.parent, error)
+        with contextlib.suppress(OSError):
+            part.unlink()
     return model
 
 

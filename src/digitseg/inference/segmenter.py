@@ -13,27 +13,29 @@ estimates and of the post-processing) is one
 :class:`~digitseg.inference.settings.ReadSettings`: the segmenter's own (``settings=``, by
 default the ``document`` preset), or one given to a call.
 
-Before the net runs, the image is brought to what the model was trained on: its channels,
-its ink polarity (detected from the image, or forced), its lines of writing (rotated level
-when they climb or fall across the image: :mod:`~digitseg.inference.rotation`), its paper
-(the upright lines of a form's boxes or of squared paper painted over:
-:mod:`~digitseg.inference.lines`), its digit size (digits are scaled to the training height,
-estimated from the ink's connected parts, or by a forced factor) and, for writing that leans
-far more than MNIST's, its slant (the image is sheared upright and the digits found are
-sheared back; :mod:`~digitseg.inference.slant`).
+Before the net runs, the image is prepared as one
+:class:`~digitseg.inference.page.Page`: its channels, its ink polarity (detected from the
+image, or forced), its lines of writing (rotated level when they climb or fall across the
+image: :mod:`~digitseg.inference.rotation`), its paper (the upright lines of a form's boxes
+or of squared paper painted over: :mod:`~digitseg.inference.lines`), its slant (writing
+that leans far more than MNIST's sheared upright: :mod:`~digitseg.inference.slant`) and its
+digit size (the factor that brings digits to the training height, estimated from the ink's
+connected parts, or forced).
 The net then reads the image at each of a few ``zooms`` of that size (by default as is and
 enlarged 1.3 times: small digits read better enlarged). The first zoom's view decides where
 ink and digit centres are; the views' averaged probabilities decide which digit each ink
 pixel is. Large images run in overlapping tiles, so the net's memory stays bounded.
 Post-processing groups the probabilities into digits at the normalised size, where digits
-are as tall as in training whatever the photo's resolution; the digits' boxes and masks are
-then scaled to the input's pixels.
+are as tall as in training whatever the photo's resolution; the digits' boxes and masks,
+and the class map, are then carried back into the input's pixels by the inverse of the
+page's one map (rotation, shear and scale together).
 With a ``classifier`` (:mod:`digitseg.classifier`), each digit found is read again from a
 crop around it, and its label is the one both nets' probabilities agree on best; a
 classifier with a "not a digit" class leaves out the marks (commas, dots, dashes, slashes)
 the segmenter took for digits.
 """
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -70,6 +72,9 @@ from digitseg.postprocess import (
 
 # The net reads at most this many pixels at once (views of one size batched together).
 MAX_BATCH_PIXELS = 1 << 20
+# run_batch reads images together until their pages hold this many pixels at the read scale,
+# so that a batch of large scans holds about as much memory as one.
+MAX_GROUP_PIXELS = 4 << 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,16 +154,19 @@ class Segmenter:
         (:data:`~digitseg.inference.backends.BACKENDS`): ``auto`` is ONNX Runtime on the CPU
         and PyTorch on a GPU (``device`` ``auto``: a GPU where there is one)."""
         if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+            raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+        onnx_file = Path(path).suffix == ".onnx"
+        if onnx_file and backend not in ("auto", "onnxruntime"):
+            raise ValueError(
+                f"{path} is an ONNX export: read it with --backend auto or onnxruntime"
+            )
         if device == "auto":
-            on_gpu = torch.cuda.is_available() and backend in ("auto", "torch")
+            on_gpu = torch.cuda.is_available() and backend in ("auto", "torch") and not onnx_file
             device = "cuda" if on_gpu else "cpu"
         if classifier is not None:
             net, kwargs["calibration"] = _load_classifier(Path(classifier))
             kwargs["classifier"] = net.to(device)
-        if Path(path).suffix == ".onnx":
-            if backend not in ("auto", "onnxruntime"):
-                raise ValueError(f"{path} is an ONNX export: it runs with backend onnxruntime")
+        if onnx_file:
             return cls(*load_onnx(Path(path)), **kwargs)
         net, payload = load_model(path)
         if isinstance(net, DigitClassifier):
@@ -197,7 +205,18 @@ class Segmenter:
         """:meth:`run` of each of ``images`` (any sizes), in order, read together: the net's
         passes over views of one size, and the classifier's crops, run as batches."""
         settings = settings or self.settings
-        prepared = [self._pages(image, settings) for image in images]
+        results, group, pixels = [], [], 0
+        for image in images:
+            pages = self._pages(image, settings)
+            group.append(pages)
+            pixels += sum(math.prod(page.read_shape) for page in pages)
+            if pixels >= MAX_GROUP_PIXELS:  # the group's outputs would fill the memory
+                results += self._read_group(group, settings)
+                group, pixels = [], 0
+        return results + (self._read_group(group, settings) if group else [])
+
+    def _read_group(self, prepared: list[list[Page]], settings: ReadSettings):
+        """The surest reading of each image of ``prepared`` (its pages), read together."""
         outputs = self._net_outputs(sum(prepared, []), settings.zooms)
         readings = iter(self._read_all(outputs, settings))
         results = []
@@ -209,7 +228,8 @@ class Segmenter:
     def outputs(self, image: np.ndarray, settings: ReadSettings | None = None) -> NetOutputs:
         """The net's outputs on ``image`` prepared as :meth:`run` prepares it (its first
         half), which :meth:`read` groups into digits, with any post-processing, as often as
-        asked."""
+        asked. Where the rotation is estimated, the page kept is the one whose digits
+        ``settings`` reads surer."""
         settings = settings or self.settings
         outputs = self._net_outputs(self._pages(image, settings), settings.zooms)
         if len(outputs) == 1:
@@ -330,7 +350,7 @@ class Segmenter:
         """:meth:`read` of each of ``outputs`` with ``settings``' post-processing and
         estimates, the classifier reading all their digits' crops together."""
         found = [extract_instances(o.probs, o.cores, settings.postprocess) for o in outputs]
-        if self.classifier is not None:
+        if self.classifier is not None and outputs:
             if any(o.ink is None for o in outputs):
                 raise ValueError(
                     "these outputs carry no ink for the classifier: make them with "

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from digitseg.inference.settings import DEFAULT_ESTIMATES, Estimates
+from digitseg.postprocess.warp import IDENTITY
 from digitseg.utils.ink import with_paper_edges
 
 # Leans tried by the estimate, px per row (rounded, so that a lean compares alike either way).
@@ -101,10 +102,10 @@ def shear(image: np.ndarray, amount: float) -> tuple[np.ndarray, np.ndarray]:
     the image's edge (the median of the edge's pixels a quarter of the height up and down,
     so that paper shaded by uneven light runs on without an edge, which would read as a 1,
     and ink touching the edge does not run on). ``amount`` 0 returns the image as is."""
+    if amount == 0:
+        return image, IDENTITY.copy()
     height, width = image.shape[:2]
     matrix = shear_matrix(amount, height)
-    if amount == 0:
-        return image, matrix
     from_framed = matrix.copy()
     from_framed[0, 2] -= 1  # the framed image's column x + 1 is the input's x
     pad = round(matrix[0, 2] + amount * (height - 1) / 2)  # the widening on each side

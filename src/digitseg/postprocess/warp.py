@@ -102,10 +102,11 @@ def _cover(instance: Instance, matrix: np.ndarray, new_shape: tuple[int, int]):
     edges = corners @ matrix[:, :2].T + matrix[:, 2] + 0.5
     left, top = (math.floor(round(v, 6)) for v in edges.min(axis=0))
     right, bottom = (math.ceil(round(v, 6)) for v in edges.max(axis=0))
-    right, bottom = max(left + 1, min(right, new_shape[1])), max(top + 1, min(bottom, new_shape[0]))
-    left, top = max(left, 0), max(top, 0)
-    if right <= left or bottom <= top:
+    height, width = new_shape
+    if left >= width or top >= height or right <= 0 or bottom <= 0:
         return None, None
+    left, top = max(left, 0), max(top, 0)
+    right, bottom = max(left + 1, min(right, width)), max(top + 1, min(bottom, height))
     # Averaged over about as many pixels as shrink into one (an odd count, so the average
     # stays centred); padded so that it spills over the box.
     stretch = np.hypot(matrix[0, :2], matrix[1, :2])  # how long a step along x, along y lands
