@@ -616,7 +616,7 @@ def _predictions(args, segmenter: "Segmenter", images: list, errors: list, skipp
     model = {
         "checkpoint": str(args.checkpoint),
         "version": __version__,
-        "backend": args.backend,
+        "backend": segmenter.backend.name,
         "classifier": None if args.classifier is None else str(args.classifier),
         **segmenter.settings.record(),
         "config": {"model": config["model"]["net"], "data": config["data"].get("name")},

@@ -6,6 +6,7 @@ python -m tests.helpers.fake_segmenter [digitseg-segment options]
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -19,6 +20,7 @@ class FakeSegmenter:
     file ``slow_mark``, when set)."""
 
     config = {"model": {"net": "fake"}, "data": {"name": None}}
+    backend = SimpleNamespace(name="fake")
     zooms = (1.0,)
     digits, label, failure = 1, 1, RuntimeError("boom")
     slow_mark: Path | None = None

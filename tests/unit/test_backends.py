@@ -59,7 +59,7 @@ def test_every_backend_gives_eagers_outputs(net, backends, name):
     if name not in backends:
         pytest.skip("this CPU has no native bf16")
     backend = backends[name]
-    assert backend.multiple == net.multiple
+    assert backend.multiple == net.multiple and backend.name == name
     for batch in batches(2, net.multiple):
         with torch.inference_mode():
             expected = net(torch.from_numpy(batch)).numpy()
@@ -127,7 +127,7 @@ def test_auto_runs_a_model_file_in_onnxruntime_on_the_cpu_exporting_it_once(
     path, cache = model_file
     monkeypatch.setenv("DIGITSEG_CACHE_DIR", str(cache))
     first = Segmenter.from_checkpoint(path, device="cpu")
-    assert isinstance(first.backend, OnnxBackend)
+    assert isinstance(first.backend, OnnxBackend) and first.backend.name == "onnxruntime"
     assert [f.suffix for f in (cache / "onnx").iterdir()] == [".onnx"]
 
     def exports_again(_):

@@ -67,6 +67,8 @@ def test_the_switches_alone_still_build_the_settings():
         ({"slant": 9.0}, "reading.slant"),
         ({"rotation": 200.0}, "reading.rotation"),
         ({"zooms": []}, "reading.zooms"),
+        ({"scale": "abc"}, "reading.scale must be a number"),
+        ({"zooms": 1.3}, "reading.zooms must be a list of numbers"),
         ({"marks": True}, "unknown reading setting"),
         ({"estimates": {"min_tilted": 0.1}}, r"reading\.estimates\.min_tilted.*min_tilt"),
         ({"postprocess": {"min_areas": 3}}, r"reading\.postprocess\.min_areas.*min_area"),

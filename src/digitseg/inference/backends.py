@@ -51,6 +51,8 @@ class TorchBackend:
         self.net = net.to(self.device).eval()
         self.multiple = net.multiple
         self.bf16 = bf16
+        # As BACKENDS names it: torch, channels_last or channels_last_bf16.
+        self.name = "_".join(["channels_last"] * channels_last + ["bf16"] * bf16) or "torch"
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(batch).to(self.device, memory_format=self.memory_format)
@@ -63,13 +65,15 @@ class TorchBackend:
 
 
 class OnnxBackend:
-    """Runs an ONNX export of the net with onnxruntime, on the CPU."""
+    """Runs an ONNX export of the net with onnxruntime, on the CPU; ``name`` as BACKENDS
+    names it."""
 
     device = torch.device("cpu")
 
-    def __init__(self, session, multiple: int) -> None:
+    def __init__(self, session, multiple: int, name: str = "onnxruntime") -> None:
         self.session = session
         self.multiple = multiple
+        self.name = name
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {ONNX_INPUT: batch})[0]
@@ -163,7 +167,7 @@ def cpu_backend(net: torch.nn.Module, name: str, calibration: Sequence[np.ndarra
     if name == "onnxruntime":
         return OnnxBackend(onnx_session(model.SerializeToString()), net.multiple)
     static = calibration if name == "onnxruntime_int8_static" else None
-    return OnnxBackend(onnx_session(_int8_model(model, static)), net.multiple)
+    return OnnxBackend(onnx_session(_int8_model(model, static)), net.multiple, name)
 
 
 def net_backend(net: torch.nn.Module, name: str, device: str, checkpoint: Path | None = None):

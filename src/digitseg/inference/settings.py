@@ -224,6 +224,11 @@ def read_settings(config: Mapping | None = None, **overrides) -> ReadSettings:
             value = {**values[key], **value}
         values[key] = value
     _check_known(values, ReadSettings, "reading")
+    for key in ("scale", "slant", "rotation"):
+        if values.get(key) is not None:
+            values[key] = _typed(0.0, values[key], f"reading.{key}")
+    if "zooms" in values:
+        values["zooms"] = _typed((1.0,), values["zooms"], "reading.zooms")
     for key, kind in _GROUPS.items():
         if isinstance(values.get(key), Mapping):
             values[key] = _group(kind, values[key], f"reading.{key}")
