@@ -58,8 +58,11 @@ class Page:
     def of(cls, image: np.ndarray, polarity: str, digit_height: float) -> "Page":
         """The Page of an input ``image`` whose ink's ``polarity`` may be ``auto``, for a
         net trained on digits ``digit_height`` px tall."""
-        page = cls(image, "auto", digit_height, input_shape=image.shape[:2])
-        return replace(page, polarity=resolve_polarity(page.gray, polarity))
+        gray = match_channels(image, 1)
+        found = resolve_polarity(gray, polarity)
+        page = cls(image, found, digit_height, input_shape=image.shape[:2])
+        page.__dict__["gray"] = gray  # the cached property, worked out already
+        return page
 
     @cached_property
     def gray(self) -> np.ndarray:
