@@ -41,6 +41,7 @@ from benchmark_segment import (
     net_input,
     positive_int,
     preset_generator,
+    rates,
     size_images,
 )
 
@@ -154,18 +155,6 @@ def timing_inputs(count: int, channels: int, multiple: int) -> dict[str, tuple]:
         size: (group[0].shape[:2], np.stack([net_input(i, channels, multiple) for i in group]))
         for size, group in images.items()
     }
-
-
-def rates(backend, inputs: np.ndarray, batch_size: int) -> tuple[float, float]:
-    """Images/s of ``backend`` on ``inputs`` in batches of ``batch_size``, and one at a time."""
-    start = time.perf_counter()
-    for first in range(0, len(inputs), batch_size):
-        backend(inputs[first : first + batch_size])
-    batched = len(inputs) / (time.perf_counter() - start)
-    start = time.perf_counter()
-    for x in inputs:
-        backend(x[None])
-    return batched, len(inputs) / (time.perf_counter() - start)
 
 
 def speeds(backends: dict, inputs: dict[str, tuple], batch_size: int, repeats: int) -> list[Speed]:

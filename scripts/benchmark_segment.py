@@ -155,16 +155,20 @@ def net_rates(segmenter: Segmenter, images: list[np.ndarray], batch_size: int):
     and one at a time (``images[0]`` warms up)."""
     backend = segmenter.backend
     inputs = np.stack([net_input(i, segmenter.in_channels, backend.multiple) for i in images])
-    warm_up, timed = inputs[:1], inputs[1:]
-    backend(warm_up)
+    backend(inputs[:1])
+    return rates(backend, inputs[1:], batch_size)
+
+
+def rates(backend, inputs: np.ndarray, batch_size: int) -> tuple[float, float]:
+    """Images/s of ``backend`` on ``inputs`` in batches of ``batch_size``, and one at a time."""
     start = time.perf_counter()
-    for first in range(0, len(timed), batch_size):
-        backend(timed[first : first + batch_size])
-    batched = len(timed) / (time.perf_counter() - start)
+    for first in range(0, len(inputs), batch_size):
+        backend(inputs[first : first + batch_size])
+    batched = len(inputs) / (time.perf_counter() - start)
     start = time.perf_counter()
-    for x in timed:
+    for x in inputs:
         backend(x[None])
-    return batched, len(timed) / (time.perf_counter() - start)
+    return batched, len(inputs) / (time.perf_counter() - start)
 
 
 class ClassifierTimer:
