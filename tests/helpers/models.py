@@ -10,6 +10,18 @@ from digitseg.models.checkpoint import save_model
 from digitseg.train import build_datamodule
 from tests.helpers.config import compose_train
 
+# A small random-weight U-Net with a core output, as the shipped one has: its model file's
+# ``model.net`` node.
+SMALL_UNET = {
+    "_target_": "digitseg.models.nets.build_net",
+    "arch": "Unet",
+    "encoder_name": "resnet18",
+    "encoder_depth": 3,
+    "decoder_channels": [16, 8, 8],
+    "extra_channels": 1,
+    "in_channels": 1,
+}
+
 
 def train_tiny_model(path: Path, steps: int = 60) -> Path:
     """Fit the test-sized U-Net (with its core channel) to a few m2nist canvases."""

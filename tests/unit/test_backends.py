@@ -6,6 +6,7 @@ exported once and cached."""
 import numpy as np
 import pytest
 import torch
+from hydra.utils import instantiate
 
 from digitseg.inference import backends as backends_module
 from digitseg.inference.backends import (
@@ -17,7 +18,7 @@ from digitseg.inference.backends import (
 )
 from digitseg.inference.segmenter import Segmenter
 from digitseg.models.checkpoint import save_model
-from digitseg.models.nets import build_net
+from tests.helpers.models import SMALL_UNET
 
 # The largest |output - eager's| a backend may give, as a share of eager's output range.
 TOLERANCE = {
@@ -43,7 +44,7 @@ def batches(seed: int, multiple: int) -> list[np.ndarray]:
 def net() -> torch.nn.Module:
     """A small random-weight U-Net with a core output, as the shipped one has."""
     torch.manual_seed(0)
-    return build_net(encoder_depth=3, decoder_channels=(16, 8, 4), extra_channels=1).eval()
+    return instantiate(SMALL_UNET).eval()
 
 
 @pytest.fixture(scope="module")
@@ -100,17 +101,7 @@ def test_bf16_only_where_the_cpu_runs_it_natively(net, monkeypatch):
 
 
 SMALL_FILE_CONFIG = {
-    "model": {
-        "net": {
-            "_target_": "digitseg.models.nets.build_net",
-            "arch": "Unet",
-            "encoder_name": "resnet18",
-            "encoder_depth": 3,
-            "decoder_channels": [16, 8, 4],
-            "extra_channels": 1,
-            "in_channels": 1,
-        }
-    },
+    "model": {"net": SMALL_UNET},
     "data": {"spec": {"scale": [1.0, 1.0], "backgrounds": {"black": 1.0}}},
 }
 

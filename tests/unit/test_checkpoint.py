@@ -8,19 +8,9 @@ import torch
 from hydra.utils import instantiate
 
 from digitseg.models.checkpoint import CheckpointError, init_weights, load_model, save_model
+from tests.helpers.models import SMALL_UNET
 
-CONFIG = {
-    "model": {
-        "net": {
-            "_target_": "digitseg.models.nets.build_net",
-            "arch": "Unet",
-            "encoder_name": "resnet18",
-            "encoder_depth": 3,
-            "decoder_channels": [16, 8, 8],
-            "extra_channels": 1,
-        }
-    }
-}
+CONFIG = {"model": {"net": SMALL_UNET}}
 
 
 def test_half_precision_file_is_smaller_and_predicts_the_same(tmp_path):
