@@ -21,3 +21,9 @@ CPU_BACKENDS = (
     "onnxruntime_int8_dynamic",
     "onnxruntime_int8_static",
 )
+
+
+def check_backend(name: str) -> None:
+    """Raise a ValueError naming the choices where ``name`` is not one of ``BACKENDS``."""
+    if name not in BACKENDS:
+        raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}; got {name!r}")

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from digitseg import __version__
-from digitseg.inference.backend_names import BACKENDS, CPU_BACKENDS
+from digitseg.inference.backend_names import CPU_BACKENDS, check_backend
 from digitseg.models.checkpoint import CheckpointError
 from digitseg.utils.hardware import BF16_FEATURES
 
@@ -176,8 +176,7 @@ def net_backend(net: torch.nn.Module, name: str, device: str, checkpoint: Path |
     ``scripts/benchmark_backends.py``) and PyTorch elsewhere. ONNX Runtime's export of
     ``checkpoint``, the file ``net`` came from, is kept in the cache folder
     (:func:`onnx_cache_dir`), so that only the first reading of a model file exports it."""
-    if name not in BACKENDS:
-        raise ValueError(f"no backend {name!r}; the ones there are: {', '.join(BACKENDS)}")
+    check_backend(name)
     if name == "auto":
         name = "onnxruntime" if torch.device(device).type == "cpu" else "torch"
     if name == "torch":

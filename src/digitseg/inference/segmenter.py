@@ -54,7 +54,8 @@ from digitseg.classifier import (
 )
 from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 from digitseg.data.transforms import match_channels, to_tensor
-from digitseg.inference.backends import BACKENDS, load_onnx, net_backend
+from digitseg.inference.backend_names import check_backend
+from digitseg.inference.backends import load_onnx, net_backend
 from digitseg.inference.page import Page, normalise_size, prepare, scaled_size
 from digitseg.inference.settings import ReadSettings
 from digitseg.metrics.calibration import ScoreCalibration
@@ -151,10 +152,9 @@ class Segmenter:
         """Load a model file and, when ``classifier`` names one, a digit classifier's model
         file. ``path`` is a ``.ckpt``, or an ``.onnx`` export (``digitseg-export``), which
         runs in ONNX Runtime. ``backend`` says how a ``.ckpt``'s net runs
-        (:data:`~digitseg.inference.backends.BACKENDS`): ``auto`` is ONNX Runtime on the CPU
+        (:data:`~digitseg.inference.backend_names.BACKENDS`): ``auto`` is ONNX Runtime on the CPU
         and PyTorch on a GPU (``device`` ``auto``: a GPU where there is one)."""
-        if backend not in BACKENDS:
-            raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+        check_backend(backend)
         onnx_file = Path(path).suffix == ".onnx"
         if onnx_file and backend not in ("auto", "onnxruntime"):
             raise ValueError(
