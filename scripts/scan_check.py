@@ -372,15 +372,13 @@ def as_photographed(scan, enlarge: float = 1.0, rotate: float = 0.0):
     :func:`digitseg.inference.rotation.rotate` turns it) shows it: its boxes are scaled and
     rotated with the image, each the upright box around its rotated corners."""
     from digitseg.inference.rotation import rotate as rotated
-    from digitseg.inference.rotation import rotation_matrix
 
     image, boxes = scan.image, scan.boxes.astype(np.float64).reshape(-1, 4)
     if enlarge != 1:
         image = cv2.resize(image, None, fx=enlarge, fy=enlarge, interpolation=cv2.INTER_CUBIC)
         boxes = boxes * enlarge
     if rotate != 0:
-        matrix, _ = rotation_matrix(image.shape[:2], rotate)
-        image = rotated(image, rotate)
+        image, matrix = rotated(image, rotate)
         # The corners of the boxes' pixels: the matrix maps pixel centres, half a pixel in.
         corners = boxes[:, [[0, 1], [2, 1], [0, 3], [2, 3]]] - 0.5
         turned = corners @ matrix[:, :2].T + matrix[:, 2] + 0.5

@@ -256,7 +256,7 @@ def test_boxes_move_with_the_image_enlarged_and_rotated(tmp_path, enlarge, rotat
         seen = scan_check.as_photographed(scan, enlarge, rotate)
         assert (
             seen.image.shape
-            == rotated(cv2.resize(scan.image, None, fx=enlarge, fy=enlarge), rotate).shape
+            == rotated(cv2.resize(scan.image, None, fx=enlarge, fy=enlarge), rotate)[0].shape
         )
         assert (seen.labels == scan.labels).all()
         _assert_boxes_hold_their_ink(seen, margin=2)

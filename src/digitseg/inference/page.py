@@ -25,7 +25,7 @@ import numpy as np
 
 from digitseg.data.transforms import match_channels
 from digitseg.inference.lines import without_box_lines
-from digitseg.inference.rotation import level_rotation, rotate, rotation_matrix
+from digitseg.inference.rotation import level_rotation, rotate
 from digitseg.inference.settings import DEFAULT_ESTIMATES, POLARITIES, Estimates, ReadSettings
 from digitseg.inference.slant import shear, upright_shear
 from digitseg.postprocess import typical_height
@@ -121,8 +121,8 @@ def rotated(page: Page, degrees: float) -> Page:
     """``page`` rotated by ``degrees`` counter-clockwise onto a canvas that holds it all."""
     if degrees == 0:
         return page
-    matrix, _ = rotation_matrix(page.image.shape[:2], degrees)
-    return page.warped(rotate(page.image, degrees), matrix, rotation=degrees)
+    image, matrix = rotate(page.image, degrees)
+    return page.warped(image, matrix, rotation=degrees)
 
 
 def paint_over_box_lines(page: Page, settings: ReadSettings) -> Page:

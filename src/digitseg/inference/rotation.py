@@ -52,18 +52,20 @@ def rotation_matrix(shape: tuple[int, int], degrees: float) -> tuple[np.ndarray,
     return matrix, size
 
 
-def rotate(image: np.ndarray, degrees: float) -> np.ndarray:
+def rotate(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
     """``image`` (H, W[, C]) rotated by ``degrees`` (counter-clockwise) onto a canvas that
-    holds all of it; the corners are each edge's paper run on (the edge's pixels with the
-    ink crossing it evened out, so that neither ink nor grain is smeared into streaks that
-    would read as strokes). ``degrees`` 0 returns the image as is."""
-    if degrees == 0:
-        return image
+    holds all of it, and the map from its pixels to the rotated image's; the corners are
+    each edge's paper run on (the edge's pixels with the ink crossing it evened out, so that
+    neither ink nor grain is smeared into streaks that would read as strokes). ``degrees`` 0
+    returns the image as is."""
     matrix, size = rotation_matrix(image.shape[:2], degrees)
+    if degrees == 0:
+        return image, matrix
     framed = with_paper_edges(with_paper_edges(image, axis=0), axis=1)
     # The framed image's pixel (x + 1, y + 1) is the input's (x, y).
     from_framed = matrix.copy()
     from_framed[:, 2] -= matrix[:, :2].sum(axis=1)
-    return cv2.warpAffine(
+    rotated = cv2.warpAffine(
         framed, from_framed, size[::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
+    return rotated, matrix
