@@ -87,28 +87,21 @@ def upright_shear(ink: np.ndarray, estimates: Estimates = DEFAULT_ESTIMATES) -> 
     return 0.0
 
 
-def shear_matrix(amount: float, height: int) -> np.ndarray:
-    """The map from an image of ``height`` rows to it sheared by ``amount`` px per row about
-    its middle row and widened on each side by ``ceil(|amount| * middle) + 1`` px, so that
-    nothing leaves it."""
-    centre = (height - 1) / 2
-    pad = math.ceil(abs(amount) * centre) + 1
-    return np.float64([[1, amount, pad - amount * centre], [0, 1, 0]])
-
-
 def shear(image: np.ndarray, amount: float) -> tuple[np.ndarray, np.ndarray]:
-    """``image`` (H, W[, C]) sheared by ``amount`` px per row (:func:`shear_matrix`), and
-    the map from its pixels to the sheared image's; the new pixels are each row's paper at
+    """``image`` (H, W[, C]) sheared by ``amount`` px per row about its middle row and
+    widened on each side by ``ceil(|amount| * middle) + 1`` px, so that nothing leaves it,
+    and the map from its pixels to the sheared image's; the new pixels are each row's paper at
     the image's edge (the median of the edge's pixels a quarter of the height up and down,
     so that paper shaded by uneven light runs on without an edge, which would read as a 1,
     and ink touching the edge does not run on). ``amount`` 0 returns the image as is."""
     if amount == 0:
         return image, IDENTITY.copy()
     height, width = image.shape[:2]
-    matrix = shear_matrix(amount, height)
+    centre = (height - 1) / 2
+    pad = math.ceil(abs(amount) * centre) + 1
+    matrix = np.float64([[1, amount, pad - amount * centre], [0, 1, 0]])
     from_framed = matrix.copy()
     from_framed[0, 2] -= 1  # the framed image's column x + 1 is the input's x
-    pad = round(matrix[0, 2] + amount * (height - 1) / 2)  # the widening on each side
     sheared = cv2.warpAffine(
         with_paper_edges(image, axis=1),
         np.float32(from_framed),
