@@ -26,23 +26,22 @@ is on ``sys.path`` when it runs).
 """
 
 import argparse
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from benchmark_segment import (
     CHECKPOINT,
     CLASSIFIER,
-    cpu_description,
     net_input,
     positive_int,
     preset_generator,
     rates,
     size_images,
+    start_benchmark,
+    write_figures,
 )
 
 from digitseg.classes import NUM_CLASSES
@@ -271,10 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=positive_int, default=2, help="torch and ORT threads")
     parser.add_argument("--output", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    cv2.setNumThreads(args.threads)
-    cpu = cpu_description()
-    print(f"CPU: {cpu}")
+    cpu = start_benchmark(args.threads)
     print(f"{args.threads} threads; reading {args.reading!r} of {args.count} canvases a preset")
     names = available_backends(["torch", *(n for n in args.backends if n != "torch")])
     segmenter = Segmenter.from_checkpoint(
@@ -297,12 +293,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     print("\n".join(agreement_table(agreement_rows)))
     if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
         figures = {"cpu": cpu, "threads": args.threads, "reading": args.reading}
         figures["builds"] = builds
         figures["speed"] = [asdict(row) for row in speed_rows]
         figures["agreement"] = [asdict(row) for row in agreement_rows]
-        args.output.write_text(json.dumps(figures, indent=2) + "\n")
+        write_figures(args.output, figures)
 
 
 if __name__ == "__main__":

@@ -102,6 +102,21 @@ def cpu_description() -> str:
     return f"{name} ({has})"
 
 
+def start_benchmark(threads: int) -> str:
+    """Run torch and OpenCV on ``threads`` threads; print and return the CPU's description."""
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+    cpu = cpu_description()
+    print(f"CPU: {cpu}")
+    return cpu
+
+
+def write_figures(path: Path, figures: dict) -> None:
+    """``figures`` as indented JSON at ``path``, its folder made if need be."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(figures, indent=2) + "\n")
+
+
 def preset_generator(preset: str):
     """The test-split canvas generator of a ``conf/data`` preset, as ``digitseg-eval``'s."""
     cfg = compose_eval([f"data={preset}"])
@@ -293,19 +308,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", nargs="+", choices=SIZES, default=list(SIZES))
     parser.add_argument("--output", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    cv2.setNumThreads(args.threads)
-    cpu = cpu_description()
-    print(f"CPU: {cpu}")
+    cpu = start_benchmark(args.threads)
     counts = {size: args.scan_count if size == "scan" else args.count for size in args.sizes}
     print(f"{args.threads} threads; images/s over {args.count} images, {args.scan_count} scans")
     rows = benchmark(args.sizes, counts, args.batch_size)
     print("\n".join(table(rows)))
     if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
         figures = {"cpu": cpu, "threads": args.threads, "counts": counts}
         figures["rows"] = [asdict(row) for row in rows]
-        args.output.write_text(json.dumps(figures, indent=2) + "\n")
+        write_figures(args.output, figures)
 
 
 if __name__ == "__main__":
