@@ -2,7 +2,7 @@
 
 python scripts/headline_table.py outputs/eval/release_m2nist outputs/eval/release_numbers
 
-Every row names the model, the reading preset and the images read. Reports of labelled scans
+Every row names the models (segmenter + classifier), the reading preset and the images read. Reports of labelled scans
 (``source=coco``) have no pixel truth: their pixel and contact columns are empty, and the
 expected calibration error fills its column.
 """
@@ -37,6 +37,8 @@ def row(folder: Path) -> list:
     report = json.loads(path.read_text())
     source = report["source"]
     model = Path(report["model"]["checkpoint"]).name
+    if source.get("classifier"):
+        model += f" + {Path(source['classifier']).name}"
     if source.get("kind") == "coco":
         instance = report["instances"]
         images = f"{Path(source['annotations']).parent.name} {source['part']}"

@@ -155,7 +155,7 @@ def test_headline_table_prints_a_row_per_report(m2nist_report, tmp_path):
     out, metrics = m2nist_report
     headline_table = load_script("headline_table")
     row = headline_table.row(out)
-    model = Path(metrics["model"]["checkpoint"]).name
+    model = Path(metrics["model"]["checkpoint"]).name + " + digit_classifier.ckpt"
     assert row[:5] == [model, "m2nist test", "document", 6, metrics["pixel"]["miou_digits"]]
     assert row[-2] == metrics["instance"]["cer"] and len(row) == len(headline_table.COLUMNS)
     with pytest.raises(SystemExit, match=f"{tmp_path} holds no metrics.json"):
