@@ -2,9 +2,9 @@
 
 python scripts/headline_table.py outputs/eval/release_m2nist outputs/eval/release_numbers
 
-Every row names the models (segmenter + classifier), the reading preset and the images read. Reports of labelled scans
-(``source=coco``) have no pixel truth: their pixel and contact columns are empty, and the
-expected calibration error fills its column.
+Every row names the models (segmenter + classifier), the reading preset and the images
+read. Reports of labelled scans (``source=coco``) have no pixel truth: their pixel and
+contact columns are empty, and the expected calibration error fills its column.
 """
 
 import argparse
