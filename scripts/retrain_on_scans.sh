@@ -4,7 +4,9 @@
 # (experiment=finetune_scans_gpu), on a CPU the CPU one (experiment=finetune_scans). Nothing
 # in models/ is touched: read OUT/results.md, then copy the better pair over models/ by hand.
 #
-#   scripts/retrain_on_scans.sh OUT            # OUT: a new or empty folder
+#   scripts/retrain_on_scans.sh OUT            # OUT: a new or empty folder; train, then read
+#   scripts/retrain_on_scans.sh OUT train      # steps 1-3 only (on a lent GPU, briefly)...
+#   scripts/retrain_on_scans.sh OUT read       # ...step 4 later, on any machine
 #
 # Steps, each into OUT:
 #   1. segmenter.ckpt: the shipped segmenter fine-tuned on the release mix plus the scans'
@@ -24,11 +26,28 @@
 # repository's .venv/bin).
 set -euo pipefail
 
-out=$(realpath -m "${1:?usage: scripts/retrain_on_scans.sh OUT (a new or empty folder for the run)}")
-if [ -d "$out" ] && [ -n "$(ls -A "$out")" ]; then
-  echo "retrain_on_scans: $out is not empty; name a new folder (nothing is overwritten)" >&2
-  exit 2
-fi
+usage="usage: scripts/retrain_on_scans.sh OUT [all|train|read]"
+out=$(realpath -m "${1:?$usage}")
+phase=${2:-all}
+case $phase in
+  all | train)
+    if [ -d "$out" ] && [ -n "$(ls -A "$out")" ]; then
+      echo "retrain_on_scans: $out is not empty; name a new folder (nothing is overwritten)" >&2
+      exit 2
+    fi ;;
+  read)
+    for file in segmenter classifier_calibrated shipped_classifier_calibrated; do
+      if [ ! -f "$out/$file.ckpt" ]; then
+        echo "retrain_on_scans: $out/$file.ckpt is missing; run the train phase first" >&2
+        exit 2
+      fi
+    done
+    if [ -e "$out/eval" ]; then
+      echo "retrain_on_scans: $out/eval exists; move it away to read again" >&2
+      exit 2
+    fi ;;
+  *) echo "retrain_on_scans: unknown phase '$phase'; $usage" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 bin=$(realpath -m "${BIN:-.venv/bin}")
 read -r -a segmenter_args <<< "${SEGMENTER_ARGS:-}"
@@ -37,49 +56,59 @@ read -r -a eval_args <<< "${EVAL_ARGS:-}"
 mkdir -p "$out"
 log() { echo "[$(date -u +%H:%M:%S)] retrain_on_scans: $*"; }
 
-if "$bin/python" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
-  experiment=finetune_scans_gpu trainer=gpu workers=$(nproc) canvases=(4000 2000 5000)
-else
-  experiment=finetune_scans trainer=cpu workers=2 canvases=(2000 1000 2500)
-fi
-log "$experiment, classifier on $trainer; $(lscpu | sed -n 's/^Model name: *//p')"
+train() {
+  if "$bin/python" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
+    local experiment=finetune_scans_gpu trainer=gpu workers=$(nproc) canvases=(4000 2000 5000)
+  else
+    local experiment=finetune_scans trainer=cpu workers=2 canvases=(2000 1000 2500)
+  fi
+  log "$experiment, classifier on $trainer; $(lscpu | sed -n 's/^Model name: *//p')"
 
-log "1. segmenter"
-"$bin/digitseg-train" "experiment=$experiment" logger=csv "export.path=$out/segmenter.ckpt" \
-  "hydra.run.dir=$out/runs/segmenter" "${segmenter_args[@]}"
+  log "1. segmenter"
+  "$bin/digitseg-train" "experiment=$experiment" logger=csv "export.path=$out/segmenter.ckpt" \
+    "hydra.run.dir=$out/runs/segmenter" "${segmenter_args[@]}"
 
-log "2. classifier"
-"$bin/digitseg-train-classifier" init_weights=models/digit_classifier.ckpt \
-  "segmenter=$out/segmenter.ckpt" net.classes=11 "trainer=$trainer" "workers=$workers" \
-  "canvases.numbers=${canvases[0]}" "canvases.canvas=${canvases[1]}" \
-  "+canvases.scans=${canvases[2]}" val_canvases=200 trainer.max_epochs=2 lr=0.0005 \
-  "export.path=$out/classifier.ckpt" "hydra.run.dir=$out/runs/classifier" \
-  "${classifier_args[@]}"
+  log "2. classifier"
+  "$bin/digitseg-train-classifier" init_weights=models/digit_classifier.ckpt \
+    "segmenter=$out/segmenter.ckpt" net.classes=11 "trainer=$trainer" "workers=$workers" \
+    "canvases.numbers=${canvases[0]}" "canvases.canvas=${canvases[1]}" \
+    "+canvases.scans=${canvases[2]}" val_canvases=200 trainer.max_epochs=2 lr=0.0005 \
+    "export.path=$out/classifier.ckpt" "hydra.run.dir=$out/runs/classifier" \
+    "${classifier_args[@]}"
 
-log "3. calibration"
-calibrate() {  # calibrate CLASSIFIER OUT_FILE
+  log "3. calibration"
+  calibrate "$out/classifier.ckpt" "$out/classifier_calibrated.ckpt"
+  calibrate models/digit_classifier.ckpt "$out/shipped_classifier_calibrated.ckpt"
+}
+
+calibrate() {  # calibrate CLASSIFIER OUT_FILE: fitted on the scans' val part
   "$bin/python" scripts/calibrate_scores.py --checkpoint "$out/segmenter.ckpt" \
     --classifier "$1" --out "$2"
 }
-calibrate "$out/classifier.ckpt" "$out/classifier_calibrated.ckpt"
-calibrate models/digit_classifier.ckpt "$out/shipped_classifier_calibrated.ckpt"
 
-log "4. evaluation"
-reports=()
-for pair in retrained:classifier_calibrated shipped:shipped_classifier_calibrated; do
-  name=${pair%%:*} classifier=$out/${pair#*:}.ckpt
-  for set in scans numbers m2nist canvas; do
-    case $set in
-      scans) args=(source=coco) ;;
-      numbers) args=(data=numbers "${eval_args[@]}") ;;
-      *) args=("data=$set" reading=canvas "${eval_args[@]}") ;;
-    esac
-    report=$out/eval/${name}_classifier_$set
-    "$bin/digitseg-eval" "checkpoint=$out/segmenter.ckpt" "classifier=$classifier" \
-      "${args[@]}" "hydra.run.dir=$report"
-    reports+=("$report")
+read_pairs() {
+  log "4. evaluation"
+  local reports=() report args
+  for pair in retrained:classifier_calibrated shipped:shipped_classifier_calibrated; do
+    for set in scans numbers m2nist canvas; do
+      case $set in
+        scans) args=(source=coco) ;;
+        numbers) args=(data=numbers "${eval_args[@]}") ;;
+        *) args=("data=$set" reading=canvas "${eval_args[@]}") ;;
+      esac
+      report=$out/eval/${pair%%:*}_classifier_$set
+      "$bin/digitseg-eval" "checkpoint=$out/segmenter.ckpt" \
+        "classifier=$out/${pair#*:}.ckpt" "${args[@]}" "hydra.run.dir=$report"
+      reports+=("$report")
+    done
   done
-done
-"$bin/python" scripts/headline_table.py "${reports[@]}" > "$out/results.md"
-cat "$out/results.md"
-log "done: $out/results.md"
+  "$bin/python" scripts/headline_table.py "${reports[@]}" > "$out/results.md"
+  cat "$out/results.md"
+  log "done: $out/results.md"
+}
+
+case $phase in
+  all) train; read_pairs ;;
+  train) train; log "done: read the pairs with scripts/retrain_on_scans.sh $out read" ;;
+  read) read_pairs ;;
+esac

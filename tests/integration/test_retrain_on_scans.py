@@ -23,10 +23,14 @@ TINY = {
 }
 
 
-def run_script(out: Path, **env) -> subprocess.CompletedProcess:
+def run_script(out: Path, *phase: str, **env) -> subprocess.CompletedProcess:
     env = os.environ | {"BIN": str(Path(sys.executable).parent)} | env
     return subprocess.run(
-        ["bash", str(SCRIPT), str(out)], env=env, capture_output=True, text=True, timeout=900
+        ["bash", str(SCRIPT), str(out), *phase],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
 
 
@@ -42,17 +46,30 @@ def test_a_folder_with_files_in_it_is_refused_and_kept(tmp_path):
     assert [f.name for f in tmp_path.iterdir()] == ["mine.txt"]
 
 
+def test_reading_before_training_and_an_unknown_phase_are_refused(tmp_path):
+    done = run_script(tmp_path, "read")
+    assert done.returncode == 2
+    assert f"{tmp_path}/segmenter.ckpt is missing; run the train phase first" in done.stderr
+    done = run_script(tmp_path / "new", "evaluate")
+    assert done.returncode == 2 and "unknown phase 'evaluate'" in done.stderr
+    assert not (tmp_path / "new").exists()
+
+
 @pytest.mark.slow
-def test_a_tiny_run_writes_both_pairs_and_their_table_and_leaves_models_alone(tmp_path):
+def test_a_tiny_run_trains_then_reads_both_pairs_and_leaves_models_alone(tmp_path):
     requires_mnist()
     write_coco_set(tmp_path / "scans")
     before = digests()
     out = tmp_path / "run"
-    done = run_script(out, DIGITSEG_SCANS_DIR=str(tmp_path / "scans"), **TINY)
+    env = {"DIGITSEG_SCANS_DIR": str(tmp_path / "scans"), **TINY}
+    done = run_script(out, "train", **env)
     assert done.returncode == 0, done.stderr[-3000:]
-    for name in ("segmenter", "classifier", "classifier_calibrated"):
-        assert (out / f"{name}.ckpt").is_file()
-    assert (out / "shipped_classifier_calibrated.ckpt").is_file()
+    models = {"segmenter", "classifier", "classifier_calibrated", "shipped_classifier_calibrated"}
+    assert {f.stem for f in out.glob("*.ckpt")} == models
+    assert not (out / "results.md").exists()
+
+    done = run_script(out, "read", **env)
+    assert done.returncode == 0, done.stderr[-3000:]
     rows = [line.split(" | ") for line in (out / "results.md").read_text().splitlines()[2:]]
     read = [(cells[0].strip("| "), cells[1]) for cells in rows]
     sets = ["scans val", "numbers test", "m2nist test", "canvas test"]
@@ -62,3 +79,5 @@ def test_a_tiny_run_writes_both_pairs_and_their_table_and_leaves_models_alone(tm
         for images in sets
     ]
     assert digests() == before
+    again = run_script(out, "read", **env)
+    assert again.returncode == 2 and f"{out}/eval exists" in again.stderr
