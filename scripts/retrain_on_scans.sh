@@ -62,7 +62,7 @@ train() {
   else
     local experiment=finetune_scans trainer=cpu workers=2 canvases=(2000 1000 2500)
   fi
-  log "$experiment, classifier on $trainer; $(lscpu | sed -n 's/^Model name: *//p')"
+  log "$experiment, classifier on $trainer; $(hardware)"
 
   log "1. segmenter"
   "$bin/digitseg-train" "experiment=$experiment" logger=csv "export.path=$out/segmenter.ckpt" \
@@ -79,6 +79,13 @@ train() {
   log "3. calibration"
   calibrate "$out/classifier.ckpt" "$out/classifier_calibrated.ckpt"
   calibrate models/digit_classifier.ckpt "$out/shipped_classifier_calibrated.ckpt"
+}
+
+hardware() {  # the machine, as every figure names it: CPU model, cores, bf16, GPU
+  local flags
+  flags=$(grep -m1 -o -w -E 'avx512_bf16|amx_bf16|avx2' /proc/cpuinfo | sort -u | xargs)
+  echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, flags: ${flags:-none}, GPU:" \
+    "$("$bin/python" -c 'import torch; c = torch.cuda; print(c.get_device_name(0) if c.is_available() else "none")')"
 }
 
 calibrate() {  # calibrate CLASSIFIER OUT_FILE: fitted on the scans' val part
