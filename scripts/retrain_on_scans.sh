@@ -57,12 +57,14 @@ mkdir -p "$out"
 log() { echo "[$(date -u +%H:%M:%S)] retrain_on_scans: $*"; }
 
 train() {
-  if "$bin/python" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
+  local machine
+  machine=$(hardware)
+  if [[ $machine != *"GPU: none" ]]; then
     local experiment=finetune_scans_gpu trainer=gpu workers=$(nproc) canvases=(4000 2000 5000)
   else
     local experiment=finetune_scans trainer=cpu workers=2 canvases=(2000 1000 2500)
   fi
-  log "$experiment, classifier on $trainer; $(hardware)"
+  log "$experiment, classifier on $trainer; $machine"
 
   log "1. segmenter"
   "$bin/digitseg-train" "experiment=$experiment" logger=csv "export.path=$out/segmenter.ckpt" \
@@ -81,11 +83,14 @@ train() {
   calibrate models/digit_classifier.ckpt "$out/shipped_classifier_calibrated.ckpt"
 }
 
-hardware() {  # the machine, as every figure names it: CPU model, cores, bf16, GPU
-  local flags
-  flags=$(grep -m1 -o -w -E 'avx512_bf16|amx_bf16|avx2' /proc/cpuinfo | sort -u | xargs)
-  echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, flags: ${flags:-none}, GPU:" \
-    "$("$bin/python" -c 'import torch; c = torch.cuda; print(c.get_device_name(0) if c.is_available() else "none")')"
+hardware() {  # the machine as the benchmarks name it (CPU model, bf16 flags), cores, GPU
+  "$bin/python" - <<'EOF'
+import os, sys, torch
+sys.path.insert(0, "scripts")
+from benchmark_segment import cpu_description
+gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+print(f"{cpu_description()}, {os.cpu_count()} cores, GPU: {gpu}")
+EOF
 }
 
 calibrate() {  # calibrate CLASSIFIER OUT_FILE: fitted on the scans' val part
@@ -96,16 +101,16 @@ calibrate() {  # calibrate CLASSIFIER OUT_FILE: fitted on the scans' val part
 read_pairs() {
   log "4. evaluation"
   local reports=() report args
-  for pair in retrained:classifier_calibrated shipped:shipped_classifier_calibrated; do
+  for classifier in classifier shipped_classifier; do
     for set in scans numbers m2nist canvas; do
       case $set in
         scans) args=(source=coco) ;;
         numbers) args=(data=numbers "${eval_args[@]}") ;;
         *) args=("data=$set" reading=canvas "${eval_args[@]}") ;;
       esac
-      report=$out/eval/${pair%%:*}_classifier_$set
+      report=$out/eval/${classifier}_$set
       "$bin/digitseg-eval" "checkpoint=$out/segmenter.ckpt" \
-        "classifier=$out/${pair#*:}.ckpt" "${args[@]}" "hydra.run.dir=$report"
+        "classifier=$out/${classifier}_calibrated.ckpt" "${args[@]}" "hydra.run.dir=$report"
       reports+=("$report")
     done
   done
