@@ -87,6 +87,8 @@ def test_impossible_specs_are_rejected_naming_the_field(overrides, field):
         ({"layout": 1}, "layout"),
         ({"backgrounds": ["black"]}, "backgrounds"),
         ({"backgrounds": {"black": "1"}}, "backgrounds"),
+        ({"one_writer": "yes"}, "one_writer"),
+        ({"one_writer": 1}, "one_writer"),
     ],
 )
 def test_malformed_values_are_rejected_naming_the_field(overrides, field):

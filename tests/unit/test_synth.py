@@ -22,7 +22,7 @@ from digitseg.data.spec import (
     CanvasSpec,
     SpecError,
 )
-from digitseg.data.synth import CanvasBatch, CanvasGenerator
+from digitseg.data.synth import Canvas, CanvasBatch, CanvasGenerator
 
 # Every feature at once: warps, overlaps, all backgrounds, marks, random polarity.
 EVERYTHING = CanvasSpec(
@@ -374,6 +374,33 @@ def test_line_digits_are_numbered_left_to_right(mnist_digits):
     )
     for canvas in render(spec, mnist_digits, range(100)):
         assert (np.diff(canvas.boxes[:, 0]) >= 0).all()
+
+
+def _leans(canvas: Canvas) -> np.ndarray:
+    """Each digit's lean on ``canvas``: columns per row down, by its mask's second moments."""
+    leans = []
+    for instance in range(1, len(canvas.labels) + 1):
+        rows, cols = np.nonzero(canvas.instances == instance)
+        dy, dx = rows - rows.mean(), cols - cols.mean()
+        leans.append((dx * dy).sum() / (dy * dy).sum())
+    return np.array(leans)
+
+
+@pytest.mark.parametrize("one_writer", [False, True])
+def test_one_writer_gives_a_line_s_digits_one_lean(mnist_digits, one_writer):
+    """MNIST digits each lean their own writer's way; one writer's line leans one way."""
+    spec = CanvasSpec(
+        height=48, width=192, min_digits=4, max_digits=6, shear=0.3, layout="line",
+        gap=(3, 6), one_writer=one_writer, **INK_ONLY,
+    )  # fmt: skip
+    canvases = render(spec, mnist_digits, range(60))
+    spread = np.median([_leans(canvas).std() for canvas in canvases])
+    line_leans = [np.median(_leans(canvas)) for canvas in canvases]
+    if one_writer:
+        assert spread < 0.05
+        assert np.ptp(line_leans) > 0.4  # lines still lean every way the shear allows
+    else:
+        assert spread > 0.15
 
 
 def test_line_order_holds_when_a_digit_s_left_part_is_hidden():

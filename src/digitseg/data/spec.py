@@ -81,6 +81,7 @@ class CanvasSpec:
     layout: str = "scatter"
     gap: tuple[float, float] = (-2.0, 6.0)
     repeat_prob: float = 0.0
+    one_writer: bool = False
     backgrounds: dict[str, float] = field(default_factory=lambda: {"black": 1.0})
     ruled_lines: float = 0.0
     distractors: tuple[int, int] = (0, 0)
@@ -103,8 +104,15 @@ class CanvasSpec:
 
     @property
     def has_geometry(self) -> bool:
-        """Whether digits are warped (scaled, rotated, sheared or thickened) before placing."""
-        return bool(self.scale != (1.0, 1.0) or self.rotation or self.shear or self.thickness)
+        """Whether digits are warped (scaled, rotated, sheared, thickened or made upright)
+        before placing."""
+        return bool(
+            self.scale != (1.0, 1.0)
+            or self.rotation
+            or self.shear
+            or self.thickness
+            or self.one_writer
+        )
 
 
 def spec_from_config(cfg) -> CanvasSpec:
@@ -119,6 +127,10 @@ def spec_from_config(cfg) -> CanvasSpec:
 def _coerce(name: str, value, kind):
     """``value`` as the field's declared type (YAML and OmegaConf give lists and ints)."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise SpecError(f"canvas spec field '{name}': expected true or false, got {value!r}")
+        return value
     if kind in (int, float):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise SpecError(f"canvas spec field '{name}': expected a number, got {value!r}")

@@ -309,10 +309,14 @@ def _warp(spec: CanvasSpec, sources: np.ndarray, ink_boxes: np.ndarray, digits: 
     the heights).
     """
     u = rnd.uniform(Stream.WARP, 4 * spec.max_digits).reshape(-1, spec.max_digits, 4)
+    if spec.one_writer:  # the first slot's rotation and shear for every digit of a canvas
+        u[..., 1:3] = u[:, :1, 1:3]
     u = digits.per_digit(u).T
     scale = to_range(u[0], *spec.scale)
     angle = np.radians(to_range(u[1], -spec.rotation, spec.rotation))
     shear = to_range(u[2], -spec.shear, spec.shear)
+    if spec.one_writer:
+        shear = shear - _lean(sources)
     thick = to_integers(u[3], -spec.thickness, spec.thickness)
     sources = _change_thickness(sources, thick, spec.thickness)
     # In the grown frames, a dilated digit's ink stays within its box widened by the margin.
@@ -328,6 +332,19 @@ def _warp(spec: CanvasSpec, sources: np.ndarray, ink_boxes: np.ndarray, digits: 
         )
         top += h
     return frames, heights
+
+
+def _lean(images: np.ndarray) -> np.ndarray:
+    """Each (28, 28) image's lean: columns its ink moves per row down (its second moments'
+    ``mu11 / mu02``), within [-1, 1]; shearing by minus it makes the digit upright."""
+    rows, cols = np.mgrid[: images.shape[1], : images.shape[2]].astype(np.float64)
+    weight = images.astype(np.float64)
+    mass = np.maximum(weight.sum((1, 2)), 1e-9)
+    dy = rows - ((weight * rows).sum((1, 2)) / mass)[:, None, None]
+    dx = cols - ((weight * cols).sum((1, 2)) / mass)[:, None, None]
+    mu02 = (weight * dy * dy).sum((1, 2))
+    mu11 = (weight * dx * dy).sum((1, 2))
+    return np.clip(mu11 / np.maximum(mu02, 1e-9), -1.0, 1.0)
 
 
 def _change_thickness(sources: np.ndarray, pixels: np.ndarray, margin: int) -> np.ndarray:
