@@ -66,6 +66,8 @@ def test_whole_floats_are_accepted_for_integer_fields():
         ({"layout": "line", "separators": 1.5}, "separators"),
         ({"layout": "scatter", "separators": 0.2}, "separators"),
         ({"layout": "line", "separator_kinds": ("slash", "star")}, "separator_kinds"),
+        ({"distractor_kinds": ("steep_slash",)}, "distractor_kinds"),
+        ({"layout": "line", "separator_kinds": ("steep_slash",)}, "separator_kinds"),
         ({"polarity": "inverted"}, "polarity"),
         ({"placement_tries": 0}, "placement_tries"),
     ],

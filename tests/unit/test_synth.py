@@ -496,11 +496,16 @@ def test_distractors_are_background(fake_digits, layout, kinds):
 
 @pytest.mark.parametrize(
     ("kind", "each", "median"),
-    [("slash", (0.0, 1.0), (0.4, 0.8)), ("flat_slash", (0.8, 2.0), (1.0, 1.6))],
+    [
+        ("slash", (0.0, 1.0), (0.4, 0.8)),
+        ("steep_slash", (0.3, 0.6), (0.35, 0.52)),
+        ("flat_slash", (0.8, 2.0), (1.0, 1.6)),
+    ],
 )
 def test_slashes_on_a_line_are_strokes_across_its_middle(fake_digits, kind, each, median):
-    """Slashes are taller than wide; flat slashes, leaning 40-60 degrees, mostly wider."""
-    plain = CanvasSpec(width=160, layout="line", **INK_ONLY)
+    """Slashes are taller than wide, steep ones more so; flat slashes, leaning 40-60 degrees,
+    mostly wider."""
+    plain = CanvasSpec(width=160, layout="line", one_writer=kind == "steep_slash", **INK_ONLY)
     marked = dataclasses.replace(plain, distractors=(2, 2), distractor_kinds=(kind,))
     without, with_marks = render(plain, fake_digits), render(marked, fake_digits)
     width_per_height = []

@@ -18,6 +18,7 @@ DISTRACTOR_KINDS = (
     "underline",
     "speck",
     "slash",
+    "steep_slash",
     "flat_slash",
     *SIGN_KINDS,
 )
@@ -62,7 +63,8 @@ class CanvasSpec:
     spec RGB. ``ruled_lines`` is the chance that paper is ruled. ``polarity`` applies to the
     ``black`` and ``noise`` styles (paper is always dark ink on light). ``distractors`` is
     the (min, max) count of non-digit marks of ``distractor_kinds``, labelled background
-    (``slash`` and ``flat_slash``, the "/" of dates, only when asked for). On lines,
+    (``slash``, ``steep_slash`` and ``flat_slash``, the "/" of dates, only when asked for;
+    ``steep_slash`` leans no more than many 1s, so it needs ``one_writer``). On lines,
     ``separators`` is the chance that a gap between neighbours is widened to hold one mark of
     ``separator_kinds``, also background, as in "12/05" or "1,250.00".
     """
@@ -212,6 +214,11 @@ def _validate(spec: CanvasSpec) -> None:
                 name,
                 f"unknown kind '{kind}', choose from {DISTRACTOR_KINDS}",
             )
+        _require(
+            spec.one_writer or "steep_slash" not in kinds,
+            name,
+            "'steep_slash' needs one_writer: true (otherwise a digit 1 leans as much)",
+        )
     _require(spec.polarity in POLARITIES, "polarity", f"must be one of {POLARITIES}")
     _require(spec.placement_tries >= 1, "placement_tries", "must be >= 1")
     _validate_fit(spec)
