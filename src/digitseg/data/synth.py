@@ -36,6 +36,8 @@ from digitseg.data.spec import BACKGROUND_STYLES, CanvasSpec
 # Canvases per chunk hold about this many pixels, so a chunk's scratch arrays stay in cache.
 _CHUNK_PIXELS = 1 << 18
 _DIGIT_SIDE = 28
+# Images whose leans are worked out at once: float64 scratch arrays of about 25 MB.
+_LEAN_CHUNK = 4096
 _UNLABELLED = np.iinfo(np.uint16).max
 
 
@@ -126,6 +128,12 @@ class _ClassPools:
     def ink_boxes(self) -> np.ndarray:
         """Each image's ink box (y0, y1, x0, x1; exclusive ends)."""
         return _dense_boxes(self.images > 0)
+
+    @cached_property
+    def leans(self) -> np.ndarray:
+        """Each image's lean (:func:`_lean`), worked out a few thousand images at a time."""
+        chunks = range(0, len(self.images), _LEAN_CHUNK)
+        return np.concatenate([_lean(self.images[i : i + _LEAN_CHUNK]) for i in chunks])
 
     def pick(self, classes: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Index of a digit of each class, chosen by the uniforms ``u``."""
@@ -291,7 +299,7 @@ def _make_glyphs(spec: CanvasSpec, pool: _ClassPools, digits: _Digits, rnd) -> _
     """Warp each digit (when the spec asks) and extract its ink pixels and boxes."""
     sources = pool.images[digits.source]
     if spec.has_geometry:
-        frames, heights = _warp(spec, sources, pool.ink_boxes[digits.source], digits, rnd)
+        frames, heights = _warp(spec, sources, pool, digits, rnd)
     else:
         frames, heights = sources.reshape(-1, _DIGIT_SIDE), np.full(len(sources), _DIGIT_SIDE)
     pixels = _ink_pixels(frames, heights)
@@ -301,11 +309,11 @@ def _make_glyphs(spec: CanvasSpec, pool: _ClassPools, digits: _Digits, rnd) -> _
     return _Glyphs(pixels, ink_box, mask_box, mask_area >= spec.min_visible_area)
 
 
-def _warp(spec: CanvasSpec, sources: np.ndarray, ink_boxes: np.ndarray, digits: _Digits, rnd):
+def _warp(spec: CanvasSpec, sources: np.ndarray, pool: _ClassPools, digits: _Digits, rnd):
     """Thicken, scale, rotate and shear each digit; frames are stacked in the rows of one array.
 
-    ``ink_boxes`` are the sources' ink boxes. Each frame is just large enough for its warped
-    digit. Returns the frames and each one's height (frames start at the cumulative sum of
+    ``sources`` are the digits' images in ``pool``. Each frame is just large enough for its
+    warped digit. Returns the frames and each one's height (frames start at the cumulative sum of
     the heights).
     """
     u = rnd.uniform(Stream.WARP, 4 * spec.max_digits).reshape(-1, spec.max_digits, 4)
@@ -316,11 +324,11 @@ def _warp(spec: CanvasSpec, sources: np.ndarray, ink_boxes: np.ndarray, digits: 
     angle = np.radians(to_range(u[1], -spec.rotation, spec.rotation))
     shear = to_range(u[2], -spec.shear, spec.shear)
     if spec.one_writer:
-        shear = shear - _lean(sources)
+        shear = shear - pool.leans[digits.source]
     thick = to_integers(u[3], -spec.thickness, spec.thickness)
     sources = _change_thickness(sources, thick, spec.thickness)
     # In the grown frames, a dilated digit's ink stays within its box widened by the margin.
-    regions = ink_boxes + np.array([0, 2, 0, 2]) * spec.thickness
+    regions = pool.ink_boxes[digits.source] + np.array([0, 2, 0, 2]) * spec.thickness
     matrices, heights, widths = _warp_matrices(sources.shape[-1], regions, scale, angle, shear)
     frames = np.zeros((heights.sum(), widths.max(initial=1)), np.uint8)
     top = 0
