@@ -296,17 +296,21 @@ def _speck(size: float, digit_height: float) -> np.ndarray:
 
 
 def _slash(size: float, digit_height: float) -> np.ndarray:
-    """A "/" 0.95-1.35 digit heights tall, slanting 38 to 25 degrees from upright: more than
-    most upright-written ones, so that the slash stays apart from the digit 1."""
-    height = max(5, round((0.95 + 0.4 * size) * digit_height))
-    return _stroke(height, round(height * (0.8 - 0.35 * size)), size, digit_height)
+    """A "/" slanting 38 to 25 degrees from upright: more than most upright-written ones, so
+    that the slash stays apart from the digit 1."""
+    return _tall_stroke(0.8 - 0.35 * size, size, digit_height)
 
 
 def _steep_slash(size: float, digit_height: float) -> np.ndarray:
-    """A "/" 0.95-1.35 digit heights tall, slanting 12 to 25 degrees from upright: what sets
-    it apart from a 1 is that it leans more than the upright digits of its line."""
+    """A "/" slanting 12 to 25 degrees from upright: what sets it apart from a 1 is that it
+    leans more than the upright digits of its line."""
+    return _tall_stroke(np.tan(np.radians(12 + 13 * size)), size, digit_height)
+
+
+def _tall_stroke(width_per_height: float, size: float, digit_height: float) -> np.ndarray:
+    """A "/" 0.95-1.35 digit heights tall (by ``size``), ``width_per_height`` as wide."""
     height = max(5, round((0.95 + 0.4 * size) * digit_height))
-    return _stroke(height, round(height * np.tan(np.radians(12 + 13 * size))), size, digit_height)
+    return _stroke(height, round(height * width_per_height), size, digit_height)
 
 
 def _flat_slash(size: float, digit_height: float) -> np.ndarray:
