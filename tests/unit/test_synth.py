@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -517,6 +518,30 @@ def test_slashes_on_a_line_are_strokes_across_its_middle(fake_digits, kind, each
             assert each[0] < width_per_height[-1] < each[1]
     assert len(width_per_height) > len(with_marks)
     assert median[0] < np.median(width_per_height) < median[1]
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    """The mean width, px, of the strokes in ``mask``: twice their area over their outline."""
+    outlines, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    return 2 * mask.sum() / sum(cv2.arcLength(outline, True) for outline in outlines)
+
+
+@pytest.mark.parametrize("kind", ["slash", "steep_slash", "flat_slash"])
+def test_slashes_are_drawn_with_a_digit_s_pen(mnist_digits, kind):
+    """A slash's stroke is no thicker than the digits' beside it, so that the net tells it
+    from a 1 by its lean, not by its pen."""
+    plain = CanvasSpec(width=200, min_digits=3, max_digits=3, layout="line", **INK_ONLY)
+    spec = dataclasses.replace(
+        plain, separators=1.0, separator_kinds=(kind,), one_writer=kind == "steep_slash"
+    )
+    batch = render(spec, mnist_digits)
+    inked = batch.images > 127
+    marks = inked & (batch.semantic == BACKGROUND)
+    digits = inked & (batch.semantic != BACKGROUND)
+    mark_widths = [_stroke_width(m) for m in marks if m.any()]
+    digit_widths = [_stroke_width(d) for d in digits]
+    assert len(mark_widths) > len(batch) // 2
+    assert np.median(mark_widths) < 1.2 * np.median(digit_widths)
 
 
 @pytest.mark.parametrize("kind", SIGN_KINDS)

@@ -321,9 +321,11 @@ def _flat_slash(size: float, digit_height: float) -> np.ndarray:
 
 
 def _stroke(height: int, width: int, size: float, digit_height: float) -> np.ndarray:
-    """A straight "/" from the bottom left to the top right of a ``height`` x ``width`` box."""
+    """A straight "/" from the bottom left to the top right of a ``height`` x ``width`` box,
+    drawn with a pen as thin as a digit's strokes or a pixel thicker (alternate pairs of
+    sizes), so that a slash is told from a 1 by its lean, not by a thicker pen."""
     width = max(2, width)
-    thickness = max(1, round(0.1 * digit_height)) + int(size > 0.5)
+    thickness = max(1, round(0.07 * digit_height)) + int(size * 4) % 2
     mark = _canvas(height + thickness + 1, width + thickness + 1)
     low, high = (thickness // 2 + 1, height), (width, thickness // 2 + 1)
     cv2.line(mark, low, high, 255, thickness, cv2.LINE_AA)
