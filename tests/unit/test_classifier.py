@@ -14,7 +14,7 @@ from digitseg.classifier import (
     classifier_probabilities,
     combine_labels,
 )
-from digitseg.classifier.data import render_crops
+from digitseg.classifier.data import found_labels, render_crops
 from digitseg.classifier.train import init_classifier
 from digitseg.data.spec import spec_from_config
 from digitseg.data.synth import CanvasGenerator
@@ -163,6 +163,33 @@ def test_render_crops_cuts_every_visible_digit_and_repeats_itself():
     np.testing.assert_array_equal(crops, again)
     shifted, _ = render_crops(generator, "train", range(6, 12))
     np.testing.assert_array_equal(shifted, crops[len(crops) - len(shifted) :])
+
+
+def test_found_labels_keep_a_digit_s_only_reading_and_drop_its_stray_pieces():
+    # Two touching 9s, 10x10 px each; the first is found whole, the second only as a mask
+    # with 40 of its pixels and 10 of its neighbour's (IoU 40/110, below the match).
+    truth = np.zeros((2, 12, 24), bool)
+    truth[0, 1:11, 1:11], truth[1, 1:11, 11:21] = True, True
+    whole_first = truth[0].copy()
+    short_second = np.zeros_like(whole_first)
+    short_second[1:5, 11:21] = True
+    short_second[1:2, 1:11] = True
+    other_piece_of_second = np.zeros_like(whole_first)
+    other_piece_of_second[9:11, 11:21] = True  # 20 px: smaller than the reading above
+    piece_of_first = np.zeros_like(whole_first)
+    piece_of_first[8:11, 1:4] = True  # the first 9 is found whole too
+    comma = np.zeros_like(whole_first)
+    comma[9:12, 22:24] = True  # outside both digits
+    found = np.stack([piece_of_first, whole_first, comma, short_second, other_piece_of_second])
+
+    labels = found_labels(truth, found, [9, 9])
+
+    assert labels == [NOT_A_DIGIT, 9, NOT_A_DIGIT, 9, NOT_A_DIGIT]
+    # A mask with most of its pixels outside every digit reads no digit, even the only one.
+    astride = np.zeros((1, 12, 24), bool)
+    astride[0, :, 18:24] = True  # 30 px of the second 9, 42 outside it
+    assert found_labels(truth[1:], astride, [9]) == [NOT_A_DIGIT]
+    assert found_labels(truth, np.zeros((0, 12, 24), bool), [9, 9]) == []
 
 
 class FindsTheTruth:

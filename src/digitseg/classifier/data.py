@@ -1,9 +1,9 @@
 """Training crops for the classifier: the true digits of canvases (generated, or made of
 labelled scans), cut as the segmenter's digits are cut at inference
 (:func:`~digitseg.classifier.classifier_input`), and optionally the digits a segmenter finds
-on the same canvases, with their true labels; what it finds that matches no true digit (a
-comma, a dash, a slash, a stroke of another digit) is "not a digit" when the classifier
-has that class."""
+on the same canvases, with their true labels (:func:`found_labels`); what is no digit (a
+comma, a dash, a slash, a stray stroke of a digit already found) is "not a digit" when the
+classifier has that class."""
 
 from collections.abc import Iterator
 
@@ -16,7 +16,7 @@ from digitseg.data.rng import split_key
 from digitseg.data.synth import CanvasGenerator
 from digitseg.data.transforms import Augment, match_channels
 from digitseg.inference.segmenter import Segmenter
-from digitseg.metrics.instance import ImageInstances, mask_iou, match
+from digitseg.metrics.instance import ImageInstances, mask_intersection, mask_iou, match
 from digitseg.postprocess import Instance
 from digitseg.utils.ink import detect_polarity, light_ink
 
@@ -44,10 +44,9 @@ def render_crops(
     generator's seed, the split and the indices.
 
     With a ``segmenter``, each canvas also gives the crops of the digits it finds (read with
-    its own settings) that match a true digit as the evaluation matches
-    them, labelled with that digit: crops cut from the masks the classifier reads at
-    inference, errors and all; with ``not_digits`` also those that match none, labelled
-    :data:`~digitseg.classes.NOT_A_DIGIT`.
+    its own settings), labelled with a true digit by :func:`found_labels`: crops cut from
+    the masks the classifier reads at inference, errors and all; with ``not_digits`` also
+    those it labels :data:`~digitseg.classes.NOT_A_DIGIT`.
     """
     key = split_key(generator.seed, f"classifier/{split}")
     crops, digits = [], []
@@ -88,14 +87,37 @@ def _crop(ink: np.ndarray, box, mask: np.ndarray) -> np.ndarray:
 def _found_digits(
     segmenter: Segmenter, gray: np.ndarray, instances: np.ndarray, labels
 ) -> Iterator[tuple[Instance, int]]:
-    """The digits ``segmenter`` finds in ``gray``, each with the label of the true digit of
-    the ``instances`` id map it matches (the evaluation's mask IoU matching), or
-    NOT_A_DIGIT."""
+    """The digits ``segmenter`` finds in ``gray``, each with its :func:`found_labels` label
+    against the true digits of the ``instances`` id map."""
     found = segmenter.segment(gray)
     truth = instances[None] == np.arange(1, len(labels) + 1, dtype=instances.dtype)[:, None, None]
-    iou = mask_iou(truth, ImageInstances.from_instances(found, instances.shape).masks)
-    for digit, number in zip(found, match(iou), strict=True):
-        yield digit, labels[number] if number >= 0 else NOT_A_DIGIT
+    masks = ImageInstances.from_instances(found, instances.shape).masks
+    yield from zip(found, found_labels(truth, masks, labels), strict=True)
+
+
+def found_labels(truth: np.ndarray, found: np.ndarray, labels) -> list[int]:
+    """The label each of the ``found`` masks (m, H, W) gets against the ``truth`` masks
+    (n, H, W) with their ``labels``: each true digit labels one found mask at most.
+
+    - A found mask matching a true digit as the evaluation matches them (mask IoU) is that
+      digit.
+    - A true digit no found mask matches labels, of the unmatched found masks with most of
+      their pixels in it, the one that holds most of it: the segmenter's only reading of
+      that digit (cut short, or with a bit of its neighbour), which the classifier must
+      read and not leave out.
+    - Every other found mask is :data:`~digitseg.classes.NOT_A_DIGIT`: a mark, or a stray
+      piece of a digit the segmenter also finds whole (the lead-in stroke of a 1).
+    """
+    matched = match(mask_iou(truth, found))
+    result = [int(labels[t]) if t >= 0 else NOT_A_DIGIT for t in matched]
+    shared = mask_intersection(truth, found)  # (n, m)
+    sizes = found.sum(axis=(1, 2))
+    for t in np.setdiff1d(np.arange(len(truth)), matched):
+        candidates = (matched < 0) & (shared[t] * 2 > sizes)
+        if candidates.any():
+            best = int(np.argmax(np.where(candidates, shared[t], -1)))
+            result[best] = int(labels[t])
+    return result
 
 
 def _jitter(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:

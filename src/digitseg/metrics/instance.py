@@ -127,14 +127,20 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(n, m) IoU of bool masks ``a`` (n, H, W) and ``b`` (m, H, W)."""
+def mask_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, m) pixels shared by bool masks ``a`` (n, H, W) and ``b`` (m, H, W)."""
     a, b = np.asarray(a), np.asarray(b)
     pixels = int(np.prod(a.shape[1:]))  # reshape(n, -1) fails when n is 0
     flat_a = a.reshape(len(a), pixels).astype(np.float32)
     flat_b = b.reshape(len(b), pixels).astype(np.float32)
-    inter = (flat_a @ flat_b.T).astype(np.float64)
-    union = flat_a.sum(1)[:, None] + flat_b.sum(1)[None] - inter
+    return (flat_a @ flat_b.T).astype(np.float64)
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, m) IoU of bool masks ``a`` (n, H, W) and ``b`` (m, H, W)."""
+    a, b = np.asarray(a), np.asarray(b)
+    inter = mask_intersection(a, b)
+    union = a.sum(axis=(1, 2))[:, None] + b.sum(axis=(1, 2))[None] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
