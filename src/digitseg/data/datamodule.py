@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from digitseg.data.mixture import MixedGenerator
 from digitseg.data.rng import split_key
+from digitseg.data.scan_canvases import STYLE as SCAN_STYLE
 from digitseg.data.sources import build_generator, build_train_generator
 from digitseg.data.synth import CanvasGenerator
 from digitseg.data.targets import digit_cores, instance_borders
@@ -50,9 +51,9 @@ class CanvasIndices(Sampler[int]):
 class CanvasDataset(Dataset):
     """Canvases of one split as model inputs: ``image`` (C, H, W) float, ``mask`` (H, W) long
     class ids, ``cores`` (H, W) float, 1 at the centre of each digit instance (the target
-    of the net's core channel, see :func:`~digitseg.data.targets.digit_cores`), and with
-    ``contacts=True`` ``contacts`` (H, W) bool, the pixels within ``CONTACT_WIDTH`` px of
-    another digit.
+    of the net's core channel, see :func:`~digitseg.data.targets.digit_cores`), ``index``,
+    ``generated`` (bool, False for canvases made of real scans), and with ``contacts=True``
+    ``contacts`` (H, W) bool, the pixels within ``CONTACT_WIDTH`` px of another digit.
 
     Batches are rendered together through ``__getitems__``, which the DataLoader calls with
     a whole batch of indices.
@@ -98,6 +99,7 @@ class CanvasDataset(Dataset):
             "mask": torch.stack(masks),
             "cores": torch.stack(cores).float(),
             "index": torch.as_tensor(indices),
+            "generated": torch.as_tensor([style != SCAN_STYLE for style in batch.styles]),
         }
         if self.contacts:
             batch["contacts"] = torch.stack(contacts)

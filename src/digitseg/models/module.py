@@ -17,6 +17,7 @@ from torchmetrics import MaxMetric
 
 from digitseg.classes import NUM_CLASSES
 from digitseg.metrics.semantic import SegmentationMetrics, to_log_dict
+from digitseg.models.distill import Teacher, distillation_loss
 from digitseg.models.losses import core_loss
 
 STAGES = ("val", "test")
@@ -31,6 +32,10 @@ class SegmentationModule(L.LightningModule):
     A net with one output beyond the 11 classes also learns the core of each digit instance
     (:func:`~digitseg.models.losses.core_loss` against the batch's ``cores``, weighted by
     ``core_weight``), around which post-processing groups digit pixels into instances.
+
+    With a ``teacher`` model file, training also pulls the net's outputs on generated
+    canvases towards the teacher's (:func:`~digitseg.models.distill.distillation_loss`,
+    weighted by ``distill_weight``), so that a fine-tune keeps what the teacher knew.
     """
 
     def __init__(
@@ -42,6 +47,8 @@ class SegmentationModule(L.LightningModule):
         core_weight: float = 1.0,
         channels_last: bool = True,
         compile: bool = False,
+        teacher: str | None = None,
+        distill_weight: float = 1.0,
     ) -> None:
         super().__init__()
         self.net = net
@@ -51,6 +58,8 @@ class SegmentationModule(L.LightningModule):
         self.scheduler_factory = scheduler
         self.channels_last = channels_last
         self.compile_net = compile
+        self.teacher = Teacher(teacher) if teacher else None
+        self.distill_weight = distill_weight
         self.metrics = nn.ModuleDict({stage: SegmentationMetrics() for stage in STAGES})
         self.best_val = MaxMetric()
         self.results: dict[str, dict[str, torch.Tensor]] = {}
@@ -71,9 +80,15 @@ class SegmentationModule(L.LightningModule):
         if outputs.shape[1] > NUM_CLASSES:
             parts["core"] = core_loss(outputs[:, NUM_CLASSES], batch["cores"])
             total = total + self.core_weight * parts["core"]
+        if self.teacher is not None and self.training:
+            taught = self.teacher(self._images(batch))
+            parts["distill"] = distillation_loss(outputs, taught, batch["generated"])
+            total = total + self.distill_weight * parts["distill"]
         return total, parts, logits
 
     def setup(self, stage: str) -> None:
+        if self.teacher is not None:
+            self.teacher.to(self.device)
         if self.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         if self.compile_net and stage == "fit":
