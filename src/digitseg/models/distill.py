@@ -52,4 +52,3 @@ def distillation_loss(
         core = F.binary_cross_entropy_with_logits(student[:, NUM_CLASSES], target)
         loss = loss + core - F.binary_cross_entropy(target, target)
     return loss
-
