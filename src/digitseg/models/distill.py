@@ -1,9 +1,12 @@
 """Keeping what a model knew while it is fine-tuned: the student's outputs pulled towards a
-frozen teacher's (knowledge distillation) on the canvases the teacher reads well.
+frozen teacher's (knowledge distillation) where the teacher reads right.
 
 The teacher is a model file (usually the one the fine-tune started from, or an earlier
-release); it never enters the student's checkpoint. Real scans are left out of the pull:
-there the teacher reads commas and dashes as digits, which the fine-tune is to unlearn.
+release); it never enters the student's checkpoint. Only pixels of generated canvases that
+the teacher classifies right are pulled (:func:`taught_pixels`): real scans are left out,
+where the teacher reads commas and dashes as digits, and so is whatever the teacher gets
+wrong on generated canvases (a date's slash it reads as a 1), which the fine-tune is to
+unlearn.
 """
 
 import torch
@@ -31,19 +34,28 @@ class Teacher:
         return self.net.eval()(images)
 
 
+def taught_pixels(
+    teacher: torch.Tensor, mask: torch.Tensor, generated: torch.Tensor
+) -> torch.Tensor:
+    """(B, H, W) bool: the pixels of generated canvases (``generated`` (B,) bool) whose class
+    the teacher's outputs (B, C, H, W) get right against ``mask`` (B, H, W)."""
+    return (teacher[:, :NUM_CLASSES].argmax(dim=1) == mask) & generated[:, None, None]
+
+
 def distillation_loss(
     student: torch.Tensor, teacher: torch.Tensor, keep: torch.Tensor
 ) -> torch.Tensor:
-    """Mean over the kept canvases' pixels of the KL divergence of the student's class
-    distribution from the teacher's, plus, where both nets have the digit-core channel,
-    the binary KL of their core probabilities.
+    """Mean over the ``keep`` pixels (B, H, W) bool of the KL divergence of the student's
+    class distribution from the teacher's, plus, where both nets have the digit-core
+    channel, the binary KL of their core probabilities.
 
     ``student`` and ``teacher`` are (B, C, H, W) raw outputs (11 classes, then the core
-    channel if any); ``keep`` (B,) bool picks the canvases. 0 when none is kept.
+    channel if any). 0 where no pixel is kept.
     """
     if not keep.any():
         return student.sum() * 0.0
-    student, teacher = student[keep].float(), teacher[keep].float()
+    student = student.float().permute(0, 2, 3, 1)[keep]  # (pixels, C)
+    teacher = teacher.float().permute(0, 2, 3, 1)[keep]
     log_p = F.log_softmax(student[:, :NUM_CLASSES], dim=1)
     log_q = F.log_softmax(teacher[:, :NUM_CLASSES], dim=1)
     loss = (log_q.exp() * (log_q - log_p)).sum(dim=1).mean()

@@ -17,7 +17,7 @@ from torchmetrics import MaxMetric
 
 from digitseg.classes import NUM_CLASSES
 from digitseg.metrics.semantic import SegmentationMetrics, to_log_dict
-from digitseg.models.distill import Teacher, distillation_loss
+from digitseg.models.distill import Teacher, distillation_loss, taught_pixels
 from digitseg.models.losses import core_loss
 
 STAGES = ("val", "test")
@@ -33,8 +33,8 @@ class SegmentationModule(L.LightningModule):
     (:func:`~digitseg.models.losses.core_loss` against the batch's ``cores``, weighted by
     ``core_weight``), around which post-processing groups digit pixels into instances.
 
-    With a ``teacher`` model file, training also pulls the net's outputs on generated
-    canvases towards the teacher's (:func:`~digitseg.models.distill.distillation_loss`,
+    With a ``teacher`` model file, training also pulls the net's outputs towards the
+    teacher's where it reads generated canvases right (:func:`~digitseg.models.distill.distillation_loss`,
     weighted by ``distill_weight``), so that a fine-tune keeps what the teacher knew.
     """
 
@@ -82,7 +82,8 @@ class SegmentationModule(L.LightningModule):
             total = total + self.core_weight * parts["core"]
         if self.teacher is not None and self.training:
             taught = self.teacher(self._images(batch))
-            parts["distill"] = distillation_loss(outputs, taught, batch["generated"])
+            keep = taught_pixels(taught, batch["mask"], batch["generated"])
+            parts["distill"] = distillation_loss(outputs, taught, keep)
             total = total + self.distill_weight * parts["distill"]
         return total, parts, logits
 
