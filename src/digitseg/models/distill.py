@@ -21,7 +21,6 @@ class Teacher:
     its state dict, optimizer and checkpoints)."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
         self.net, _ = load_model(path)
         self.net.requires_grad_(False)
 

@@ -34,8 +34,8 @@ class SegmentationModule(L.LightningModule):
     ``core_weight``), around which post-processing groups digit pixels into instances.
 
     With a ``teacher`` model file, training also pulls the net's outputs towards the
-    teacher's where it reads generated canvases right (:func:`~digitseg.models.distill.distillation_loss`,
-    weighted by ``distill_weight``), so that a fine-tune keeps what the teacher knew.
+    teacher's where it reads generated canvases right, weighted by ``distill_weight``
+    (:mod:`digitseg.models.distill`), so that a fine-tune keeps what the teacher knew.
     """
 
     def __init__(
