@@ -48,7 +48,7 @@ def test_a_fine_tune_with_a_teacher_learns_towards_it_and_saves_none_of_it(tmp_p
     assert batch["generated"].tolist() == [True] * 4
 
     model = instantiate(cfg.model)
-    model.setup("fit")
+    model.on_fit_start()
     model.train()
     first = model.compute_loss(batch)[1]["distill"]
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)

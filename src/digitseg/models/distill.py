@@ -30,7 +30,7 @@ class Teacher:
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net.eval()(images)
+        return self.net(images)  # load_model's net is in eval mode; the trainer never sees it
 
 
 def taught_pixels(

@@ -73,7 +73,8 @@ class SegmentationModule(L.LightningModule):
         self, batch: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """Total loss, its named parts, and the class logits."""
-        outputs = self.net(self._images(batch))
+        images = self._images(batch)
+        outputs = self.net(images)
         logits = outputs[:, :NUM_CLASSES]
         parts = self.loss.components(logits, batch["mask"], batch.get("contacts"))
         total = parts.pop("loss")
@@ -81,15 +82,17 @@ class SegmentationModule(L.LightningModule):
             parts["core"] = core_loss(outputs[:, NUM_CLASSES], batch["cores"])
             total = total + self.core_weight * parts["core"]
         if self.teacher is not None and self.training:
-            taught = self.teacher(self._images(batch))
+            taught = self.teacher(images)
             keep = taught_pixels(taught, batch["mask"], batch["generated"])
             parts["distill"] = distillation_loss(outputs, taught, keep)
             total = total + self.distill_weight * parts["distill"]
         return total, parts, logits
 
-    def setup(self, stage: str) -> None:
-        if self.teacher is not None:
+    def on_fit_start(self) -> None:
+        if self.teacher is not None:  # the trainer has put the net on its device by now
             self.teacher.to(self.device)
+
+    def setup(self, stage: str) -> None:
         if self.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         if self.compile_net and stage == "fit":
