@@ -38,7 +38,6 @@ import random
 import re
 import time
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -278,6 +277,7 @@ def evaluate(
     ``metrics.json``'s dict."""
     from digitseg import Segmenter
     from digitseg.eval import model_info
+    from digitseg.evaluation.photo import as_photographed
     from digitseg.evaluation.scan_report import write_scan_report
     from digitseg.evaluation.scans import ScanEvaluation
 
@@ -364,30 +364,6 @@ def _print_summary(metrics: dict, report: Path) -> None:
         )
         print(f"exact match by {what} (images):", ", ".join(shares))
     print(f"report: {report}")
-
-
-def as_photographed(scan, enlarge: float = 1.0, rotate: float = 0.0):
-    """``scan`` (a :class:`~digitseg.data.coco_scans.LabelledScan`) as a photo ``enlarge``
-    times finer (bicubic) and tilted ``rotate`` degrees (counter-clockwise, as
-    :func:`digitseg.inference.rotation.rotate` turns it) shows it: its boxes are scaled and
-    rotated with the image, each the upright box around its rotated corners."""
-    from digitseg.inference.rotation import rotate as rotated
-
-    image, boxes = scan.image, scan.boxes.astype(np.float64).reshape(-1, 4)
-    if enlarge != 1:
-        image = cv2.resize(image, None, fx=enlarge, fy=enlarge, interpolation=cv2.INTER_CUBIC)
-        boxes = boxes * enlarge
-    if rotate != 0:
-        image, matrix = rotated(image, rotate)
-        # The corners of the boxes' pixels: the matrix maps pixel centres, half a pixel in.
-        corners = boxes[:, [[0, 1], [2, 1], [0, 3], [2, 3]]] - 0.5
-        turned = corners @ matrix[:, :2].T + matrix[:, 2] + 0.5
-        boxes = np.concatenate([turned.min(axis=1), turned.max(axis=1)], axis=1)
-    height, width = image.shape[:2]
-    limits = (width, height, width, height)
-    boxes = np.concatenate([np.floor(boxes[:, :2]), np.ceil(boxes[:, 2:])], axis=1)
-    boxes = np.clip(boxes, 0, limits).astype(np.int64)
-    return replace(scan, image=image, boxes=boxes)
 
 
 def _groups(out: Path) -> dict[str, dict[str, str]]:

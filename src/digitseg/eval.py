@@ -4,6 +4,7 @@
     digitseg-eval source=folder folder=data/generated/canvas/test logger=wandb
     digitseg-eval source=m2nist folder=path/to/m2nist
     digitseg-eval source=coco folder=path/to/images annotations=path/to/coco.json part=all
+    digitseg-eval source=coco enlarge=3 rotate=12     # the scans as a finer, tilted photo
 
 Canvases come from a preset's split (``source=preset``, rendered on the fly: the canvases
 ``digitseg-generate`` writes), a ``digitseg-generate`` folder or M2NIST's arrays (see
@@ -18,7 +19,9 @@ see :mod:`digitseg.reports.writing`).
 ``source=coco`` reads real scans labelled with a box per digit (by default the validation part
 of ``paths.scans_dir``: :mod:`digitseg.data.coco_scans`) and scores the readings against the
 boxes (:mod:`digitseg.evaluation.scans`), into the report of
-:mod:`digitseg.evaluation.scan_report`.
+:mod:`digitseg.evaluation.scan_report`; ``enlarge`` and ``rotate`` read them as a photo
+that many times finer and tilted that many degrees would show them
+(:mod:`digitseg.evaluation.photo`).
 """
 
 import logging
@@ -30,6 +33,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from digitseg.data.coco_scans import CocoScansError, open_coco_scans
+from digitseg.evaluation.photo import as_photographed
 from digitseg.evaluation.scan_report import write_scan_report
 from digitseg.evaluation.scans import ScanEvaluation
 from digitseg.inference import Segmenter
@@ -51,6 +55,11 @@ def evaluate(cfg: DictConfig) -> dict:
         raise ValueError(f"worst_k must be >= 1, got {cfg.worst_k}")
     if cfg.batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {cfg.batch_size}")
+    if cfg.source != "coco" and (cfg.enlarge != 1 or cfg.rotate != 0):
+        raise ValueError(
+            f"enlarge and rotate read labelled scans as a photo shows them: give them with "
+            f"source=coco, not source={cfg.source}"
+        )
     settings = read_settings(cfg.reading)
     segmenter = Segmenter.from_checkpoint(
         cfg.checkpoint, device=cfg.device, settings=settings, classifier=cfg.classifier
@@ -90,13 +99,14 @@ def evaluate(cfg: DictConfig) -> dict:
 
 
 def evaluate_scans(cfg: DictConfig, segmenter: Segmenter) -> dict:
-    """Read the scans of ``cfg.folder`` (default ``paths.scans_dir``/images) and score them
+    """Read the scans of ``cfg.folder`` (default ``paths.scans_dir``/images), as a photo
+    ``cfg.enlarge`` times finer and tilted ``cfg.rotate`` degrees shows them, and score them
     against the boxes of ``cfg.annotations``; returns ``metrics.json``'s dict."""
     folder = cfg.folder or Path(cfg.paths.scans_dir) / "images"
     scans = open_coco_scans(folder, cfg.annotations, cfg.part)
     count = len(scans) if cfg.count is None else min(int(cfg.count), len(scans))
     evaluation = ScanEvaluation(cfg.worst_k, cfg.iou_threshold)
-    items = (scans.scan(index) for index in range(count))
+    items = (as_photographed(scans.scan(k), cfg.enlarge, cfg.rotate) for k in range(count))
     readings = read_in_batches(segmenter, items, cfg.batch_size)
     device = segmenter.backend.device
     for scan, result in tqdm(readings, total=count, desc=f"reading scans ({device})", unit="image"):
@@ -107,6 +117,8 @@ def evaluate_scans(cfg: DictConfig, segmenter: Segmenter) -> dict:
         "annotations": str(scans.annotations),
         "part": cfg.part,
         "count": count,
+        "enlarge": cfg.enlarge,
+        "rotate": cfg.rotate,
     }
     metrics = {
         "model": model_info(cfg.checkpoint, segmenter.config),

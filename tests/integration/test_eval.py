@@ -276,6 +276,21 @@ def test_coco_scans_get_a_report_naming_the_reading(tiny_model, tmp_path):
     assert row[-1] == metrics["calibration"]["ece"]
 
 
+def test_coco_scans_read_as_a_finer_tilted_photo_say_so(tiny_model, tmp_path):
+    images = write_coco_set(tmp_path / "set")
+    out = tmp_path / "report"
+    run_eval(
+        tiny_model, out, "source=coco", f"folder={images}", "part=all", "enlarge=2.5", "rotate=-12"
+    )
+    on_disk = json.loads((out / "metrics.json").read_text())
+    assert (on_disk["source"]["enlarge"], on_disk["source"]["rotate"]) == (2.5, -12)
+    assert "as a photo 2.5 times finer and tilted -12 degrees shows them" in (
+        (out / "report.md").read_text()
+    )
+    with pytest.raises(ValueError, match="give them with source=coco, not source=preset"):
+        run_eval(tiny_model, tmp_path / "preset", "count=2", "enlarge=2")
+
+
 def test_eval_reads_as_digitseg_segment_does_by_default():
     from digitseg import segment
 

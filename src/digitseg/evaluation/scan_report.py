@@ -58,8 +58,8 @@ def scan_report_markdown(metrics: dict) -> str:
     parts = [
         "# Evaluation on labelled scans",
         f"Model `{metrics['model']['checkpoint']}`, {source['count']} images of "
-        f"`{source['annotations']}` (part `{source['part']}`), read with the "
-        f"`{source['reading']}` reading preset.",
+        f"`{source['annotations']}` (part `{source['part']}`){_as_photographed(source)}, "
+        f"read with the `{source['reading']}` reading preset.",
         table(["metric", "value"], [(name, instances[key]) for key, name in HEADLINE]),
         "## By digits per image",
         _group_table(metrics["by_digits_per_image"], "digits", GROUP_COLUMNS),
@@ -76,6 +76,14 @@ def scan_report_markdown(metrics: dict) -> str:
         f"Expected calibration error: {metrics['calibration']['ece']:.4f} (see calibration.png).",
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def _as_photographed(source: dict) -> str:
+    """How the images were changed before reading (``enlarge``, ``rotate``), if they were."""
+    enlarge, rotate = source.get("enlarge", 1), source.get("rotate", 0)
+    if enlarge == 1 and rotate == 0:
+        return ""
+    return f" as a photo {enlarge:g} times finer and tilted {rotate:g} degrees shows them"
 
 
 def _group_table(groups: dict, key: str, columns) -> str:
