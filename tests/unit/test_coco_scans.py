@@ -7,7 +7,7 @@ import pytest
 
 from digitseg.classes import BACKGROUND
 from digitseg.data.coco_scans import CocoScansError, open_coco_scans, part_of
-from digitseg.data.scan_canvases import ScanCanvasGenerator, scan_targets
+from digitseg.data.scan_canvases import ScanCanvasGenerator, scan_targets, tilted
 from digitseg.data.sources import build_source_generator
 from digitseg.data.spec import CanvasSpec
 from tests.helpers.scans import COMMA, DRAWN, draw_scan, write_coco_set
@@ -89,6 +89,45 @@ def test_scan_canvases_are_reproducible_and_fit_the_canvas(tmp_path):
         for i, (x0, y0, x1, y1) in enumerate(canvas.boxes, start=1):
             ys, xs = np.nonzero(canvas.instances == i)
             assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (x0, y0, x1, y1)
+
+
+def _line_degrees(instances: np.ndarray, count: int) -> float:
+    """Degrees (counter-clockwise) of the line through the centres of instances 1..count."""
+    centres = np.array([np.argwhere(instances == k).mean(axis=0) for k in range(1, count + 1)])
+    climb = np.polyfit(centres[:, 1], -centres[:, 0], 1)[0]
+    return float(np.degrees(np.arctan(climb)))
+
+
+def test_tilted_targets_turn_with_their_image():
+    digits = DRAWN["first.png"]
+    level = scan_targets(
+        draw_scan(digits), np.array([d[0] for d in digits]), np.array([d[1:] for d in digits])
+    )
+    turned = tilted(level, 15)
+    assert turned.labels.tolist() == [1, 7, 3]
+    assert turned.image.shape == turned.semantic.shape == turned.instances.shape
+    assert turned.image.shape[0] > level.image.shape[0] + 20  # the canvas holds it all
+    assert abs(_line_degrees(turned.instances, 3) - 15) < 2
+    for k, label in enumerate(turned.labels, start=1):
+        assert (turned.semantic[turned.instances == k] == label).all()
+        assert (turned.instances == k).sum() > 0.8 * (level.instances == k).sum()
+    assert (turned.semantic[turned.instances == 0] == BACKGROUND).all()
+    assert tilted(level, 0) is level
+
+
+def test_scan_canvases_tilt_within_their_range(tmp_path):
+    scans = open_coco_scans(write_coco_set(tmp_path), part="train")  # first.png only
+    spec = CanvasSpec(height=48, width=192)
+    angles = []
+    for tilt in (0.0, 10.0):
+        batch = ScanCanvasGenerator(spec, scans, seed=3, tilt=tilt).render("train", range(12))
+        for k in range(12):
+            canvas = batch[k]
+            assert canvas.labels.tolist() == [1, 7, 3]  # every digit fits the canvas
+            angles.append(_line_degrees(canvas.instances, 3))
+    level, tilted_angles = np.abs(angles[:12]), np.abs(angles[12:])
+    assert level.max() < 1.5
+    assert tilted_angles.max() < 12 and tilted_angles.max() > 4
 
 
 def test_a_scans_source_gives_val_canvases_of_the_val_part_only(tmp_path):

@@ -14,6 +14,9 @@ Each scan becomes a canvas the size of the generated ones, with targets made fro
   dots, dashes, lines after an amount) and paper are background. Ink inside two or more
   boxes goes to the box whose centre is nearest, in units of each box's size.
 - **Instances.** Digit ``k``'s ink is instance ``k``; a box with no ink is left out.
+- **Tilt.** With ``tilt``, the scan and its targets are rotated together by a random angle
+  within ``tilt`` degrees either way (a photo or a sheet held askew), the image's paper run
+  on into the corners, the targets nearest-pixel; the digits' boxes are their ink's after.
 
 A canvas index picks its scan and placement from its own random stream, so canvas ``i``
 is a pure function of (scans, seed, split, i), as generated canvases are.
@@ -30,6 +33,7 @@ from digitseg.data.export import rgb_to_gray
 from digitseg.data.rng import CounterRandom, split_key
 from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 from digitseg.data.synth import Canvas, CanvasBatch
+from digitseg.inference.rotation import rotate, rotation_matrix
 from digitseg.utils.ink import ink_mask
 
 STYLE = "scan"
@@ -65,16 +69,32 @@ def scan_targets(
     ink = ink_mask(light_ink)
     owner = _box_owner(resized.shape, np.asarray(boxes, np.float64) * factor)
     owner[~ink] = 0
+    return _targets(resized, owner, np.asarray(labels, np.uint8))
+
+
+def tilted(targets: ScanTargets, degrees: float) -> ScanTargets:
+    """``targets`` rotated ``degrees`` counter-clockwise onto a canvas that holds them all:
+    the image as :func:`~digitseg.inference.rotation.rotate` turns it, the instances
+    nearest-pixel (none where the corners come in)."""
+    if degrees == 0:
+        return targets
+    image, matrix = rotate(targets.image, degrees)
+    size = image.shape[1], image.shape[0]
+    owner = cv2.warpAffine(targets.instances, matrix, size, flags=cv2.INTER_NEAREST)
+    return _targets(image, owner, targets.labels)
+
+
+def _targets(image: np.ndarray, owner: np.ndarray, labels: np.ndarray) -> ScanTargets:
+    """The targets of ``image`` whose pixels ``owner`` gives to digit ``owner - 1`` of
+    ``labels`` (0: to none); digits owning no pixel are left out."""
     kept = [k for k in range(len(labels)) if (owner == k + 1).any()]
-    instances = np.zeros(resized.shape, np.uint16)
+    instances = np.zeros(image.shape, np.uint16)
     for new, k in enumerate(kept, start=1):
         instances[owner == k + 1] = new
-    kept_labels = np.asarray(labels, np.uint8)[kept]
-    semantic = np.full(resized.shape, BACKGROUND, np.uint8)
+    kept_labels = labels[kept]
+    semantic = np.full(image.shape, BACKGROUND, np.uint8)
     semantic[instances > 0] = kept_labels[instances[instances > 0] - 1]
-    return ScanTargets(
-        resized, semantic, instances, kept_labels, _tight_boxes(instances, len(kept))
-    )
+    return ScanTargets(image, semantic, instances, kept_labels, _tight_boxes(instances, len(kept)))
 
 
 def _box_owner(shape: tuple[int, int], boxes: np.ndarray) -> np.ndarray:
@@ -105,7 +125,8 @@ class ScanCanvasGenerator:
     indices)``), each canvas one of ``scans`` placed on a canvas of ``spec``'s size.
 
     ``digit_height`` is the ink height the scans' digits are resized to (default: the
-    spec's mean digit height), ``jitter`` the range of the random factor on it.
+    spec's mean digit height), ``jitter`` the range of the random factor on it, ``tilt``
+    the most degrees each scan is rotated by, either way (0: level, as scanned).
     """
 
     def __init__(
@@ -115,11 +136,12 @@ class ScanCanvasGenerator:
         seed: int = 0,
         digit_height: float | None = None,
         jitter: tuple[float, float] = DEFAULT_JITTER,
+        tilt: float = 0.0,
     ) -> None:
         if not len(scans):
             raise ValueError(f"no scans to train on in {scans.annotations} ({scans.folder})")
         self.spec, self.seed = spec, seed
-        self.jitter = jitter
+        self.jitter, self.tilt = jitter, tilt
         self.digit_height = digit_height or MNIST_INK_SIDE * sum(spec.scale) / 2
         self._scans = [scans.scan(i) for i in range(len(scans))]
 
@@ -128,18 +150,23 @@ class ScanCanvasGenerator:
 
     def render(self, split: str, indices) -> CanvasBatch:
         indices = np.asarray(indices, np.int64).reshape(-1)
-        draws = CounterRandom(split_key(self.seed, f"scans/{split}"), indices).uniform(0, 4)
+        draws = CounterRandom(split_key(self.seed, f"scans/{split}"), indices).uniform(0, 5)
         return CanvasBatch.stacked([self._canvas(draw) for draw in draws], self.spec.is_color)
 
     def _canvas(self, draw: np.ndarray) -> Canvas:
-        """The canvas of one index's four uniform draws: scan, size, x and y placement."""
+        """The canvas of one index's five uniform draws: scan, size, x and y placement,
+        tilt."""
         scan = self._scans[min(int(draw[0] * len(self._scans)), len(self._scans) - 1)]
         height, width = self.spec.height, self.spec.width
         heights = scan.boxes[:, 3] - scan.boxes[:, 1]
         jitter = self.jitter[0] + draw[1] * (self.jitter[1] - self.jitter[0])
+        degrees = (2 * draw[4] - 1) * self.tilt
         factor = self.digit_height * jitter / max(float(np.median(heights)), 1.0)
-        factor = min(factor, width / scan.image.shape[1], height / scan.image.shape[0])
+        _, (tilted_h, tilted_w) = rotation_matrix(scan.image.shape[:2], degrees)
+        spare = 2 if degrees else 0  # rotated after resizing, the scan may grow by 2 px
+        factor = min(factor, (width - spare) / tilted_w, (height - spare) / tilted_h)
         found = scan_targets(scan.image, scan.labels, scan.boxes, factor)
+        found = tilted(found, degrees)
         h, w = found.image.shape
         top, left = int(draw[3] * (height - h + 1)), int(draw[2] * (width - w + 1))
         image = np.full((height, width), np.median(found.image), np.uint8)

@@ -75,11 +75,13 @@ def scan_generator(spec, seed: int, scans_cfg: Mapping) -> ScanCanvasGenerator:
     """Canvases of ``spec``'s size made of real scans: ``scans_cfg`` has ``folder`` (the
     images), ``annotations`` (their COCO file; null: ``annotations.json`` beside or in the
     folder), ``part`` (train, val or all: see :func:`~digitseg.data.coco_scans.part_of`) and
-    optionally ``jitter`` (the range of the random factor on the digits' height)."""
+    optionally ``jitter`` (the range of the random factor on the digits' height) and ``tilt``
+    (the most degrees a scan is rotated by, either way)."""
     if not scans_cfg.get("folder"):
         raise ValueError("scans need scans.folder=<images folder>")
     scans = open_coco_scans(
         scans_cfg["folder"], scans_cfg.get("annotations"), scans_cfg.get("part", "train")
     )
     jitter = tuple(scans_cfg.get("jitter", DEFAULT_JITTER))
-    return ScanCanvasGenerator(spec, scans, seed=seed, jitter=jitter)
+    tilt = float(scans_cfg.get("tilt", 0.0))
+    return ScanCanvasGenerator(spec, scans, seed=seed, jitter=jitter, tilt=tilt)
