@@ -4,7 +4,8 @@ The package is built in layers; a module imports from its own layer and those be
 from an entry point, and no import cycle runs (``tests/unit/test_layering.py`` checks):
 
 1. ``classes``, ``utils``, ``viz``: class names and colours; config, file and image helpers
-   (``utils.ink``: light ink, polarity, where the ink is); pictures.
+   (``utils.ink``: light ink, polarity, where the ink is; ``utils.rotation``: an image
+   rotated whole); pictures.
 2. ``data``: MNIST, the canvas generator, training targets, the Lightning data module.
 3. ``postprocess``: class maps into digit instances, reading order, crops (numpy only).
 4. ``models``, ``classifier``, ``metrics``, ``callbacks``: the segmentation net and the digit

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from digitseg.classes import BACKGROUND
-from digitseg.inference.rotation import level_rotation, rotate, rotation_matrix
+from digitseg.inference.rotation import level_rotation
 from digitseg.inference.segmenter import Segmenter
 from digitseg.inference.settings import Estimates, ReadSettings, reading_preset
 from digitseg.postprocess import read_text
+from digitseg.utils.rotation import rotate, rotation_matrix
 from tests.helpers.backends import CONFIG, BrightIsDigit
 
 

@@ -33,8 +33,8 @@ from digitseg.data.export import rgb_to_gray
 from digitseg.data.rng import CounterRandom, split_key
 from digitseg.data.spec import MNIST_INK_SIDE, CanvasSpec
 from digitseg.data.synth import Canvas, CanvasBatch
-from digitseg.inference.rotation import rotate, rotation_matrix
 from digitseg.utils.ink import ink_mask
+from digitseg.utils.rotation import rotate, rotation_matrix
 
 STYLE = "scan"
 # The range of the random factor on the height the digits are resized to.
@@ -74,7 +74,7 @@ def scan_targets(
 
 def tilted(targets: ScanTargets, degrees: float) -> ScanTargets:
     """``targets`` rotated ``degrees`` counter-clockwise onto a canvas that holds them all:
-    the image as :func:`~digitseg.inference.rotation.rotate` turns it, the instances
+    the image as :func:`~digitseg.utils.rotation.rotate` turns it, the instances
     nearest-pixel (none where the corners come in)."""
     if degrees == 0:
         return targets
@@ -163,7 +163,7 @@ class ScanCanvasGenerator:
         degrees = (2 * draw[4] - 1) * self.tilt
         factor = self.digit_height * jitter / max(float(np.median(heights)), 1.0)
         _, (tilted_h, tilted_w) = rotation_matrix(scan.image.shape[:2], degrees)
-        spare = 2 if degrees else 0  # rotated after resizing, the scan may grow by 2 px
+        spare = 1 if degrees else 0  # resized, then rotated, the scan grows by under 1 px
         factor = min(factor, (width - spare) / tilted_w, (height - spare) / tilted_h)
         found = scan_targets(scan.image, scan.labels, scan.boxes, factor)
         found = tilted(found, degrees)

@@ -9,13 +9,13 @@ import cv2
 import numpy as np
 
 from digitseg.data.coco_scans import LabelledScan
-from digitseg.inference.rotation import rotate as rotated
+from digitseg.utils.rotation import rotate as rotated
 
 
 def as_photographed(scan: LabelledScan, enlarge: float = 1.0, rotate: float = 0.0) -> LabelledScan:
     """``scan`` as a photo ``enlarge`` times finer (bicubic; under 1, coarser, area-averaged)
     and tilted ``rotate`` degrees (counter-clockwise, as
-    :func:`digitseg.inference.rotation.rotate` turns it) shows it: its boxes are scaled and
+    :func:`digitseg.utils.rotation.rotate` turns it) shows it: its boxes are scaled and
     rotated with the image, each the upright box around its rotated corners."""
     if not enlarge > 0:
         raise ValueError(f"enlarge must be > 0 (1: the scan as it is), got {enlarge}")

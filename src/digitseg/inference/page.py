@@ -25,12 +25,13 @@ import numpy as np
 
 from digitseg.data.transforms import match_channels
 from digitseg.inference.lines import without_box_lines
-from digitseg.inference.rotation import level_rotation, rotate
+from digitseg.inference.rotation import level_rotation
 from digitseg.inference.settings import DEFAULT_ESTIMATES, POLARITIES, Estimates, ReadSettings
 from digitseg.inference.slant import shear, upright_shear
 from digitseg.postprocess import typical_height
 from digitseg.postprocess.warp import IDENTITY, compose, invert, resize_matrix
 from digitseg.utils.ink import detect_polarity, ink_mask, light_ink, without_rules
+from digitseg.utils.rotation import rotate
 
 
 @dataclass(frozen=True, eq=False)
