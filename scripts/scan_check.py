@@ -27,9 +27,10 @@ report.md, images.csv, digits.csv, worst_cases.png, calibration.png; metrics.jso
 digit-count accuracy, the seconds per image and the scores per kind of punctuation and per
 typeface. It prints string exact match, digit-count accuracy and character error rate, exact
 match per kind of punctuation and per typeface, and the seconds per image. ``--enlarge``
-reads each image enlarged (bicubic), as a photo of higher resolution would show it: digits
-hundreds of pixels tall; ``--rotate`` reads it rotated (degrees, counter-clockwise, the
-paper run on into the corners), as a tilted photo would show it.
+reads each image enlarged (bicubic; under 1, made coarser), as a photo of higher resolution
+would show it: digits hundreds of pixels tall; ``--rotate`` reads it rotated (degrees,
+counter-clockwise, the paper run on into the corners), as a tilted photo would show it
+(:mod:`digitseg.evaluation.photo`, as ``digitseg-eval source=coco enlarge= rotate=``).
 """
 
 import argparse

@@ -55,6 +55,8 @@ def evaluate(cfg: DictConfig) -> dict:
         raise ValueError(f"worst_k must be >= 1, got {cfg.worst_k}")
     if cfg.batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {cfg.batch_size}")
+    if not cfg.enlarge > 0:
+        raise ValueError(f"enlarge must be > 0 (1: the scans as they are), got {cfg.enlarge}")
     if cfg.source != "coco" and (cfg.enlarge != 1 or cfg.rotate != 0):
         raise ValueError(
             f"enlarge and rotate read labelled scans as a photo shows them: give them with "

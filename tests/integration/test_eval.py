@@ -14,6 +14,7 @@ from PIL import Image
 from digitseg.data.export import write_split
 from digitseg.data.sources import build_generator
 from digitseg.eval import evaluate
+from digitseg.evaluation.photo import as_photographed
 from digitseg.inference.settings import ReadSettings, read_settings
 from digitseg.models.checkpoint import CheckpointError
 from digitseg.reports import analysis
@@ -276,19 +277,30 @@ def test_coco_scans_get_a_report_naming_the_reading(tiny_model, tmp_path):
     assert row[-1] == metrics["calibration"]["ece"]
 
 
-def test_coco_scans_read_as_a_finer_tilted_photo_say_so(tiny_model, tmp_path):
+def test_coco_scans_read_as_a_finer_tilted_photo_say_so(tiny_model, tmp_path, monkeypatch):
+    import digitseg.eval
+
+    shown = []
+
+    def photographed(scan, enlarge, rotate):
+        shown.append((scan.file_name, enlarge, rotate))
+        return as_photographed(scan, enlarge, rotate)
+
+    monkeypatch.setattr(digitseg.eval, "as_photographed", photographed)
     images = write_coco_set(tmp_path / "set")
     out = tmp_path / "report"
     run_eval(
         tiny_model, out, "source=coco", f"folder={images}", "part=all", "enlarge=2.5", "rotate=-12"
     )
+    assert shown == [("first.png", 2.5, -12), ("second.png", 2.5, -12)]
     on_disk = json.loads((out / "metrics.json").read_text())
     assert (on_disk["source"]["enlarge"], on_disk["source"]["rotate"]) == (2.5, -12)
-    assert "as a photo 2.5 times finer and tilted -12 degrees shows them" in (
-        (out / "report.md").read_text()
-    )
+    report = (out / "report.md").read_text()
+    assert "as a photo 2.5 times finer and tilted -12 degrees shows them" in report
     with pytest.raises(ValueError, match="give them with source=coco, not source=preset"):
         run_eval(tiny_model, tmp_path / "preset", "count=2", "enlarge=2")
+    with pytest.raises(ValueError, match="enlarge must be > 0"):
+        run_eval(tiny_model, tmp_path / "zero", "source=coco", f"folder={images}", "enlarge=0")
 
 
 def test_eval_reads_as_digitseg_segment_does_by_default():

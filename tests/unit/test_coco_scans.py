@@ -10,7 +10,7 @@ from digitseg.data.coco_scans import CocoScansError, open_coco_scans, part_of
 from digitseg.data.scan_canvases import ScanCanvasGenerator, scan_targets, tilted
 from digitseg.data.sources import build_source_generator
 from digitseg.data.spec import CanvasSpec
-from tests.helpers.scans import COMMA, DRAWN, draw_scan, write_coco_set
+from tests.helpers.scans import COMMA, DRAWN, INK, PAPER, draw_scan, write_coco_set
 
 
 def test_a_set_reads_labels_and_corner_boxes(tmp_path):
@@ -112,6 +112,8 @@ def test_tilted_targets_turn_with_their_image():
         assert (turned.semantic[turned.instances == k] == label).all()
         assert (turned.instances == k).sum() > 0.8 * (level.instances == k).sum()
     assert (turned.semantic[turned.instances == 0] == BACKGROUND).all()
+    ink = turned.image < (PAPER + INK) / 2
+    assert ink[turned.instances > 0].mean() > 0.95  # the targets lie on the turned ink
     assert tilted(level, 0) is level
 
 

@@ -25,9 +25,14 @@ def test_each_box_still_holds_its_digit_s_ink(tmp_path, enlarge, rotate):
         if rotate == 0:
             assert seen.image.shape == tuple(round(s * enlarge) for s in scan.image.shape)
         # Each digit's ink lies whole in its own box; the comma's centre in none.
-        in_boxes = [_boxes_around(ink, seen.boxes) for ink in _ink_boxes(seen.image)]
+        inks = _ink_boxes(seen.image)
+        in_boxes = [_boxes_around(ink, seen.boxes) for ink in inks]
         assert sorted(map(len, in_boxes)) == [0] + [1] * len(seen.boxes)
         assert sorted(k for found in in_boxes for k in found) == list(range(len(seen.boxes)))
+        if rotate:  # tilted, a box is the box around its digit's turned ink, not larger
+            for ink, found in zip(inks, in_boxes, strict=True):
+                for k in found:
+                    assert np.abs(seen.boxes[k] - np.array(ink)).max() <= 1
 
 
 def _boxes_around(ink, boxes: np.ndarray) -> list[int]:

@@ -81,9 +81,12 @@ def scan_report_markdown(metrics: dict) -> str:
 def _as_photographed(source: dict) -> str:
     """How the images were changed before reading (``enlarge``, ``rotate``), if they were."""
     enlarge, rotate = source.get("enlarge", 1), source.get("rotate", 0)
-    if enlarge == 1 and rotate == 0:
-        return ""
-    return f" as a photo {enlarge:g} times finer and tilted {rotate:g} degrees shows them"
+    changes = []
+    if enlarge != 1:
+        changes.append(f"{enlarge:g} times {'finer' if enlarge > 1 else 'as fine'}")
+    if rotate != 0:
+        changes.append(f"tilted {rotate:g} degrees")
+    return f" as a photo {' and '.join(changes)} shows them" if changes else ""
 
 
 def _group_table(groups: dict, key: str, columns) -> str:
