@@ -279,7 +279,7 @@ def evaluate(
     from digitseg import Segmenter
     from digitseg.eval import model_info
     from digitseg.evaluation.photo import as_photographed
-    from digitseg.evaluation.scan_report import write_scan_report
+    from digitseg.evaluation.scan_report import scans_source, write_scan_report
     from digitseg.evaluation.scans import ScanEvaluation
 
     report = report or out / "report"
@@ -297,15 +297,7 @@ def evaluate(
     count = len(scans)
     options = {"classifier": str(classifier) if classifier else None}
     options["iou_threshold"] = evaluation.iou_threshold
-    source = {
-        "kind": "scan_check",
-        "folder": str(scans.folder),
-        "annotations": str(scans.annotations),
-        "part": "all",
-        "count": count,
-        "enlarge": enlarge,
-        "rotate": rotate,
-    }
+    source = scans_source("scan_check", scans, "all", count, enlarge, rotate)
     metrics = {
         "model": model_info(checkpoint, segmenter.config),
         "source": source | segmenter.settings.record() | options,

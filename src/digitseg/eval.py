@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from digitseg.data.coco_scans import CocoScansError, open_coco_scans
 from digitseg.evaluation.photo import as_photographed
-from digitseg.evaluation.scan_report import write_scan_report
+from digitseg.evaluation.scan_report import scans_source, write_scan_report
 from digitseg.evaluation.scans import ScanEvaluation
 from digitseg.inference import Segmenter
 from digitseg.inference.settings import SettingsError, read_settings
@@ -113,15 +113,7 @@ def evaluate_scans(cfg: DictConfig, segmenter: Segmenter) -> dict:
     device = segmenter.backend.device
     for scan, result in tqdm(readings, total=count, desc=f"reading scans ({device})", unit="image"):
         evaluation.add(scan, result)
-    source = {
-        "kind": "coco",
-        "folder": str(folder),
-        "annotations": str(scans.annotations),
-        "part": cfg.part,
-        "count": count,
-        "enlarge": cfg.enlarge,
-        "rotate": cfg.rotate,
-    }
+    source = scans_source("coco", scans, cfg.part, count, cfg.enlarge, cfg.rotate)
     metrics = {
         "model": model_info(cfg.checkpoint, segmenter.config),
         "source": source | reading_info(cfg, segmenter),

@@ -32,6 +32,21 @@ GROUP_COLUMNS = ("images", "precision", "recall", "f1", "exact_match", "cer")
 DIGIT_COLUMNS = ("instances", "recall", "detection_recall", "label_accuracy")
 
 
+def scans_source(kind: str, scans, part: str, count: int, enlarge: float, rotate: float) -> dict:
+    """What the report says it read: ``count`` images of ``scans`` (a
+    :class:`~digitseg.data.coco_scans.CocoScans`), its ``part``, and how they were shown
+    (``enlarge``, ``rotate``: :func:`~digitseg.evaluation.photo.as_photographed`)."""
+    return {
+        "kind": kind,
+        "folder": str(scans.folder),
+        "annotations": str(scans.annotations),
+        "part": part,
+        "count": count,
+        "enlarge": enlarge,
+        "rotate": rotate,
+    }
+
+
 def write_scan_report(out_dir: str | Path, metrics: dict, evaluation: ScanEvaluation) -> dict:
     """Write the report folder; returns its pictures (name to RGB array)."""
     out_dir = Path(out_dir)
